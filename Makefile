@@ -1,0 +1,48 @@
+# Two commands do everything on a fresh machine:
+#   make run    create .venv, install, plan the bundled week, write out/
+#   make test   the same set-up plus the browser test assets, then ruff and the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NPM_STAMP := tests/browser/node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test lint browser bench clean
+
+run: $(STAMP)
+	$(BIN)/outreach-routes plan --out out
+
+test: $(STAMP) browser
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix src tests benchmarks scripts
+	$(BIN)/ruff format src tests benchmarks scripts
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/plan_city.py
+
+# Locked versions (requirements.lock, from `uv pip compile pyproject.toml --extra dev`).
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "outreach-routes needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+# Browser tests: Debian's Chromium, and npm copies of the map's JavaScript and CSS.
+browser: $(NPM_STAMP) $(CHROMIUM)
+
+$(NPM_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHROMIUM):
+	apt-get update -qq && apt-get install -y -qq chromium
+
+clean:
+	rm -rf $(VENV) out tests/browser/node_modules

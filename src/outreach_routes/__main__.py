@@ -1,0 +1,5 @@
+"""Allow ``python -m outreach_routes``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,19 @@
+"""Exceptions raised by outreach-routes.
+
+Each subclasses a built-in so callers can catch what they already know. Messages say what is
+wrong, where (file, row, field) and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class InputDataError(ValueError):
+    """A file or config value the user supplied cannot be used as it is."""
+
+
+class ConfigError(InputDataError):
+    """The plan config is missing a value or holds one that cannot work."""
+
+
+class StageError(RuntimeError):
+    """A pipeline stage failed on inputs that passed validation."""

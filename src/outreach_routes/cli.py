@@ -1,0 +1,90 @@
+"""The ``outreach-routes`` command.
+
+Exit codes: 0 done; 2 bad input (config or data: one line saying what, where and how to fix);
+3 a stage failed on valid input (details in the traceback).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._errors import InputDataError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Plan weekly walking routes for violence-interrupter teams.")
+
+EXIT_BAD_INPUT = 2
+EXIT_STAGE_FAILED = 3
+
+
+@app.callback()
+def _main() -> None:
+    """Plan weekly walking routes for violence-interrupter teams."""
+
+
+@app.command()
+def plan(
+    config: Annotated[Path | None, typer.Option(help="Plan config (TOML); default: bundled "
+                                                     "Philadelphia plan.")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder, replaced when the run succeeds.")] = (
+        Path("out")
+    ),
+    week_of: Annotated[str | None, typer.Option(
+        "--week-of", help="Any day of the plan week, YYYY-MM-DD; default: the week after the "
+        "last incident.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print only errors.")] = False,
+) -> None:
+    """Plan a week for every team and write the maps, sheets, GPX and plan.json."""
+    from .pipeline import plan_week, write_plan  # imported here so --help stays fast
+
+    started = time.perf_counter()
+
+    def say(message: str) -> None:
+        if not quiet:
+            typer.echo(f"[{time.perf_counter() - started:5.1f} s] {message}", err=True)
+
+    try:
+        day = dt.date.fromisoformat(week_of) if week_of else None
+    except ValueError:
+        _fail(f"--week-of {week_of!r} is not a date; write it as YYYY-MM-DD, e.g. 2023-01-02")
+    try:
+        result = plan_week(config, week_of=day, progress=say)
+        say("writing maps ...")
+        folder = write_plan(result, out)
+    except InputDataError as exc:
+        _fail(str(exc))
+    n_routes = len(result.routes)
+    table = result.incidents
+    say(
+        f"week of {result.week_start.date()}: {len(result.teams)} teams, {n_routes} routes; "
+        f"rows read {table.rows_read}, used {table.rows_used}, rejected {table.rows_rejected} "
+        f"(see rejects.csv); {len(result.unserved)} request(s) not served"
+    )
+    if not quiet:
+        typer.echo(str(folder / "index.html"))
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    try:
+        app()
+    except Exception:  # a stage failed on input that passed validation
+        import traceback
+
+        traceback.print_exc()
+        sys.exit(EXIT_STAGE_FAILED)
+
+
+if __name__ == "__main__":
+    main()

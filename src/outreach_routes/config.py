@@ -1,0 +1,409 @@
+"""Read a plan config (TOML) into typed, frozen settings.
+
+Every option, its meaning and its default are listed in ``docs/config.md``; the defaults below
+are the single source of truth for them. Relative paths are resolved against the folder that
+holds the config file. All problems in a file are collected and reported at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import MISSING, dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pyproj import CRS
+
+from ._errors import ConfigError
+
+__all__ = [
+    "CityConfig",
+    "HotspotConfig",
+    "IncidentConfig",
+    "NetworkConfig",
+    "NoGoZoneConfig",
+    "PlanConfig",
+    "RequestConfig",
+    "RoutingConfig",
+    "TeamConfig",
+    "TerritoryConfig",
+    "default_config_path",
+    "load_config",
+]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class CityConfig:
+    """The city: its name, time zone, metric CRS for distances and optional city limits."""
+
+    name: str
+    timezone: str = "UTC"
+    crs: str = "EPSG:3857"
+    limits: Path | None = None
+
+
+@dataclass(frozen=True)
+class IncidentConfig:
+    """Where the shooting incidents are and which columns hold what."""
+
+    path: Path
+    id_column: str | None = None
+    date_column: str = "date"
+    date_format: str | None = None
+    fatal_column: str | None = None
+    lat_column: str | None = None
+    lon_column: str | None = None
+    x_column: str | None = None
+    y_column: str | None = None
+    source_crs: str | None = None
+
+
+@dataclass(frozen=True)
+class HotspotConfig:
+    """How risk is estimated over space and cut into hotspots."""
+
+    cell_m: float = 150.0
+    bandwidth_m: float = 150.0
+    half_life_days: float = 365.0
+    history_days: int = 3 * 365
+    area_share: float = 0.03
+    boost_days: int = 14
+    boost_weight: float = 3.0
+    cells_per_stop: int = 6
+    min_stops_per_team: int = 12
+
+
+@dataclass(frozen=True)
+class RequestConfig:
+    """Community requests and how much a request of each priority is worth."""
+
+    path: Path | None = None
+    prize_per_priority: float = 20.0
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The street centerline file and the rule that keeps what people walk on."""
+
+    path: Path
+    class_column: str | None = None
+    drop_classes: tuple[str, ...] = ()
+    local_classes: tuple[str, ...] = ()
+    limited_access_min_m: float = 1000.0
+
+
+@dataclass(frozen=True)
+class TerritoryConfig:
+    """The polygons teams work in, and the column that names each one."""
+
+    path: Path
+    name_column: str
+    edge_tolerance_m: float = 25.0
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """Solver settings shared by every team."""
+
+    seed: int = 42
+    iterations: int = 400
+    repeat_discount: float = 0.6
+    recent_prize: float = 60.0
+    hotspot_prize_max: float = 100.0
+
+
+@dataclass(frozen=True)
+class TeamConfig:
+    """One team: where it starts, where it works, when, how fast, how to reach it."""
+
+    name: str
+    territory: str
+    base: tuple[float, float]
+    nights: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat")
+    shift_start: dt.time = dt.time(18, 0)
+    shift_end: dt.time = dt.time(23, 0)
+    walk_speed_kmh: float = 4.5
+    dwell_min: float = 15.0
+    contact: str = ""
+
+    @property
+    def shift_minutes(self) -> float:
+        """Length of one shift in minutes (a shift may run past midnight)."""
+        start = self.shift_start.hour * 60 + self.shift_start.minute
+        end = self.shift_end.hour * 60 + self.shift_end.minute
+        return float((end - start) % (24 * 60) or 24 * 60)
+
+
+@dataclass(frozen=True)
+class NoGoZoneConfig:
+    """An area a team must not walk through, optionally for some teams and until a date."""
+
+    name: str
+    polygon: tuple[tuple[float, float], ...]
+    teams: tuple[str, ...] = ()
+    until: dt.date | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """A whole plan: the city, its inputs, the teams and the solver settings."""
+
+    source: Path
+    city: CityConfig
+    incidents: IncidentConfig
+    network: NetworkConfig
+    territories: TerritoryConfig
+    teams: tuple[TeamConfig, ...]
+    hotspots: HotspotConfig = field(default_factory=HotspotConfig)
+    requests: RequestConfig = field(default_factory=RequestConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    no_go_zones: tuple[NoGoZoneConfig, ...] = ()
+
+
+def default_config_path() -> Path:
+    """Return the bundled Philadelphia config, found beside the source checkout."""
+    return Path(__file__).resolve().parents[2] / "data" / "philadelphia" / "plan.toml"
+
+
+def load_config(path: str | Path | None = None) -> PlanConfig:
+    """Read and validate a plan config.
+
+    Parameters
+    ----------
+    path
+        A TOML file; the bundled Philadelphia config when omitted.
+
+    Returns
+    -------
+    PlanConfig
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found, each with the table and key and how to fix it.
+    """
+    path = Path(path) if path is not None else default_config_path()
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found: pass an existing file with --config")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from exc
+    reader = _Reader(path)
+    config = reader.plan(raw)
+    if reader.problems:
+        lines = "\n  ".join(reader.problems)
+        raise ConfigError(f"{path}: {len(reader.problems)} problem(s):\n  {lines}")
+    assert config is not None
+    return config
+
+
+class _Reader:
+    """Turns TOML tables into dataclasses, collecting problems instead of stopping at one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.base = path.parent
+        self.problems: list[str] = []
+
+    def plan(self, raw: dict[str, Any]) -> PlanConfig | None:
+        known = {
+            "city",
+            "incidents",
+            "network",
+            "territories",
+            "teams",
+            "hotspots",
+            "requests",
+            "routing",
+            "no_go_zones",
+        }
+        for key in raw.keys() - known:
+            self.problems.append(f"unknown table [{key}]; known tables: {', '.join(sorted(known))}")
+        city = self.build(CityConfig, raw.get("city"), "[city]", paths={"limits"})
+        if city is not None:
+            self.check_city(city)
+        incidents = self.build(IncidentConfig, raw.get("incidents"), "[incidents]", paths={"path"})
+        network = self.build(
+            NetworkConfig,
+            raw.get("network"),
+            "[network]",
+            paths={"path"},
+            tuples={"drop_classes", "local_classes"},
+        )
+        territories = self.build(
+            TerritoryConfig, raw.get("territories"), "[territories]", paths={"path"}
+        )
+        hotspots = self.build(HotspotConfig, raw.get("hotspots", {}), "[hotspots]")
+        requests = self.build(RequestConfig, raw.get("requests", {}), "[requests]", paths={"path"})
+        routing = self.build(RoutingConfig, raw.get("routing", {}), "[routing]")
+        teams = self.teams(raw.get("teams"))
+        zones = self.zones(raw.get("no_go_zones", []))
+        parts = (city, incidents, network, territories, hotspots, requests, routing, teams)
+        if any(p is None for p in parts):
+            return None
+        return PlanConfig(
+            source=self.path,
+            city=city,
+            incidents=incidents,
+            network=network,
+            territories=territories,
+            teams=teams,
+            hotspots=hotspots,
+            requests=requests,
+            routing=routing,
+            no_go_zones=zones,
+        )
+
+    def build(
+        self,
+        cls: type,
+        values: Any,
+        where: str,
+        *,
+        paths: set[str] = frozenset(),
+        tuples: set[str] = frozenset(),
+    ) -> Any:
+        """Build ``cls`` from one TOML table, recording each problem with its place."""
+        if values is None:
+            self.problems.append(f"missing table {where}; see docs/config.md for its keys")
+            return None
+        if not isinstance(values, dict):
+            self.problems.append(f"{where} must be a table of key = value pairs")
+            return None
+        fields = cls.__dataclass_fields__
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in fields:
+                self.problems.append(
+                    f"{where}: unknown key `{key}`; known keys: {', '.join(fields)}"
+                )
+                continue
+            if key in paths:
+                value = (self.base / value).resolve()
+                if not value.exists():
+                    self.problems.append(
+                        f"{where} `{key}`: file {value} not found; give a path relative to "
+                        f"{self.base}"
+                    )
+                    continue
+            elif key in tuples:
+                value = tuple(value)
+            kwargs[key] = value
+        missing = [
+            name
+            for name, f in fields.items()
+            if name not in kwargs and f.default is MISSING and f.default_factory is MISSING
+        ]
+        reported = {p.split("`")[1] for p in self.problems if p.startswith(where) and "`" in p}
+        for name in missing:
+            if name not in reported:
+                self.problems.append(f"{where}: missing key `{name}`")
+        if missing:
+            return None
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:  # pragma: no cover - guarded by the checks above
+            self.problems.append(f"{where}: {exc}")
+            return None
+
+    def check_city(self, city: CityConfig) -> None:
+        try:
+            ZoneInfo(city.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problems.append(
+                f"[city] `timezone`: {city.timezone!r} is not an IANA time zone; "
+                "use a name like 'America/New_York'"
+            )
+        try:
+            crs = CRS.from_user_input(city.crs)
+        except Exception:  # pyproj raises its own CRSError
+            self.problems.append(f"[city] `crs`: {city.crs!r} is not a CRS pyproj knows")
+            return
+        unit = crs.axis_info[0].unit_name if crs.axis_info else ""
+        if not crs.is_projected or unit not in ("metre", "meter"):
+            self.problems.append(
+                f"[city] `crs`: {city.crs} must be a projected CRS in metres, "
+                "e.g. the city's UTM zone such as 'EPSG:32618'"
+            )
+
+    def teams(self, raw: Any) -> tuple[TeamConfig, ...] | None:
+        if not raw:
+            self.problems.append("no [[teams]] given; add at least one team (see docs/config.md)")
+            return None
+        teams = []
+        for i, table in enumerate(raw, start=1):
+            where = f"[[teams]] #{i}"
+            table = dict(table)
+            if "nights" in table:
+                nights = tuple(str(n).lower()[:3] for n in table["nights"])
+                bad = [n for n in nights if n not in WEEKDAYS]
+                if bad:
+                    self.problems.append(
+                        f"{where} `nights`: {bad} are not weekdays; use {', '.join(WEEKDAYS)}"
+                    )
+                table["nights"] = nights
+            for key in ("shift_start", "shift_end"):
+                if key in table:
+                    table[key] = self.clock(table[key], where, key)
+            if "base" in table:
+                table["base"] = self.latlon(table["base"], where, "base")
+            for key in ("walk_speed_kmh", "dwell_min"):
+                if key in table and not (isinstance(table[key], int | float) and table[key] > 0):
+                    self.problems.append(f"{where} `{key}` must be a positive number")
+            team = self.build(TeamConfig, table, where)
+            if team is not None:
+                teams.append(team)
+        names = [t.name for t in teams]
+        for name in {n for n in names if names.count(n) > 1}:
+            self.problems.append(f"[[teams]]: the name {name!r} is used twice; names must differ")
+        return tuple(teams)
+
+    def zones(self, raw: Any) -> tuple[NoGoZoneConfig, ...]:
+        zones = []
+        for i, table in enumerate(raw, start=1):
+            where = f"[[no_go_zones]] #{i}"
+            table = dict(table)
+            ring = table.get("polygon")
+            if not (isinstance(ring, list) and len(ring) >= 3):
+                self.problems.append(
+                    f"{where} `polygon`: give at least three [lon, lat] corners, "
+                    "e.g. [[-75.13, 40.00], [-75.12, 40.00], [-75.12, 40.01]]"
+                )
+                continue
+            table["polygon"] = tuple(tuple(map(float, p)) for p in ring)
+            table["teams"] = tuple(table.get("teams", ()))
+            if "until" in table and not isinstance(table["until"], dt.date):
+                self.problems.append(f"{where} `until` must be a date like 2023-02-01")
+                continue
+            zone = self.build(NoGoZoneConfig, table, where)
+            if zone is not None:
+                zones.append(zone)
+        return tuple(zones)
+
+    def clock(self, value: Any, where: str, key: str) -> dt.time | None:
+        if isinstance(value, dt.time):
+            return value
+        try:
+            return dt.time.fromisoformat(str(value))
+        except ValueError:
+            self.problems.append(f"{where} `{key}`: {value!r} is not a time; write it as \"18:00\"")
+            return None
+
+    def latlon(self, value: Any, where: str, key: str) -> tuple[float, float] | None:
+        ok = (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int | float) for v in value)
+            and -90 <= value[0] <= 90
+            and -180 <= value[1] <= 180
+        )
+        if not ok:
+            self.problems.append(f"{where} `{key}`: {value!r} must be [lat, lon] in degrees")
+            return None
+        return (float(value[0]), float(value[1]))

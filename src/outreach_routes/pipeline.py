@@ -1,0 +1,400 @@
+"""The weekly plan: run every stage in order, then write all outputs at once.
+
+:func:`plan_week` runs load → hotspots → requests → teams → stops → routes and returns a
+:class:`Plan`; :func:`write_plan` renders it into a folder atomically (a failed run leaves the
+previous folder as it was). :func:`plan_document` is the ``plan.json`` content: no clock time in
+it, so the same inputs, config and seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pandas as pd
+from pyproj import Transformer
+
+from . import render
+from ._io import dumps_json, read_vector
+from .config import PlanConfig, load_config
+from .hotspots import find_hotspots, risk_cells
+from .incidents import IncidentTable, load_incidents
+from .network import NetworkReport, load_network
+from .requests import load_requests
+from .routing import Route, TeamNetwork, plan_routes, team_network
+from .stops import build_stops
+from .teams import Team, load_teams
+
+__all__ = ["Plan", "StageTiming", "plan_document", "plan_week", "week_start_for", "write_plan"]
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    """Wall time and peak traced memory of one stage."""
+
+    stage: str
+    seconds: float
+    peak_mb: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one weekly run computed, ready to render or inspect in a notebook."""
+
+    config: PlanConfig
+    week_start: pd.Timestamp
+    incidents: IncidentTable
+    cells: gpd.GeoDataFrame
+    hotspots: gpd.GeoDataFrame
+    requests: gpd.GeoDataFrame
+    teams: list[Team]
+    territories: gpd.GeoDataFrame
+    zones: gpd.GeoDataFrame
+    graph: nx.MultiDiGraph
+    network_report: NetworkReport
+    networks: dict[str, TeamNetwork]
+    stops: gpd.GeoDataFrame
+    routes: list[Route]
+    unserved: pd.DataFrame
+    timings: list[StageTiming] = field(default_factory=list)
+
+    def routes_of(self, slug: str) -> list[Route]:
+        """The routes of one team, night by night."""
+        return [r for r in self.routes if r.slug == slug]
+
+
+def week_start_for(day: dt.date, timezone: str) -> pd.Timestamp:
+    """Midnight, local time, of the Monday of the week holding ``day``."""
+    monday = day - dt.timedelta(days=day.weekday())
+    return pd.Timestamp(monday).tz_localize(timezone)
+
+
+def plan_week(
+    config: PlanConfig | str | Path | None = None,
+    *,
+    week_of: dt.date | None = None,
+    progress: Callable[[str], None] | None = None,
+    measure_memory: bool = False,
+) -> Plan:
+    """Plan one week for every team of a config.
+
+    Parameters
+    ----------
+    config
+        A loaded config or a path to one; the bundled Philadelphia config when omitted.
+    week_of
+        Any day of the plan week; the week after the last incident when omitted.
+    progress
+        Called with a short message as each stage starts and ends.
+    measure_memory
+        Trace peak memory per stage (slower; used by ``benchmarks/plan_city.py``).
+
+    Returns
+    -------
+    Plan
+
+    Examples
+    --------
+    >>> from outreach_routes import plan_week
+    >>> plan = plan_week()  # doctest: +SKIP
+    >>> plan.week_start.date().isoformat()  # doctest: +SKIP
+    '2023-01-02'
+    """
+    if not isinstance(config, PlanConfig):
+        config = load_config(config)
+    say = progress or (lambda _msg: None)
+    timings: list[StageTiming] = []
+    crs, tz = config.city.crs, config.city.timezone
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        say(f"{name} ...")
+        if measure_memory:
+            tracemalloc.start()
+        started = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - started
+        peak = 0.0
+        if measure_memory:
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+        timings.append(StageTiming(name, seconds, peak))
+        say(f"{name} done in {seconds:.1f} s")
+
+    with stage("incidents"):
+        table = load_incidents(config.incidents, crs=crs, timezone=tz)
+    if week_of is None:
+        last = table.incidents["occurred_at"].max()
+        week_of = (last + pd.Timedelta(days=7)).date()
+    week_start = week_start_for(week_of, tz)
+    week_end = (week_start + pd.Timedelta(days=6)).date()
+    with stage("hotspots"):
+        limits = (
+            read_vector(config.city.limits, what="city limits").to_crs(crs).union_all()
+            if config.city.limits
+            else None
+        )
+        cells = risk_cells(table.incidents, week_start=week_start, config=config.hotspots,
+                           limits=limits)
+        cells, hotspots = find_hotspots(cells, table.incidents, week_start=week_start,
+                                        config=config.hotspots)
+    with stage("requests"):
+        requests = load_requests(config.requests.path, crs=crs, week_start=week_start.date(),
+                                 week_end=week_end)
+    with stage("network"):
+        graph, report = load_network(config.network, crs=crs)
+        nodes, edges = ox.graph_to_gdfs(graph)
+    with stage("teams"):
+        teams, territories, zones = load_teams(config, week_start=week_start)
+        networks = {
+            t.name: team_network(edges, nodes, t, tolerance_m=config.territories.edge_tolerance_m)
+            for t in teams
+        }
+    with stage("stops"):
+        stops, unplaced = build_stops(
+            cells=cells,
+            hotspots=hotspots,
+            requests=requests,
+            incidents=table.incidents,
+            teams=teams,
+            networks=networks,
+            week_start=week_start,
+            hotspot_config=config.hotspots,
+            request_config=config.requests,
+            routing_config=config.routing,
+        )
+    with stage("routing"):
+        routes = plan_routes(teams, networks, stops, week_start=week_start, config=config.routing)
+    unserved = _unserved(requests, unplaced, routes)
+    return Plan(
+        config=config,
+        week_start=week_start,
+        incidents=table,
+        cells=cells,
+        hotspots=hotspots,
+        requests=requests,
+        teams=teams,
+        territories=territories,
+        zones=zones,
+        graph=graph,
+        network_report=report,
+        networks=networks,
+        stops=stops,
+        routes=routes,
+        unserved=unserved,
+        timings=timings,
+    )
+
+
+def write_plan(plan: Plan, out_dir: str | Path) -> Path:
+    """Write every output of a plan into ``out_dir``, replacing it only when all succeeded.
+
+    Writes ``index.html``, ``teams/<slug>.html``, ``teams/<slug>-sheet.html``,
+    ``teams/<slug>.gpx``, ``plan.json``, ``rejects.csv``, ``network_nodes.parquet`` and
+    ``network_edges.parquet`` (the walking graph) and ``manifest.json``.
+
+    Returns
+    -------
+    Path
+        The output folder.
+    """
+    out_dir = Path(out_dir).resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        document = plan_document(plan)
+        (staging / "plan.json").write_text(dumps_json(document), encoding="utf-8")
+        plan.incidents.rejects.to_csv(staging / "rejects.csv", index=False)
+        nodes, edges = ox.graph_to_gdfs(plan.graph)
+        nodes[["x", "y", "geometry"]].to_parquet(staging / "network_nodes.parquet")
+        edges[["length", "geometry"]].to_parquet(staging / "network_edges.parquet")
+        render.write_maps(plan, document, staging)
+        render_seconds = time.perf_counter() - started
+        manifest = _manifest(plan, document, render_seconds)
+        (staging / "manifest.json").write_text(dumps_json(manifest), encoding="utf-8")
+        _swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The ``plan.json`` content (WGS84 ``[lon, lat]``, ISO times with the city's offset)."""
+    to_wgs = Transformer.from_crs(plan.config.city.crs, "EPSG:4326", always_xy=True)
+    teams = []
+    for route in plan.routes:
+        team = next(t for t in plan.teams if t.name == route.team)
+        lon, lat = to_wgs.transform(route.path[:, 0], route.path[:, 1])
+        stop_lon, stop_lat = to_wgs.transform(route.stops["x"].to_numpy(),
+                                              route.stops["y"].to_numpy())
+        stops = [
+            {
+                "stop_id": s.stop_id,
+                "kind": s.kind,
+                "label": s.label,
+                "lat": round(float(la), 6),
+                "lon": round(float(lo), 6),
+                "arrive": _iso(s.arrive),
+                "depart": _iso(s.depart),
+                "prize": round(float(s.prize), 3),
+                "sources": list(s.sources),
+            }
+            for s, la, lo in zip(route.stops.itertuples(), stop_lat, stop_lon, strict=True)
+        ]
+        teams.append(
+            {
+                "team": route.team,
+                "slug": route.slug,
+                "night": route.shift.night.isoformat(),
+                "shift_start": _iso(route.shift.start),
+                "shift_end": _iso(route.shift.end),
+                "base": [round(float(stop_lon[0]), 6), round(float(stop_lat[0]), 6)],
+                "contact": team.config.contact,
+                "walk_speed_kmh": team.config.walk_speed_kmh,
+                "dwell_min": team.config.dwell_min,
+                "walk_km": round(route.walk_m / 1000, 3),
+                "duration_min": round(route.duration_min, 2),
+                "prize": round(route.prize, 3),
+                "stops": stops,
+                "path": [[round(float(x), 6), round(float(y), 6)] for x, y in zip(lon, lat,
+                                                                                   strict=True)],
+            }
+        )
+    table = plan.incidents
+    requests = plan.requests
+    return {
+        "city": plan.config.city.name,
+        "week_of": plan.week_start.date().isoformat(),
+        "timezone": plan.config.city.timezone,
+        "rows_read": table.rows_read,
+        "rows_used": table.rows_used,
+        "rows_rejected": table.rows_rejected,
+        "incidents": len(table.incidents),
+        "territories": _feature_collection(plan.territories, ["team"]),
+        "no_go_zones": _feature_collection(plan.zones, ["name", "teams", "until", "reason"]),
+        "hotspots": _feature_collection(
+            plan.hotspots.assign(risk=plan.hotspots["risk"].round(3)),
+            ["hotspot_id", "risk", "cells", "incidents", "recent"],
+        ),
+        "requests": {
+            "active": int(requests["active"].sum()),
+            "expired_or_not_yet_valid": int((~requests["active"]).sum()),
+            "served": sorted(
+                set(requests.loc[requests["active"], "request_id"])
+                - set(plan.unserved["request_id"])
+            ),
+        },
+        "teams": teams,
+        "unserved_requests": plan.unserved.to_dict(orient="records"),
+    }
+
+
+def _unserved(requests: gpd.GeoDataFrame, unplaced: pd.DataFrame, routes: list[Route]):
+    visited = {src for r in routes for sources in r.stops["sources"] for src in sources}
+    rows = unplaced.to_dict(orient="records")
+    placed = set(unplaced["request_id"])
+    for rid in requests.loc[requests["active"], "request_id"]:
+        if rid not in visited and rid not in placed:
+            rows.append({"request_id": rid, "reason": "not reached within the shift"})
+    frame = pd.DataFrame(rows, columns=["request_id", "reason"])
+    return frame.sort_values("request_id", ignore_index=True)
+
+
+def _feature_collection(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
+    wgs = frame[[*columns, "geometry"]].to_crs("EPSG:4326")
+    wgs["geometry"] = wgs.geometry.set_precision(1e-6)
+    return json.loads(wgs.to_json(drop_id=True))
+
+
+def _iso(stamp: pd.Timestamp) -> str:
+    return stamp.isoformat(timespec="seconds")
+
+
+def _manifest(plan: Plan, document: dict[str, Any], render_seconds: float) -> dict[str, Any]:
+    config = plan.config
+    inputs = [config.source, config.incidents.path, config.network.path, config.territories.path]
+    inputs += [p for p in (config.city.limits, config.requests.path) if p is not None]
+    packages = ["outreach-routes", "geopandas", "shapely", "scikit-learn", "osmnx", "networkx",
+                "folium", "scipy", "numpy", "pandas"]
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "week_of": document["week_of"],
+        "config": str(config.source),
+        "seed": config.routing.seed,
+        "iterations": config.routing.iterations,
+        "inputs": [{"path": str(p), "sha256": _sha256(p)} for p in inputs],
+        "outputs": {
+            "plan": "plan.json",
+            "rejects": "rejects.csv",
+            "overview": "index.html",
+            "walking_graph": {"nodes": "network_nodes.parquet", "edges": "network_edges.parquet",
+                              "crs": config.city.crs},
+            "teams": sorted({r["slug"] for r in document["teams"]}),
+        },
+        "summary": {
+            "rows_read": document["rows_read"],
+            "rows_used": document["rows_used"],
+            "rows_rejected": document["rows_rejected"],
+            "rejects_by_reason": plan.incidents.rejects["reason"].value_counts().to_dict(),
+            "incidents": document["incidents"],
+            "hotspots": len(plan.hotspots),
+            "stops": len(plan.stops),
+            "routes": len(plan.routes),
+            "unserved_requests": len(plan.unserved),
+            "network": plan.network_report.as_dict(),
+        },
+        "timings": [
+            {"stage": t.stage, "seconds": round(t.seconds, 3)} for t in plan.timings
+        ] + [{"stage": "render", "seconds": round(render_seconds, 3)}],
+        "versions": {"python": sys.version.split()[0], "platform": platform.platform(),
+                     **versions},
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    """Put the finished folder in place of ``out_dir`` with renames, never a half-written one."""
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+        os.replace(out_dir, old / out_dir.name)
+        os.replace(staging, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, out_dir)
+    os.chmod(out_dir, 0o755)
+
+
+_ = np  # numpy is used through pandas types in annotations

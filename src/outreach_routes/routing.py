@@ -1,0 +1,544 @@
+"""Walking routes: each team's street graph, the orienteering solver, and timed street paths.
+
+For each team and night, the solver picks and orders stops to collect the most prize from base
+back to base within the shift, counting walking time and the dwell at each stop. Distances come
+from one multi-source Dijkstra per team (scipy.sparse.csgraph on the team's CSR matrix). Stops
+visited on earlier nights of the week are worth ``repeat_discount`` times less each time, so the
+week's routes vary while the riskiest corners still recur.
+
+Returns :class:`Route` objects: the stops in visiting order with arrival and departure times, and
+the street path through them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from ._errors import InputDataError
+from .config import RoutingConfig
+from .teams import Shift, Team
+
+__all__ = [
+    "Route",
+    "TeamNetwork",
+    "plan_routes",
+    "solve_orienteering",
+    "team_network",
+]
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class TeamNetwork:
+    """The part of the walking graph a team may use, with local node indices ``0..n-1``."""
+
+    team: str
+    node_ids: np.ndarray  # graph node id of each local node
+    xy: np.ndarray  # (n, 2) projected coordinates
+    matrix: csr_array  # (n, n) shortest edge length in metres between adjacent nodes
+    geometry: dict[tuple[int, int], np.ndarray]  # coordinates of the edge used from i to j
+    corners: np.ndarray  # local nodes where three or more street segments meet
+    base: int  # local node nearest the team's base
+
+
+@dataclass(frozen=True)
+class Route:
+    """One team's walk for one night."""
+
+    team: str
+    slug: str
+    shift: Shift
+    stops: pd.DataFrame  # stop_id, kind, label, prize, node, x, y, arrive, depart, sources
+    path: np.ndarray  # (k, 2) projected coordinates, base to base
+    walk_m: float
+
+    @property
+    def duration_min(self) -> float:
+        """Minutes from leaving the base to getting back, walking and dwelling."""
+        first, last = self.stops["depart"].iloc[0], self.stops["arrive"].iloc[-1]
+        return (last - first).total_seconds() / 60
+
+    @property
+    def prize(self) -> float:
+        """Prize collected on this night, as discounted for repeat visits."""
+        return float(self.stops["prize"].sum())
+
+
+def team_network(
+    edges: gpd.GeoDataFrame,
+    nodes: gpd.GeoDataFrame,
+    team: Team,
+    *,
+    tolerance_m: float,
+) -> TeamNetwork:
+    """Cut the walking graph to a team's territory, minus its no-go zones.
+
+    Parameters
+    ----------
+    edges, nodes
+        The walking graph as GeoDataFrames (``osmnx.graph_to_gdfs``).
+    team
+        The team, with territory and no-go zones.
+    tolerance_m
+        Streets up to this far outside the territory still count as inside: boundaries often
+        run along street centrelines.
+
+    Returns
+    -------
+    TeamNetwork
+        Only the connected piece holding most of the territory's streets.
+    """
+    area = team.territory.buffer(tolerance_m)
+    shapely.prepare(area)
+    geoms = edges.geometry.to_numpy()
+    keep = shapely.covered_by(geoms, area)
+    if team.no_go is not None:
+        keep &= ~shapely.intersects(geoms, team.no_go)
+    sub = edges[keep]
+    u = sub.index.get_level_values(0).to_numpy()
+    v = sub.index.get_level_values(1).to_numpy()
+    node_ids, local = np.unique(np.concatenate([u, v]), return_inverse=True)
+    lu, lv = local[: len(u)], local[len(u) :]
+    n = len(node_ids)
+    if n == 0:
+        raise InputDataError(
+            f"team {team.name!r}: no streets inside its territory; check the territory and the "
+            "street file cover the same area"
+        )
+    lengths = sub["length"].to_numpy()
+    # Keep the shortest of parallel edges: its length and its geometry.
+    order = np.lexsort((lengths, lv, lu))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (lu[order][1:] != lu[order][:-1]) | (lv[order][1:] != lv[order][:-1])
+    best = order[first]
+    _, piece = connected_components(
+        csr_array((lengths[best], (lu[best], lv[best])), shape=(n, n)), directed=True,
+        connection="strong",
+    )
+    main = np.bincount(piece).argmax()
+    inside = piece == main
+    remap = np.full(n, -1)
+    remap[inside] = np.arange(inside.sum())
+    best = best[inside[lu[best]] & inside[lv[best]]]
+    bu, bv = remap[lu[best]], remap[lv[best]]
+    m = int(inside.sum())
+    matrix = csr_array((lengths[best], (bu, bv)), shape=(m, m))
+    coords = [shapely.get_coordinates(g) for g in sub.geometry.to_numpy()[best]]
+    geometry = dict(zip(zip(bu.tolist(), bv.tolist(), strict=True), coords, strict=True))
+    kept_ids = node_ids[inside]
+    xy = nodes.loc[kept_ids, ["x", "y"]].to_numpy(dtype=float)
+    degree = np.bincount(np.concatenate([bu, bv]), minlength=m) // 2
+    base = int(np.argmin(np.hypot(xy[:, 0] - team.base.x, xy[:, 1] - team.base.y)))
+    return TeamNetwork(
+        team=team.name,
+        node_ids=kept_ids,
+        xy=xy,
+        matrix=matrix,
+        geometry=geometry,
+        corners=np.flatnonzero(degree >= 3),
+        base=base,
+    )
+
+
+def plan_routes(
+    teams: Sequence[Team],
+    networks: dict[str, TeamNetwork],
+    stops: gpd.GeoDataFrame,
+    *,
+    week_start: pd.Timestamp,
+    config: RoutingConfig,
+) -> list[Route]:
+    """Plan every team's route for every night of the week.
+
+    Returns
+    -------
+    list of Route
+        Ordered by team (as in the config), then night.
+    """
+    routes = []
+    for team_index, team in enumerate(teams):
+        net = networks[team.name]
+        team_stops = stops[stops["team"] == team.name].reset_index(drop=True)
+        sources = np.concatenate([[net.base], team_stops["node"].to_numpy(dtype=int)])
+        metres, pred = dijkstra(net.matrix, indices=sources, return_predecessors=True)
+        metres_per_min = team.config.walk_speed_kmh * 1000 / 60
+        travel = metres[:, sources] / metres_per_min
+        if not np.isfinite(travel).all():  # pragma: no cover - stops are snapped to this graph
+            raise InputDataError(f"team {team.name!r}: a stop cannot be reached from the base")
+        service = np.concatenate([[0.0], np.full(len(team_stops), team.config.dwell_min)])
+        base_prize = np.concatenate([[0.0], team_stops["prize"].to_numpy(dtype=float)])
+        visits = np.zeros(len(sources))
+        for night_index, shift in enumerate(team.shifts(week_start)):
+            prize = base_prize * config.repeat_discount**visits
+            (order,) = solve_orienteering(
+                travel,
+                prize,
+                service,
+                budget=team.config.shift_minutes,
+                iterations=config.iterations,
+                seed=config.seed + 1000 * team_index + night_index,
+            )
+            visits[order] += 1
+            routes.append(
+                _timed_route(team, net, team_stops, shift, order, travel, prize, metres, pred)
+            )
+    return routes
+
+
+def solve_orienteering(
+    travel: np.ndarray,
+    prize: np.ndarray,
+    service: np.ndarray,
+    *,
+    budget: float,
+    n_routes: int = 1,
+    start: int = 0,
+    end: int = 0,
+    iterations: int = 400,
+    seed: int = 0,
+    mandatory: Sequence[int] = (),
+) -> list[list[int]]:
+    """Team orienteering: up to ``n_routes`` routes from ``start`` to ``end`` maximising prize.
+
+    Iterated local search: greedy insertion by prize per added minute, then repeatedly remove a
+    random run of stops from one route, repair by randomised insertion, tighten each route with
+    2-opt, and keep the best plan found. Stops after exactly ``iterations`` rounds, so the same
+    inputs and seed give the same routes.
+
+    Parameters
+    ----------
+    travel
+        ``(n, n)`` travel cost between points (minutes, or any unit shared with ``budget``).
+    prize
+        Value of visiting each point once; points with no prize are never visited.
+    service
+        Time spent at each point when visited.
+    budget
+        Longest a route may take, travel and service together.
+    n_routes, start, end
+        Number of routes and their common start and end points.
+    iterations, seed
+        Length and random seed of the search.
+    mandatory
+        Points that every solution must visit; they are never removed.
+
+    Returns
+    -------
+    list of list of int
+        Each route's points in visiting order, without ``start`` and ``end``.
+
+    Raises
+    ------
+    InputDataError
+        When the mandatory points cannot all fit within the budget.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> xy = np.array([[0, 0], [1, 0], [2, 0], [9, 9]])
+    >>> travel = np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1))
+    >>> solve_orienteering(travel, np.array([0, 1, 1, 5]), np.zeros(4), budget=5)
+    [[1, 2]]
+    """
+    solver = _Solver(travel, prize, service, budget, start, end, np.random.default_rng(seed))
+    routes: list[list[int]] = [[] for _ in range(n_routes)]
+    for point in mandatory:
+        if not solver.insert_cheapest(routes, int(point)):
+            raise InputDataError(
+                f"mandatory stop {point} does not fit in any route within the budget {budget}"
+            )
+    solver.fixed = set(map(int, mandatory))
+    solver.improve(routes, noise=0.0)
+    best = [r[:] for r in routes]
+    best_key = current_key = solver.key(best)
+    current = [r[:] for r in best]
+    stale = 0
+    for _ in range(iterations):
+        candidate = [r[:] for r in current]
+        solver.perturb(candidate)
+        solver.improve(candidate, noise=0.3)
+        key = solver.key(candidate)
+        if key > best_key:
+            best, best_key, stale = [r[:] for r in candidate], key, 0
+        else:
+            stale += 1
+        if key >= current_key:
+            current, current_key = candidate, key
+        elif stale >= 50:  # wandered too long: restart from the best plan
+            current, current_key, stale = [r[:] for r in best], best_key, 0
+    solver.insert_reordering(best)
+    return best
+
+
+class _Solver:
+    """Moves of the iterated local search, over one travel matrix."""
+
+    def __init__(self, travel, prize, service, budget, start, end, rng) -> None:
+        self.travel = np.asarray(travel, dtype=float)
+        self.prize = np.asarray(prize, dtype=float)
+        self.service = np.asarray(service, dtype=float)
+        self.budget = float(budget)
+        self.start, self.end = start, end
+        self.rng = rng
+        self.fixed: set[int] = set()
+        self.symmetric = bool(np.allclose(self.travel, self.travel.T))
+        self.candidates = np.flatnonzero(self.prize > 0)
+        self.candidates = self.candidates[
+            (self.candidates != start) & (self.candidates != end)
+        ]
+
+    def cost(self, route: list[int]) -> float:
+        seq = [self.start, *route, self.end]
+        return float(self.travel[seq[:-1], seq[1:]].sum() + self.service[route].sum())
+
+    def key(self, routes: list[list[int]]) -> tuple[float, float]:
+        visited = [p for r in routes for p in r]
+        total = sum(self.cost(r) for r in routes)
+        return (round(float(self.prize[visited].sum()), 9), -round(total, 9))
+
+    def insert_cheapest(self, routes: list[list[int]], point: int) -> bool:
+        best = None
+        for k, route in enumerate(routes):
+            seq = np.array([self.start, *route, self.end])
+            delta = (
+                self.travel[seq[:-1], point] + self.travel[point, seq[1:]]
+                - self.travel[seq[:-1], seq[1:]] + self.service[point]
+            )
+            pos = int(np.argmin(delta))
+            if self.cost(route) + delta[pos] <= self.budget + _EPS and (
+                best is None or delta[pos] < best[0]
+            ):
+                best = (delta[pos], k, pos)
+        if best is None:
+            return False
+        routes[best[1]].insert(best[2], point)
+        return True
+
+    def improve(self, routes: list[list[int]], *, noise: float) -> None:
+        """2-opt each route, insert what fits, swap stops for better unvisited ones.
+
+        With noise, half the time the repair starts from the stops worth most, reordering the
+        route to fit them; otherwise from the best prize per added minute.
+        """
+        for route in routes:
+            self.two_opt(route)
+        if noise and self.rng.random() < 0.5:
+            self.insert_reordering(routes)
+        self.insert_greedy(routes, noise=noise)
+        while self.swap_better(routes):
+            pass
+        for route in routes:
+            self.two_opt(route)
+        self.insert_greedy(routes, noise=0.0)
+
+    def insert_reordering(self, routes: list[list[int]], tries: int = 8) -> None:
+        """Try the best unvisited stops where they only fit once the route is reordered."""
+        visited = np.zeros(len(self.prize), dtype=bool)
+        for r in routes:
+            visited[r] = True
+        cand = self.candidates[~visited[self.candidates]]
+        for point in cand[np.argsort(-self.prize[cand], kind="stable")][:tries]:
+            for route in routes:
+                seq = np.array([self.start, *route, self.end])
+                delta = (self.travel[seq[:-1], point] + self.travel[point, seq[1:]]
+                         - self.travel[seq[:-1], seq[1:]])
+                trial = route[:]
+                trial.insert(int(np.argmin(delta)), int(point))
+                self.two_opt(trial)
+                if self.cost(trial) <= self.budget + _EPS:
+                    route[:] = trial
+                    break
+
+    def swap_better(self, routes: list[list[int]]) -> bool:
+        """Replace one visited stop by an unvisited one worth more, in its place, if it fits."""
+        visited = np.zeros(len(self.prize), dtype=bool)
+        for r in routes:
+            visited[r] = True
+        cand = self.candidates[~visited[self.candidates]]
+        if len(cand) == 0:
+            return False
+        best = None
+        for k, route in enumerate(routes):
+            if not route:
+                continue
+            seq = np.array([self.start, *route, self.end])
+            a, mid, b = seq[:-2], seq[1:-1], seq[2:]
+            saving = self.travel[a, mid] + self.travel[mid, b] + self.service[mid]
+            delta = (
+                self.travel[np.ix_(a, cand)] + self.travel[np.ix_(cand, b)].T
+                + self.service[cand][None, :] - saving[:, None]
+            )
+            gain = self.prize[cand][None, :] - self.prize[mid][:, None]
+            fixed = np.isin(mid, list(self.fixed))
+            ok = (self.cost(route) + delta <= self.budget + _EPS) & (gain > _EPS) & ~fixed[:, None]
+            if ok.any():
+                score = np.where(ok, gain, -np.inf)
+                pos, j = np.unravel_index(int(np.argmax(score)), score.shape)
+                if best is None or score[pos, j] > best[0]:
+                    best = (score[pos, j], k, int(pos), int(cand[j]))
+        if best is None:
+            return False
+        _, k, pos, point = best
+        routes[k][pos] = point
+        return True
+
+    def insert_greedy(self, routes: list[list[int]], *, noise: float) -> None:
+        """Insert stops by (prize ** power) per added minute while any fits.
+
+        With noise, ``power`` is drawn from [1, 3]: sometimes a big prize far away beats several
+        small ones nearby, which plain prize-per-minute greed never tries.
+        """
+        costs = [self.cost(r) for r in routes]
+        power = 1.0 + 2.0 * self.rng.random() if noise else 1.0
+        while True:
+            visited = np.zeros(len(self.prize), dtype=bool)
+            for r in routes:
+                visited[r] = True
+            cand = self.candidates[~visited[self.candidates]]
+            if len(cand) == 0:
+                return
+            weight = self.prize[cand] ** power
+            if noise:  # randomised greedy: ratios are shaken by up to +-noise
+                weight = weight * (1 + noise * (2 * self.rng.random(len(cand)) - 1))
+            best = None
+            for k, route in enumerate(routes):
+                seq = np.array([self.start, *route, self.end])
+                a, b = seq[:-1], seq[1:]
+                delta = (
+                    self.travel[np.ix_(a, cand)] + self.travel[np.ix_(cand, b)].T
+                    - self.travel[a, b][:, None] + self.service[cand][None, :]
+                )
+                feasible = costs[k] + delta <= self.budget + _EPS
+                if not feasible.any():
+                    continue
+                ratio = np.where(feasible, weight[None, :] / (delta + 1e-6), -np.inf)
+                pos, j = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+                if best is None or ratio[pos, j] > best[0]:
+                    best = (ratio[pos, j], k, int(pos), int(cand[j]), delta[pos, j])
+            if best is None:
+                return
+            _, k, pos, point, added = best
+            routes[k].insert(pos, point)
+            costs[k] += added
+
+    def two_opt(self, route: list[int]) -> None:
+        """Shorten a route with 2-opt and or-opt moves until neither helps."""
+        seq = [self.start, *route, self.end]
+        while self._two_opt_pass(seq) or self._or_opt_pass(seq):
+            pass
+        route[:] = seq[1:-1]
+
+    def _two_opt_pass(self, seq: list[int]) -> bool:
+        t = self.travel
+        for i in range(1, len(seq) - 2):
+            for j in range(i + 1, len(seq) - 1):
+                old = t[seq[i - 1], seq[i]] + t[seq[j], seq[j + 1]]
+                new = t[seq[i - 1], seq[j]] + t[seq[i], seq[j + 1]]
+                inner = seq[i : j + 1]
+                rev = inner[::-1]
+                if not self.symmetric:  # reversing the run changes its own length too
+                    old += sum(t[x, y] for x, y in itertools.pairwise(inner))
+                    new += sum(t[x, y] for x, y in itertools.pairwise(rev))
+                if new < old - 1e-9:
+                    seq[i : j + 1] = rev
+                    return True
+        return False
+
+    def _or_opt_pass(self, seq: list[int]) -> bool:
+        """Move a run of one to three stops to the best other place in the route."""
+        t = self.travel
+        arr = np.asarray(seq)
+        for length in (1, 2, 3):
+            for i in range(1, len(seq) - length):
+                head, tail = seq[i], seq[i + length - 1]
+                before, after = seq[i - 1], seq[i + length]
+                saving = t[before, head] + t[tail, after] - t[before, after]
+                rest = np.concatenate([arr[:i], arr[i + length :]])
+                added = t[rest[:-1], head] + t[tail, rest[1:]] - t[rest[:-1], rest[1:]]
+                added[i - 1] = np.inf  # its own place
+                k = int(np.argmin(added))
+                if added[k] < saving - 1e-9:
+                    run = seq[i : i + length]
+                    rest_list = rest.tolist()
+                    seq[:] = rest_list[: k + 1] + run + rest_list[k + 1 :]
+                    return True
+        return False
+
+    def perturb(self, routes: list[list[int]]) -> None:
+        """Remove a random run, or random stops, of up to half of one route (not mandatory)."""
+        filled = [k for k, r in enumerate(routes) if r]
+        if not filled:
+            return
+        route = routes[filled[int(self.rng.integers(len(filled)))]]
+        count = int(self.rng.integers(1, max(2, len(route) // 2 + 1)))
+        if self.rng.random() < 0.5:
+            first = int(self.rng.integers(0, len(route) - count + 1))
+            drop = set(range(first, first + count))
+        else:
+            drop = set(self.rng.choice(len(route), size=count, replace=False).tolist())
+        route[:] = [p for i, p in enumerate(route) if i not in drop or p in self.fixed]
+
+
+def _timed_route(
+    team: Team,
+    net: TeamNetwork,
+    team_stops: pd.DataFrame,
+    shift: Shift,
+    order: list[int],
+    travel: np.ndarray,
+    prize: np.ndarray,
+    metres: np.ndarray,
+    pred: np.ndarray,
+) -> Route:
+    """Give a stop order its clock times and its street path."""
+    dwell = pd.Timedelta(minutes=team.config.dwell_min)
+    points = [0, *order, 0]  # index 0 is the base; stop i is team_stops row i - 1
+    rows = []
+    clock = shift.start
+    for step, point in enumerate(points):
+        if step:
+            clock = clock + pd.Timedelta(minutes=float(travel[points[step - 1], point]))
+        is_base = point == 0
+        arrive = clock
+        depart = clock if is_base else clock + dwell
+        if is_base:
+            row = {"stop_id": f"{team.slug}-base", "kind": "base", "label": "base", "prize": 0.0,
+                   "node": net.base, "sources": []}
+        else:
+            stop = team_stops.iloc[point - 1]
+            row = {"stop_id": stop["stop_id"], "kind": stop["kind"], "label": stop["label"],
+                   "prize": round(float(prize[point]), 3), "node": int(stop["node"]),
+                   "sources": list(stop["sources"])}
+        row.update(x=net.xy[row["node"], 0], y=net.xy[row["node"], 1], arrive=arrive,
+                   depart=depart)
+        rows.append(row)
+        clock = depart
+    path, walk_m = _street_path(net, [rows[i]["node"] for i in range(len(rows))], points, pred,
+                                metres)
+    return Route(team=team.name, slug=team.slug, shift=shift, stops=pd.DataFrame(rows),
+                 path=path, walk_m=walk_m)
+
+
+def _street_path(net, nodes, points, pred, metres) -> tuple[np.ndarray, float]:
+    """Concatenate edge geometries along the shortest paths between consecutive stops."""
+    pieces = [net.xy[nodes[0]][None, :]]
+    walk_m = 0.0
+    for (a, b), (na, nb) in zip(zip(points, points[1:]), zip(nodes, nodes[1:]), strict=True):
+        walk_m += float(metres[a, nb])
+        chain = [nb]
+        while chain[-1] != na:
+            chain.append(int(pred[a, chain[-1]]))
+        chain.reverse()
+        for i, j in zip(chain, chain[1:]):
+            pieces.append(net.geometry[(i, j)][1:])
+    return np.vstack(pieces), walk_m

@@ -1,0 +1,150 @@
+"""Teams and no-go zones: territories, bases and shifts placed on the map and in the week.
+
+Returns :class:`Team` objects (frozen, geometry in the city's projected CRS), a ``territories``
+GeoDataFrame and a ``zones`` GeoDataFrame of the no-go zones in force in the plan week.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from ._errors import InputDataError
+from ._io import read_vector
+from .config import WEEKDAYS, PlanConfig, TeamConfig
+
+__all__ = ["Shift", "Team", "load_teams", "slugify"]
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One night of work: when it starts and ends, in the city's time zone."""
+
+    night: dt.date
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team placed on the map: its config, territory, base and the zones it must avoid."""
+
+    config: TeamConfig
+    slug: str
+    territory: shapely.Geometry
+    base: shapely.Point
+    no_go: shapely.Geometry | None
+
+    @property
+    def name(self) -> str:
+        """The team's name as written in the config."""
+        return self.config.name
+
+    def shifts(self, week_start: pd.Timestamp) -> list[Shift]:
+        """The team's shifts in the week that starts on ``week_start`` (a Monday)."""
+        shifts = []
+        for day in self.config.nights:
+            night = (week_start + pd.Timedelta(days=WEEKDAYS.index(day))).date()
+            start = pd.Timestamp.combine(night, self.config.shift_start).tz_localize(
+                week_start.tz, nonexistent="shift_forward", ambiguous=False
+            )
+            end = start + pd.Timedelta(minutes=self.config.shift_minutes)
+            shifts.append(Shift(night=night, start=start, end=end))
+        return sorted(shifts, key=lambda s: s.start)
+
+
+def slugify(name: str) -> str:
+    """File-name-safe form of a team name: ``"Team 25 Fairhill"`` -> ``"team-25-fairhill"``."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "team"
+
+
+def load_teams(
+    config: PlanConfig, *, week_start: pd.Timestamp
+) -> tuple[list[Team], gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Place every team of the config on the map.
+
+    Returns
+    -------
+    teams, territories, zones
+        ``territories`` has one row per team (``team``, polygon); ``zones`` the no-go zones in
+        force in the week (``name``, ``teams``, ``until``, ``reason``, polygon). Both are in the
+        city's projected CRS.
+
+    Raises
+    ------
+    InputDataError
+        When a team's territory is not in the territories file or its base lies outside it.
+    """
+    crs = config.city.crs
+    source = config.territories
+    areas = read_vector(source.path, what="territories").to_crs(crs)
+    if source.name_column not in areas:
+        raise InputDataError(
+            f"{source.path}: column `{source.name_column}` ([territories] name_column) not found; "
+            f"the file has {', '.join(map(str, areas.columns))}"
+        )
+    by_name = {str(k): g for k, g in zip(areas[source.name_column], areas.geometry, strict=True)}
+    zones = _zones(config, week_start=week_start)
+    teams, slugs = [], set()
+    for team_config in config.teams:
+        territory = by_name.get(str(team_config.territory))
+        if territory is None:
+            raise InputDataError(
+                f"team {team_config.name!r}: territory {team_config.territory!r} is not in "
+                f"column `{source.name_column}` of {source.path.name}; it holds "
+                f"{', '.join(sorted(by_name))}"
+            )
+        lat, lon = team_config.base
+        base = gpd.GeoSeries([shapely.Point(lon, lat)], crs="EPSG:4326").to_crs(crs).iloc[0]
+        if not territory.buffer(source.edge_tolerance_m).contains(base):
+            raise InputDataError(
+                f"team {team_config.name!r}: base {list(team_config.base)} lies outside territory "
+                f"{team_config.territory!r}; move `base` inside it (as [lat, lon])"
+            )
+        applies = zones[
+            zones["teams"].map(lambda names, n=team_config.name: not names or n in names)
+        ]
+        no_go = shapely.union_all(applies.geometry.to_numpy()) if len(applies) else None
+        slug = slugify(team_config.name)
+        while slug in slugs:
+            slug += "-2"
+        slugs.add(slug)
+        teams.append(
+            Team(config=team_config, slug=slug, territory=territory, base=base, no_go=no_go)
+        )
+    territories = gpd.GeoDataFrame(
+        {"team": [t.name for t in teams]}, geometry=[t.territory for t in teams], crs=crs
+    )
+    return teams, territories, zones
+
+
+def _zones(config: PlanConfig, *, week_start: pd.Timestamp) -> gpd.GeoDataFrame:
+    names = {t.name for t in config.teams}
+    rows = []
+    for zone in config.no_go_zones:
+        unknown = set(zone.teams) - names
+        if unknown:
+            raise InputDataError(
+                f"no-go zone {zone.name!r}: teams {sorted(unknown)} are not in [[teams]]; "
+                f"known teams: {', '.join(sorted(names))}"
+            )
+        if zone.until is not None and zone.until < week_start.date():
+            continue
+        rows.append(
+            {
+                "name": zone.name,
+                "teams": list(zone.teams),
+                "until": zone.until.isoformat() if zone.until else None,
+                "reason": zone.reason,
+                "geometry": shapely.Polygon(zone.polygon),
+            }
+        )
+    frame = gpd.GeoDataFrame(
+        rows, columns=["name", "teams", "until", "reason", "geometry"], crs="EPSG:4326"
+    )
+    return frame.set_geometry("geometry").to_crs(config.city.crs)

@@ -1,0 +1,131 @@
+"""Open the project's HTML maps in headless Chromium, offline.
+
+Playwright drives Debian's ``/usr/bin/chromium``. Every request a folium map makes to a CDN is
+answered from the npm copies in ``tests/browser/node_modules``; map tiles get a blank PNG; assets
+with no npm copy get an empty response. Nothing leaves the machine.
+
+Run as a script to take a screenshot: ``python tests/browser_support.py out/index.html shot.png``.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import sys
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Route, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+NODE_MODULES = Path(__file__).parent / "browser" / "node_modules"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _blank_png(size: int = 256, rgb: tuple[int, int, int] = (242, 239, 233)) -> bytes:
+    """A plain tile the colour of an empty map, so routes stand out in screenshots."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data)
+        )
+
+    row = b"\x00" + bytes(rgb) * size
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(row * size)) + chunk(b"IEND", b""))
+
+
+BLANK_PNG = _blank_png()
+# CDN address -> file in node_modules (the same versions folium asks for).
+_NPM_RULES = [
+    (re.compile(r"cdn\.jsdelivr\.net/npm/(@?[^@/]+(?:/[^@/]+)?)@[^/]+/(.+)$"), r"\1/\2"),
+    (re.compile(r"code\.jquery\.com/jquery-[\d.]+\.min\.js$"), "jquery/dist/jquery.min.js"),
+    (re.compile(r"cdnjs\.cloudflare\.com/ajax/libs/jquery/[\d.]+/jquery\.min\.js$"),
+     "jquery/dist/jquery.min.js"),
+    (re.compile(r"cdnjs\.cloudflare\.com/ajax/libs/d3/[\d.]+/d3\.min\.js$"), "d3/d3.min.js"),
+    (re.compile(r"Leaflet\.awesome-markers/[\d.]+/(leaflet\.awesome-markers\.js)$"),
+     r"drmonty-leaflet-awesome-markers/js/\1"),
+    (re.compile(r"Leaflet\.awesome-markers/[\d.]+/(leaflet\.awesome-markers\.css)$"),
+     r"drmonty-leaflet-awesome-markers/css/\1"),
+]
+_TILE = re.compile(r"tile|/\d+/\d+/\d+(@2x)?\.png")
+_TYPES = {".js": "application/javascript", ".css": "text/css", ".png": "image/png",
+          ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".svg": "image/svg+xml"}
+
+
+@dataclass
+class PageReport:
+    """What happened while a page loaded."""
+
+    errors: list[str] = field(default_factory=list)
+    served_from_npm: list[str] = field(default_factory=list)
+    emptied: list[str] = field(default_factory=list)
+
+
+def npm_file(url: str) -> Path | None:
+    """The npm copy of a CDN asset, or None when there is none."""
+    address = url.split("?")[0].split("#")[0]
+    for pattern, target in _NPM_RULES:
+        match = pattern.search(address)
+        if match:
+            path = NODE_MODULES / match.expand(target)
+            return path if path.is_file() else None
+    return None
+
+
+def open_page(playwright, path: Path, *, width: int = 1280, height: int = 900):
+    """Launch Chromium, open a local HTML file offline, and return (browser, page, report)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": width, "height": height})
+    report = PageReport()
+    page.on("pageerror", lambda exc: report.errors.append(str(exc)))
+    page.on("console", lambda msg: msg.type == "error" and report.errors.append(msg.text))
+
+    def handle(route: Route) -> None:
+        url = route.request.url
+        if url.startswith("file://"):
+            route.continue_()
+            return
+        local = npm_file(url)
+        if local is not None:
+            report.served_from_npm.append(url)
+            route.fulfill(status=200, body=local.read_bytes(),
+                          content_type=_TYPES.get(local.suffix, "application/octet-stream"))
+        elif _TILE.search(url):
+            route.fulfill(status=200, body=BLANK_PNG, content_type="image/png")
+        else:
+            report.emptied.append(url)
+            content_type = _TYPES.get(Path(url.split("?")[0]).suffix, "text/plain")
+            route.fulfill(status=200, body=b"", content_type=content_type)
+
+    page.route("**/*", handle)
+    page.goto(path.resolve().as_uri())
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)
+    return browser, page, report
+
+
+def screenshot(path: Path, png: Path, *, width: int = 1280, height: int = 900) -> PageReport:
+    """Save a screenshot of a local HTML file, rendered offline."""
+    with sync_playwright() as p:
+        browser, page, report = open_page(p, path, width=width, height=height)
+        page.screenshot(path=str(png))
+        browser.close()
+    return report
+
+
+if __name__ == "__main__":
+    size = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (1280, 900)
+    result = screenshot(Path(sys.argv[1]), Path(sys.argv[2]), width=size[0], height=size[1])
+    print("errors:", result.errors)
+    print("emptied:", result.emptied)

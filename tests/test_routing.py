@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from outreach_routes import InputDataError, solve_orienteering
+
+
+def euclid(xy: np.ndarray) -> np.ndarray:
+    return np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+
+
+def route_cost(route, travel, service, start=0, end=0):
+    seq = [start, *route, end]
+    return sum(travel[a, b] for a, b in itertools.pairwise(seq)) + service[route].sum()
+
+
+def best_single_route(travel, prize, service, budget):
+    """Exact optimum of one route from and to point 0 (Held-Karp over every subset)."""
+    points = list(range(1, len(prize)))
+    n = len(points)
+    cost = np.full((1 << n, n), np.inf)
+    for i, p in enumerate(points):
+        cost[1 << i, i] = travel[0, p] + service[p]
+    for mask in range(1, 1 << n):
+        for last in range(n):
+            if not np.isfinite(cost[mask, last]):
+                continue
+            for nxt in range(n):
+                if mask & (1 << nxt):
+                    continue
+                new = cost[mask, last] + travel[points[last], points[nxt]] + service[points[nxt]]
+                if new < cost[mask | (1 << nxt), nxt]:
+                    cost[mask | (1 << nxt), nxt] = new
+    best = 0.0
+    for mask in range(1, 1 << n):
+        closing = min(cost[mask, i] + travel[points[i], 0] for i in range(n))
+        if closing <= budget + 1e-9:
+            best = max(best, sum(prize[points[i]] for i in range(n) if mask & (1 << i)))
+    return best
+
+
+def instance(seed: int, n: int = 10):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 100, size=(n, 2))
+    prize = np.concatenate([[0.0], rng.integers(1, 10, size=n - 1).astype(float)])
+    service = np.concatenate([[0.0], np.full(n - 1, 5.0)])
+    return euclid(xy), prize, service
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_finds_the_optimum_of_small_instances(seed):
+    travel, prize, service, budget = *instance(seed), 220.0
+    (route,) = solve_orienteering(travel, prize, service, budget=budget, iterations=200, seed=1)
+    assert route_cost(route, travel, service) <= budget + 1e-9
+    assert len(set(route)) == len(route) and 0 not in route
+    assert prize[route].sum() == pytest.approx(best_single_route(travel, prize, service, budget))
+
+
+def test_same_seed_same_routes_and_budget_holds_for_every_route():
+    travel, prize, service = instance(42, n=40)
+    kwargs = dict(budget=150.0, n_routes=3, iterations=150, seed=7)
+    first = solve_orienteering(travel, prize, service, **kwargs)
+    assert first == solve_orienteering(travel, prize, service, **kwargs)
+    visited = [p for r in first for p in r]
+    assert len(visited) == len(set(visited))
+    for route in first:
+        assert route_cost(route, travel, service) <= 150.0 + 1e-9
+
+
+def test_search_beats_its_own_greedy_start():
+    travel, prize, service = instance(3, n=60)
+    (greedy,) = solve_orienteering(travel, prize, service, budget=200.0, iterations=0)
+    (searched,) = solve_orienteering(travel, prize, service, budget=200.0, iterations=300)
+    assert prize[searched].sum() > prize[greedy].sum()
+
+
+def test_mandatory_stops_are_kept():
+    travel, prize, service = instance(5, n=30)
+    low = int(np.argmin(np.where(prize > 0, prize, np.inf)))
+    (route,) = solve_orienteering(
+        travel, prize, service, budget=150.0, iterations=100, mandatory=[low]
+    )
+    assert low in route
+
+
+def test_mandatory_stop_out_of_reach_is_an_input_error():
+    travel, prize, service = instance(5, n=10)
+    with pytest.raises(InputDataError, match="mandatory stop 3 does not fit"):
+        solve_orienteering(travel, prize, service, budget=1.0, mandatory=[3])
