@@ -7,9 +7,10 @@ Usage::
 Reads the raw files listed in ``../shared/data/raw/SOURCES.md`` and writes compact copies:
 
 * ``incidents.parquet``: shooting victim rows 2015-2022 (one row per victim, as published),
-  keeping only ``dc_key``, ``victim_no``, ``date``, ``fatal`` and the point. Victim race, sex and age are
-  dropped here, so they never enter the project. Rows without a location and exact duplicates
-  are kept on purpose: the loader must reject them and say why.
+  keeping only ``dc_key``, ``victim_no``, ``date``, ``fatal`` and the point. Victim race, sex
+  and age are dropped here, so they never enter the project. ``victim_no`` numbers the distinct
+  victims of an incident. Rows without a location and exact duplicates are kept on purpose: the
+  loader must reject them and say why.
 * ``streets.parquet``: the city's street centerlines (EPSG:2272, US feet) with ``SEG_ID`` and
   ``NETWORK``; the walkability rule is applied when the graph is built (see data/README.md).
 * ``police_districts.geojson`` and ``city_limits.geojson``: boundaries, as published.
@@ -39,9 +40,7 @@ def main(raw: Path) -> None:
     # within an incident (1, 2, ...) without carrying any attribute, and leaves rows that were
     # exact duplicates in the source as exact duplicates here.
     person = pd.util.hash_pandas_object(victims.drop(columns="geometry"), index=False)
-    victims["victim_no"] = (
-        person.groupby(victims["dc_key"]).rank(method="dense").astype(int)
-    )
+    victims["victim_no"] = person.groupby(victims["dc_key"]).rank(method="dense").astype(int)
     victims = gpd.GeoDataFrame(
         victims[["dc_key", "victim_no", "date", "fatal", "geometry"]],
         geometry="geometry",

@@ -35,14 +35,18 @@ def _blank_png(size: int = 256, rgb: tuple[int, int, int] = (242, 239, 233)) -> 
     """A plain tile the colour of an empty map, so routes stand out in screenshots."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data)
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
         )
 
     row = b"\x00" + bytes(rgb) * size
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(row * size)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * size))
+        + chunk(b"IEND", b"")
+    )
 
 
 BLANK_PNG = _blank_png()
@@ -50,17 +54,30 @@ BLANK_PNG = _blank_png()
 _NPM_RULES = [
     (re.compile(r"cdn\.jsdelivr\.net/npm/(@?[^@/]+(?:/[^@/]+)?)@[^/]+/(.+)$"), r"\1/\2"),
     (re.compile(r"code\.jquery\.com/jquery-[\d.]+\.min\.js$"), "jquery/dist/jquery.min.js"),
-    (re.compile(r"cdnjs\.cloudflare\.com/ajax/libs/jquery/[\d.]+/jquery\.min\.js$"),
-     "jquery/dist/jquery.min.js"),
+    (
+        re.compile(r"cdnjs\.cloudflare\.com/ajax/libs/jquery/[\d.]+/jquery\.min\.js$"),
+        "jquery/dist/jquery.min.js",
+    ),
     (re.compile(r"cdnjs\.cloudflare\.com/ajax/libs/d3/[\d.]+/d3\.min\.js$"), "d3/d3.min.js"),
-    (re.compile(r"Leaflet\.awesome-markers/[\d.]+/(leaflet\.awesome-markers\.js)$"),
-     r"drmonty-leaflet-awesome-markers/js/\1"),
-    (re.compile(r"Leaflet\.awesome-markers/[\d.]+/(leaflet\.awesome-markers\.css)$"),
-     r"drmonty-leaflet-awesome-markers/css/\1"),
+    (
+        re.compile(r"Leaflet\.awesome-markers/[\d.]+/(leaflet\.awesome-markers\.js)$"),
+        r"drmonty-leaflet-awesome-markers/js/\1",
+    ),
+    (
+        re.compile(r"Leaflet\.awesome-markers/[\d.]+/(leaflet\.awesome-markers\.css)$"),
+        r"drmonty-leaflet-awesome-markers/css/\1",
+    ),
 ]
 _TILE = re.compile(r"tile|/\d+/\d+/\d+(@2x)?\.png")
-_TYPES = {".js": "application/javascript", ".css": "text/css", ".png": "image/png",
-          ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".svg": "image/svg+xml"}
+_TYPES = {
+    ".js": "application/javascript",
+    ".css": "text/css",
+    ".png": "image/png",
+    ".woff2": "font/woff2",
+    ".woff": "font/woff",
+    ".ttf": "font/ttf",
+    ".svg": "image/svg+xml",
+}
 
 
 @dataclass
@@ -99,8 +116,11 @@ def open_page(playwright, path: Path, *, width: int = 1280, height: int = 900):
         local = npm_file(url)
         if local is not None:
             report.served_from_npm.append(url)
-            route.fulfill(status=200, body=local.read_bytes(),
-                          content_type=_TYPES.get(local.suffix, "application/octet-stream"))
+            route.fulfill(
+                status=200,
+                body=local.read_bytes(),
+                content_type=_TYPES.get(local.suffix, "application/octet-stream"),
+            )
         elif _TILE.search(url):
             route.fulfill(status=200, body=BLANK_PNG, content_type="image/png")
         else:

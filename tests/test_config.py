@@ -27,8 +27,13 @@ def bundled_text(**replace: str) -> str:
 
 def relocated(tmp_path: Path, text: str) -> Path:
     """Write a config elsewhere, its data paths pointing at the bundled files."""
-    for name in ("incidents.parquet", "streets.parquet", "police_districts.geojson",
-                 "city_limits.geojson", "requests.geojson"):
+    for name in (
+        "incidents.parquet",
+        "streets.parquet",
+        "police_districts.geojson",
+        "city_limits.geojson",
+        "requests.geojson",
+    ):
         text = text.replace(f'"{name}"', f'"{BUNDLED.parent / name}"')
     return write_config(tmp_path, text)
 

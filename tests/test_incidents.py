@@ -15,15 +15,15 @@ TZ = "America/New_York"
 
 
 def sample_config(**overrides) -> IncidentConfig:
-    options = dict(
-        path=SAMPLE,
-        id_column="dc_key",
-        date_column="date",
-        date_format="%Y-%m-%d %H:%M:%S",
-        fatal_column="fatal",
-        lat_column="lat",
-        lon_column="lng",
-    )
+    options = {
+        "path": SAMPLE,
+        "id_column": "dc_key",
+        "date_column": "date",
+        "date_format": "%Y-%m-%d %H:%M:%S",
+        "fatal_column": "fatal",
+        "lat_column": "lat",
+        "lon_column": "lng",
+    }
     options.update(overrides)
     return IncidentConfig(**options)
 
@@ -80,8 +80,11 @@ def test_no_victim_attribute_survives_loading():
 
 
 def test_missing_column_names_the_file_and_the_fix():
-    with pytest.raises(InputDataError, match=r"philly_victims_sample.csv: column\(s\) not found: "
-                       r"`lat_column` = 'latitude'.*Fix the names in \[incidents\]"):
+    with pytest.raises(
+        InputDataError,
+        match=r"philly_victims_sample.csv: column\(s\) not found: "
+        r"`lat_column` = 'latitude'.*Fix the names in \[incidents\]",
+    ):
         load_incidents(sample_config(lat_column="latitude"), crs=UTM, timezone=TZ)
 
 

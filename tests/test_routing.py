@@ -61,7 +61,7 @@ def test_finds_the_optimum_of_small_instances(seed):
 
 def test_same_seed_same_routes_and_budget_holds_for_every_route():
     travel, prize, service = instance(42, n=40)
-    kwargs = dict(budget=150.0, n_routes=3, iterations=150, seed=7)
+    kwargs = {"budget": 150.0, "n_routes": 3, "iterations": 150, "seed": 7}
     first = solve_orienteering(travel, prize, service, **kwargs)
     assert first == solve_orienteering(travel, prize, service, **kwargs)
     visited = [p for r in first for p in r]

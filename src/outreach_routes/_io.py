@@ -35,8 +35,7 @@ def read_table(path: Path) -> pd.DataFrame:
         if isinstance(exc, InputDataError):
             raise
         raise InputDataError(
-            f"{path}: cannot be read ({exc}); give a CSV, GeoJSON, GeoPackage, Parquet or "
-            "Shapefile"
+            f"{path}: cannot be read ({exc}); give a CSV, GeoJSON, GeoPackage, Parquet or Shapefile"
         ) from exc
 
 

@@ -16,8 +16,11 @@ import typer
 
 from ._errors import InputDataError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Plan weekly walking routes for violence-interrupter teams.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Plan weekly walking routes for violence-interrupter teams.",
+)
 
 EXIT_BAD_INPUT = 2
 EXIT_STAGE_FAILED = 3
@@ -30,14 +33,19 @@ def _main() -> None:
 
 @app.command()
 def plan(
-    config: Annotated[Path | None, typer.Option(help="Plan config (TOML); default: bundled "
-                                                     "Philadelphia plan.")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Plan config (TOML); default: bundled Philadelphia plan.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Output folder, replaced when the run succeeds.")] = (
         Path("out")
     ),
-    week_of: Annotated[str | None, typer.Option(
-        "--week-of", help="Any day of the plan week, YYYY-MM-DD; default: the week after the "
-        "last incident.")] = None,
+    week_of: Annotated[
+        str | None,
+        typer.Option(
+            "--week-of",
+            help="Any day of the plan week, YYYY-MM-DD; default: the week after the last incident.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only errors.")] = False,
 ) -> None:
     """Plan a week for every team and write the maps, sheets, GPX and plan.json."""

@@ -392,7 +392,7 @@ class _Reader:
         try:
             return dt.time.fromisoformat(str(value))
         except ValueError:
-            self.problems.append(f"{where} `{key}`: {value!r} is not a time; write it as \"18:00\"")
+            self.problems.append(f'{where} `{key}`: {value!r} is not a time; write it as "18:00"')
             return None
 
     def latlon(self, value: Any, where: str, key: str) -> tuple[float, float] | None:

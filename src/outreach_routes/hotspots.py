@@ -81,8 +81,9 @@ def risk_cells(
     density = np.exp(kde.score_samples(centres))  # per square metre, integrates to 1
     risk = density * weights[used].sum() * config.cell_m**2
     half = config.cell_m / 2
-    squares = shapely.box(centres[:, 0] - half, centres[:, 1] - half, centres[:, 0] + half,
-                          centres[:, 1] + half)
+    squares = shapely.box(
+        centres[:, 0] - half, centres[:, 1] - half, centres[:, 0] + half, centres[:, 1] + half
+    )
     return gpd.GeoDataFrame(
         {"cell_id": np.arange(len(centres)), "risk": risk}, geometry=squares, crs=incidents.crs
     )

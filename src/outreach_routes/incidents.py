@@ -192,7 +192,9 @@ def _fatal(frame: pd.DataFrame, config: IncidentConfig) -> pd.Series:
 
 
 def _exact_duplicates(frame: pd.DataFrame, points: gpd.GeoSeries) -> pd.Series:
-    attrs = frame.drop(columns=[frame.geometry.name]) if isinstance(frame, gpd.GeoDataFrame) else frame
+    attrs = (
+        frame.drop(columns=[frame.geometry.name]) if isinstance(frame, gpd.GeoDataFrame) else frame
+    )
     key = attrs.astype("string").fillna("<NA>")
     key["__wkb"] = points.to_wkt().astype("string").fillna("<NA>")
     return key.duplicated(keep="first")

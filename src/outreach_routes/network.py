@@ -117,7 +117,9 @@ def walkable_centerlines(
     start, end = _end_keys(streets.geometry)
     local = classes.isin(local_classes).fillna(False).to_numpy()
     local_ends = set(start[local]) | set(end[local])
-    isolated = ~local & ~by_class & ~np.isin(start, list(local_ends)) & ~np.isin(end, list(local_ends))
+    isolated = (
+        ~local & ~by_class & ~np.isin(start, list(local_ends)) & ~np.isin(end, list(local_ends))
+    )
     limited = np.zeros(len(streets), dtype=bool)
     rows = np.flatnonzero(isolated)
     if len(rows):

@@ -152,13 +152,16 @@ def plan_week(
             if config.city.limits
             else None
         )
-        cells = risk_cells(table.incidents, week_start=week_start, config=config.hotspots,
-                           limits=limits)
-        cells, hotspots = find_hotspots(cells, table.incidents, week_start=week_start,
-                                        config=config.hotspots)
+        cells = risk_cells(
+            table.incidents, week_start=week_start, config=config.hotspots, limits=limits
+        )
+        cells, hotspots = find_hotspots(
+            cells, table.incidents, week_start=week_start, config=config.hotspots
+        )
     with stage("requests"):
-        requests = load_requests(config.requests.path, crs=crs, week_start=week_start.date(),
-                                 week_end=week_end)
+        requests = load_requests(
+            config.requests.path, crs=crs, week_start=week_start.date(), week_end=week_end
+        )
     with stage("network"):
         graph, report = load_network(config.network, crs=crs)
         nodes, edges = ox.graph_to_gdfs(graph)
@@ -245,8 +248,9 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     for route in plan.routes:
         team = next(t for t in plan.teams if t.name == route.team)
         lon, lat = to_wgs.transform(route.path[:, 0], route.path[:, 1])
-        stop_lon, stop_lat = to_wgs.transform(route.stops["x"].to_numpy(),
-                                              route.stops["y"].to_numpy())
+        stop_lon, stop_lat = to_wgs.transform(
+            route.stops["x"].to_numpy(), route.stops["y"].to_numpy()
+        )
         stops = [
             {
                 "stop_id": s.stop_id,
@@ -276,8 +280,9 @@ def plan_document(plan: Plan) -> dict[str, Any]:
                 "duration_min": round(route.duration_min, 2),
                 "prize": round(route.prize, 3),
                 "stops": stops,
-                "path": [[round(float(x), 6), round(float(y), 6)] for x, y in zip(lon, lat,
-                                                                                   strict=True)],
+                "path": [
+                    [round(float(x), 6), round(float(y), 6)] for x, y in zip(lon, lat, strict=True)
+                ],
             }
         )
     table = plan.incidents
@@ -334,8 +339,18 @@ def _manifest(plan: Plan, document: dict[str, Any], render_seconds: float) -> di
     config = plan.config
     inputs = [config.source, config.incidents.path, config.network.path, config.territories.path]
     inputs += [p for p in (config.city.limits, config.requests.path) if p is not None]
-    packages = ["outreach-routes", "geopandas", "shapely", "scikit-learn", "osmnx", "networkx",
-                "folium", "scipy", "numpy", "pandas"]
+    packages = [
+        "outreach-routes",
+        "geopandas",
+        "shapely",
+        "scikit-learn",
+        "osmnx",
+        "networkx",
+        "folium",
+        "scipy",
+        "numpy",
+        "pandas",
+    ]
     versions = {}
     for name in packages:
         try:
@@ -353,8 +368,11 @@ def _manifest(plan: Plan, document: dict[str, Any], render_seconds: float) -> di
             "plan": "plan.json",
             "rejects": "rejects.csv",
             "overview": "index.html",
-            "walking_graph": {"nodes": "network_nodes.parquet", "edges": "network_edges.parquet",
-                              "crs": config.city.crs},
+            "walking_graph": {
+                "nodes": "network_nodes.parquet",
+                "edges": "network_edges.parquet",
+                "crs": config.city.crs,
+            },
             "teams": sorted({r["slug"] for r in document["teams"]}),
         },
         "summary": {
@@ -369,11 +387,9 @@ def _manifest(plan: Plan, document: dict[str, Any], render_seconds: float) -> di
             "unserved_requests": len(plan.unserved),
             "network": plan.network_report.as_dict(),
         },
-        "timings": [
-            {"stage": t.stage, "seconds": round(t.seconds, 3)} for t in plan.timings
-        ] + [{"stage": "render", "seconds": round(render_seconds, 3)}],
-        "versions": {"python": sys.version.split()[0], "platform": platform.platform(),
-                     **versions},
+        "timings": [{"stage": t.stage, "seconds": round(t.seconds, 3)} for t in plan.timings]
+        + [{"stage": "render", "seconds": round(render_seconds, 3)}],
+        "versions": {"python": sys.version.split()[0], "platform": platform.platform(), **versions},
     }
 
 

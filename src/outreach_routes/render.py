@@ -29,8 +29,18 @@ if TYPE_CHECKING:
 
 __all__ = ["overview_map", "route_gpx", "route_sheet", "safe_text", "team_map", "write_maps"]
 
-TEAM_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
-                "#e377c2", "#7f7f7f", "#bcbd22"]
+TEAM_COLOURS = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#17becf",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+]
 KIND_COLOURS = {"hotspot": "#b10026", "request": "#238b45", "recent": "#6a3d9a", "base": "#000"}
 TILES = "OpenStreetMap"
 
@@ -47,10 +57,10 @@ def write_maps(plan: Plan, document: dict[str, Any], folder: Path) -> None:
     overview_map(plan, document).save(str(folder / "index.html"))
     for slug in dict.fromkeys(r["slug"] for r in document["teams"]):
         team_map(document, slug).save(str(folder / "teams" / f"{slug}.html"))
-        (folder / "teams" / f"{slug}-sheet.html").write_text(route_sheet(document, slug),
-                                                             encoding="utf-8")
-        (folder / "teams" / f"{slug}.gpx").write_text(route_gpx(document, slug),
-                                                      encoding="utf-8")
+        (folder / "teams" / f"{slug}-sheet.html").write_text(
+            route_sheet(document, slug), encoding="utf-8"
+        )
+        (folder / "teams" / f"{slug}.gpx").write_text(route_gpx(document, slug), encoding="utf-8")
 
 
 def overview_map(plan: Plan, document: dict[str, Any]) -> folium.Map:
@@ -60,21 +70,25 @@ def overview_map(plan: Plan, document: dict[str, Any]) -> folium.Map:
     hotspots = document["hotspots"]
     risks = [f["properties"]["risk"] for f in hotspots["features"]] or [0.0, 1.0]
     scale = branca.colormap.LinearColormap(
-        ["#ffffb2", "#fd8d3c", "#bd0026"], vmin=min(risks), vmax=max(risks),
+        ["#ffffb2", "#fd8d3c", "#bd0026"],
+        vmin=min(risks),
+        vmax=max(risks),
         caption="Hotspot risk (recency-weighted shootings expected, 3 years of data)",
     )
     layer = folium.FeatureGroup(name="Hotspots (risk)", show=True)
-    for feature in hotspots["features"]:
-        p = feature["properties"]
-        folium.GeoJson(
-            feature,
-            style_function=lambda _f, c=scale(p["risk"]): {
-                "fillColor": c, "color": c, "weight": 1, "fillOpacity": 0.55},
-            tooltip=folium.Tooltip(
-                f"Hotspot {safe_text(p['hotspot_id'])}: risk {p['risk']:.1f}, "
-                f"{p['incidents']} shootings in 3 years, {p['recent']} in the last 2 weeks"
-            ),
-        ).add_to(layer)
+    folium.GeoJson(
+        hotspots,
+        style_function=lambda f: {
+            "fillColor": scale(f["properties"]["risk"]),
+            "color": scale(f["properties"]["risk"]),
+            "weight": 1,
+            "fillOpacity": 0.55,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            ["hotspot_id", "risk", "incidents", "recent"],
+            aliases=["Hotspot", "Risk", "Shootings in history window", "In the last 2 weeks"],
+        ),
+    ).add_to(layer)
     layer.add_to(fmap)
     scale.add_to(fmap)
     _territories(document).add_to(fmap)
@@ -110,13 +124,19 @@ def team_map(document: dict[str, Any], slug: str) -> folium.Map:
     team = routes[0]["team"]
     territory = {
         "type": "FeatureCollection",
-        "features": [f for f in document["territories"]["features"]
-                     if f["properties"]["team"] == team],
+        "features": [
+            f for f in document["territories"]["features"] if f["properties"]["team"] == team
+        ],
     }
     folium.GeoJson(
-        territory, name="Territory",
-        style_function=lambda _f: {"color": "#444", "weight": 2, "dashArray": "6 4",
-                                   "fillOpacity": 0.03},
+        territory,
+        name="Territory",
+        style_function=lambda _f: {
+            "color": "#444",
+            "weight": 2,
+            "dashArray": "6 4",
+            "fillOpacity": 0.03,
+        },
     ).add_to(fmap)
     _zones(document, team=team).add_to(fmap)
     for i, route in enumerate(routes):
@@ -127,7 +147,8 @@ def team_map(document: dict[str, Any], slug: str) -> folium.Map:
                 [stop["lat"], stop["lon"]],
                 icon=folium.DivIcon(
                     html=f'<div class="stop-number" style="background:{colour}">{number}</div>',
-                    icon_size=(30, 30), icon_anchor=(15, 15),
+                    icon_size=(30, 30),
+                    icon_anchor=(15, 15),
                 ),
                 tooltip=folium.Tooltip(f"{number}. {_clock(stop['arrive'])}"),
                 popup=folium.Popup(_stop_popup(number, stop), max_width=260),
@@ -152,22 +173,24 @@ def route_sheet(document: dict[str, Any], slug: str) -> str:
             f"<td>{safe_text(_stop_title(s))}</td><td>{s['lat']:.5f}, {s['lon']:.5f}</td></tr>"
             for n, s in enumerate(route["stops"][1:-1], start=1)
         )
+        shift = f"{_clock(route['shift_start'])}&ndash;{_clock(route['shift_end'])}"
         pages.append(
             f"""<section class="night">
 <h1>{team}</h1>
-<h2>{_night_label(route['night'])} &middot; {_clock(route['shift_start'])}&ndash;{_clock(route['shift_end'])}</h2>
-<p class="meta">Leave base {_clock(route['stops'][0]['depart'])} &middot; back at base
-{_clock(route['stops'][-1]['arrive'])} &middot; {route['walk_km']:.1f} km walking &middot;
-{len(route['stops']) - 2} stops of {route['dwell_min']:g} min</p>
-<table><thead><tr><th>#</th><th>Arrive</th><th>Leave</th><th>Stop</th><th>Corner (lat, lon)</th></tr></thead>
+<h2>{_night_label(route["night"])} &middot; {shift}</h2>
+<p class="meta">Leave base {_clock(route["stops"][0]["depart"])} &middot; back at base
+{_clock(route["stops"][-1]["arrive"])} &middot; {route["walk_km"]:.1f} km walking &middot;
+{len(route["stops"]) - 2} stops of {route["dwell_min"]:g} min</p>
+<table><thead><tr><th>#</th><th>Arrive</th><th>Leave</th><th>Stop</th>
+<th>Corner (lat, lon)</th></tr></thead>
 <tbody>{rows}</tbody></table>
-<p class="contact"><strong>Contact:</strong> {safe_text(route['contact']) or '&ndash;'}</p>
+<p class="contact"><strong>Contact:</strong> {safe_text(route["contact"]) or "&ndash;"}</p>
 </section>"""
         )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{team}: route sheet, week of {document['week_of']}</title>
+<title>{team}: route sheet, week of {document["week_of"]}</title>
 <style>
 body {{ font: 15px/1.4 system-ui, sans-serif; margin: 1.5em; color: #111; }}
 h1 {{ font-size: 1.4em; margin: 0; }} h2 {{ font-size: 1.1em; margin: .2em 0 .6em; }}
@@ -178,7 +201,7 @@ td:first-child {{ font-weight: bold; }}
 section.night {{ margin-bottom: 2.5em; }}
 @media print {{ body {{ margin: 0; }} section.night {{ page-break-after: always; }} }}
 </style></head><body>
-{''.join(pages)}
+{"".join(pages)}
 </body></html>
 """
 
@@ -196,7 +219,8 @@ def route_gpx(document: dict[str, Any], slug: str) -> str:
         for number, stop in enumerate(route["stops"][1:-1], start=1):
             gpx.waypoints.append(
                 gpxpy.gpx.GPXWaypoint(
-                    stop["lat"], stop["lon"],
+                    stop["lat"],
+                    stop["lon"],
                     name=f"{_night_label(route['night'])[:3]} {number} {_clock(stop['arrive'])}",
                     description=_stop_title(stop),
                     time=dt.datetime.fromisoformat(stop["arrive"]),
@@ -225,8 +249,7 @@ _MAP_CSS = """<style>
 
 
 def _base_map(document: dict[str, Any]) -> folium.Map:
-    return folium.Map(location=_centre(document), zoom_start=12, tiles=TILES,
-                      control_scale=True)
+    return folium.Map(location=_centre(document), zoom_start=12, tiles=TILES, control_scale=True)
 
 
 def _centre(document: dict[str, Any]) -> list[float]:
@@ -238,8 +261,9 @@ def _fit(fmap: folium.Map, document: dict[str, Any], team: str | None = None) ->
     coords = np.array(
         [c for r in document["teams"] if team in (None, r["team"]) for c in r["path"]]
     )
-    fmap.fit_bounds([[coords[:, 1].min(), coords[:, 0].min()],
-                     [coords[:, 1].max(), coords[:, 0].max()]])
+    fmap.fit_bounds(
+        [[coords[:, 1].min(), coords[:, 0].min()], [coords[:, 1].max(), coords[:, 0].max()]]
+    )
 
 
 def _team_colours(document: dict[str, Any]) -> dict[str, str]:
@@ -252,8 +276,12 @@ def _territories(document: dict[str, Any]) -> folium.FeatureGroup:
     for feature in document["territories"]["features"]:
         folium.GeoJson(
             feature,
-            style_function=lambda _f: {"color": "#555", "weight": 1.5, "dashArray": "6 4",
-                                       "fillOpacity": 0},
+            style_function=lambda _f: {
+                "color": "#555",
+                "weight": 1.5,
+                "dashArray": "6 4",
+                "fillOpacity": 0,
+            },
             tooltip=folium.Tooltip(safe_text(feature["properties"]["team"])),
         ).add_to(group)
     return group
@@ -269,8 +297,13 @@ def _zones(document: dict[str, Any], team: str | None = None) -> folium.FeatureG
         until = f" until {p['until']}" if p["until"] else ""
         folium.GeoJson(
             feature,
-            style_function=lambda _f: {"color": "#c00", "weight": 2, "dashArray": "4 3",
-                                       "fillColor": "#c00", "fillOpacity": 0.25},
+            style_function=lambda _f: {
+                "color": "#c00",
+                "weight": 2,
+                "dashArray": "4 3",
+                "fillColor": "#c00",
+                "fillOpacity": 0.25,
+            },
             tooltip=folium.Tooltip(
                 f"<b>No-go: {safe_text(p['name'])}</b><br>{safe_text(who)}{safe_text(until)}"
                 f"<br>{safe_text(p['reason'])}"
@@ -298,7 +331,12 @@ def _requests(plan: Plan, document: dict[str, Any]) -> folium.FeatureGroup:
                 style_function=lambda _f, c=colour: {"color": c, "weight": 2, "fillOpacity": 0.2},
             ).add_to(group)
         folium.CircleMarker(
-            [point.y, point.x], radius=8, color="#fff", weight=2, fill=True, fill_color=colour,
+            [point.y, point.x],
+            radius=8,
+            color="#fff",
+            weight=2,
+            fill=True,
+            fill_color=colour,
             fill_opacity=1 if ok else 0.6,
             tooltip=folium.Tooltip(f"Request {safe_text(req.request_id)}"),
             popup=folium.Popup(text, max_width=280),
@@ -308,7 +346,10 @@ def _requests(plan: Plan, document: dict[str, Any]) -> folium.FeatureGroup:
 
 def _route_line(route: dict[str, Any], colour: str) -> folium.PolyLine:
     return folium.PolyLine(
-        [[lat, lon] for lon, lat in route["path"]], color=colour, weight=5, opacity=0.85,
+        [[lat, lon] for lon, lat in route["path"]],
+        color=colour,
+        weight=5,
+        opacity=0.85,
         tooltip=folium.Tooltip(
             f"{safe_text(route['team'])}: {_night_label(route['night'])}, "
             f"{len(route['stops']) - 2} stops, {route['walk_km']:.1f} km"
@@ -320,8 +361,11 @@ def _base_marker(route: dict[str, Any]) -> folium.Marker:
     lon, lat = route["base"]
     return folium.Marker(
         [lat, lon],
-        icon=folium.DivIcon(html='<div class="stop-number" style="background:#000">B</div>',
-                            icon_size=(30, 30), icon_anchor=(15, 15)),
+        icon=folium.DivIcon(
+            html='<div class="stop-number" style="background:#000">B</div>',
+            icon_size=(30, 30),
+            icon_anchor=(15, 15),
+        ),
         tooltip=folium.Tooltip(f"Base: {safe_text(route['team'])}"),
     )
 
@@ -338,8 +382,9 @@ def _stop_popup(number: int, stop: dict[str, Any]) -> str:
     )
 
 
-def _title_block(document: dict[str, Any], *, overview: bool = False,
-                 routes: list[dict[str, Any]] | None = None) -> str:
+def _title_block(
+    document: dict[str, Any], *, overview: bool = False, routes: list[dict[str, Any]] | None = None
+) -> str:
     generated = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     if overview:
         head = f"{safe_text(document['city'])} outreach routes"

@@ -122,7 +122,8 @@ def team_network(
     first[1:] = (lu[order][1:] != lu[order][:-1]) | (lv[order][1:] != lv[order][:-1])
     best = order[first]
     _, piece = connected_components(
-        csr_array((lengths[best], (lu[best], lv[best])), shape=(n, n)), directed=True,
+        csr_array((lengths[best], (lu[best], lv[best])), shape=(n, n)),
+        directed=True,
         connection="strong",
     )
     main = np.bincount(piece).argmax()
@@ -293,9 +294,7 @@ class _Solver:
         self.fixed: set[int] = set()
         self.symmetric = bool(np.allclose(self.travel, self.travel.T))
         self.candidates = np.flatnonzero(self.prize > 0)
-        self.candidates = self.candidates[
-            (self.candidates != start) & (self.candidates != end)
-        ]
+        self.candidates = self.candidates[(self.candidates != start) & (self.candidates != end)]
 
     def cost(self, route: list[int]) -> float:
         seq = [self.start, *route, self.end]
@@ -311,8 +310,10 @@ class _Solver:
         for k, route in enumerate(routes):
             seq = np.array([self.start, *route, self.end])
             delta = (
-                self.travel[seq[:-1], point] + self.travel[point, seq[1:]]
-                - self.travel[seq[:-1], seq[1:]] + self.service[point]
+                self.travel[seq[:-1], point]
+                + self.travel[point, seq[1:]]
+                - self.travel[seq[:-1], seq[1:]]
+                + self.service[point]
             )
             pos = int(np.argmin(delta))
             if self.cost(route) + delta[pos] <= self.budget + _EPS and (
@@ -350,8 +351,11 @@ class _Solver:
         for point in cand[np.argsort(-self.prize[cand], kind="stable")][:tries]:
             for route in routes:
                 seq = np.array([self.start, *route, self.end])
-                delta = (self.travel[seq[:-1], point] + self.travel[point, seq[1:]]
-                         - self.travel[seq[:-1], seq[1:]])
+                delta = (
+                    self.travel[seq[:-1], point]
+                    + self.travel[point, seq[1:]]
+                    - self.travel[seq[:-1], seq[1:]]
+                )
                 trial = route[:]
                 trial.insert(int(np.argmin(delta)), int(point))
                 self.two_opt(trial)
@@ -375,8 +379,10 @@ class _Solver:
             a, mid, b = seq[:-2], seq[1:-1], seq[2:]
             saving = self.travel[a, mid] + self.travel[mid, b] + self.service[mid]
             delta = (
-                self.travel[np.ix_(a, cand)] + self.travel[np.ix_(cand, b)].T
-                + self.service[cand][None, :] - saving[:, None]
+                self.travel[np.ix_(a, cand)]
+                + self.travel[np.ix_(cand, b)].T
+                + self.service[cand][None, :]
+                - saving[:, None]
             )
             gain = self.prize[cand][None, :] - self.prize[mid][:, None]
             fixed = np.isin(mid, list(self.fixed))
@@ -415,8 +421,10 @@ class _Solver:
                 seq = np.array([self.start, *route, self.end])
                 a, b = seq[:-1], seq[1:]
                 delta = (
-                    self.travel[np.ix_(a, cand)] + self.travel[np.ix_(cand, b)].T
-                    - self.travel[a, b][:, None] + self.service[cand][None, :]
+                    self.travel[np.ix_(a, cand)]
+                    + self.travel[np.ix_(cand, b)].T
+                    - self.travel[a, b][:, None]
+                    + self.service[cand][None, :]
                 )
                 feasible = costs[k] + delta <= self.budget + _EPS
                 if not feasible.any():
@@ -512,33 +520,52 @@ def _timed_route(
         arrive = clock
         depart = clock if is_base else clock + dwell
         if is_base:
-            row = {"stop_id": f"{team.slug}-base", "kind": "base", "label": "base", "prize": 0.0,
-                   "node": net.base, "sources": []}
+            row = {
+                "stop_id": f"{team.slug}-base",
+                "kind": "base",
+                "label": "base",
+                "prize": 0.0,
+                "node": net.base,
+                "sources": [],
+            }
         else:
             stop = team_stops.iloc[point - 1]
-            row = {"stop_id": stop["stop_id"], "kind": stop["kind"], "label": stop["label"],
-                   "prize": round(float(prize[point]), 3), "node": int(stop["node"]),
-                   "sources": list(stop["sources"])}
-        row.update(x=net.xy[row["node"], 0], y=net.xy[row["node"], 1], arrive=arrive,
-                   depart=depart)
+            row = {
+                "stop_id": stop["stop_id"],
+                "kind": stop["kind"],
+                "label": stop["label"],
+                "prize": round(float(prize[point]), 3),
+                "node": int(stop["node"]),
+                "sources": list(stop["sources"]),
+            }
+        row.update(x=net.xy[row["node"], 0], y=net.xy[row["node"], 1], arrive=arrive, depart=depart)
         rows.append(row)
         clock = depart
-    path, walk_m = _street_path(net, [rows[i]["node"] for i in range(len(rows))], points, pred,
-                                metres)
-    return Route(team=team.name, slug=team.slug, shift=shift, stops=pd.DataFrame(rows),
-                 path=path, walk_m=walk_m)
+    path, walk_m = _street_path(
+        net, [rows[i]["node"] for i in range(len(rows))], points, pred, metres
+    )
+    return Route(
+        team=team.name,
+        slug=team.slug,
+        shift=shift,
+        stops=pd.DataFrame(rows),
+        path=path,
+        walk_m=walk_m,
+    )
 
 
 def _street_path(net, nodes, points, pred, metres) -> tuple[np.ndarray, float]:
     """Concatenate edge geometries along the shortest paths between consecutive stops."""
     pieces = [net.xy[nodes[0]][None, :]]
     walk_m = 0.0
-    for (a, b), (na, nb) in zip(zip(points, points[1:]), zip(nodes, nodes[1:]), strict=True):
+    for (a, _b), (na, nb) in zip(
+        zip(points, points[1:], strict=False), zip(nodes, nodes[1:], strict=False), strict=True
+    ):
         walk_m += float(metres[a, nb])
         chain = [nb]
         while chain[-1] != na:
             chain.append(int(pred[a, chain[-1]]))
         chain.reverse()
-        for i, j in zip(chain, chain[1:]):
+        for i, j in zip(chain, chain[1:], strict=False):
             pieces.append(net.geometry[(i, j)][1:])
     return np.vstack(pieces), walk_m

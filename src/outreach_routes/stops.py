@@ -220,7 +220,9 @@ def _request_stops(requests, teams, corners, config: RequestConfig):
 
 def _recent_stops(incidents, hotspots, teams, corners, week_start, config, routing):
     since = week_start - dt.timedelta(days=config.boost_days)
-    recent = incidents[(incidents["occurred_at"] >= since) & (incidents["occurred_at"] < week_start)]
+    recent = incidents[
+        (incidents["occurred_at"] >= since) & (incidents["occurred_at"] < week_start)
+    ]
     if len(hotspots):
         covered = shapely.union_all(hotspots.geometry.to_numpy())
         recent = recent[~recent.within(covered)]
