@@ -110,7 +110,7 @@ class RoutingConfig:
     """Solver settings shared by every team."""
 
     seed: int = 42
-    iterations: int = 400
+    iterations: int = 150
     repeat_discount: float = 0.6
     recent_prize: float = 60.0
     hotspot_prize_max: float = 100.0

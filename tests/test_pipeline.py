@@ -1,0 +1,158 @@
+"""The bundled week, planned through the CLI: what plan.json and the outputs must show."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from outreach_routes import load_config, plan_document, plan_week
+from outreach_routes._io import dumps_json
+
+UTM = "EPSG:32618"
+
+
+def to_utm(coords) -> np.ndarray:
+    points = gpd.GeoSeries(gpd.points_from_xy(*np.asarray(coords).T), crs="EPSG:4326")
+    return shapely.get_coordinates(points.to_crs(UTM).to_numpy())
+
+
+def territory_of(plan_json: dict, team: str) -> shapely.Geometry:
+    features = [f for f in plan_json["territories"]["features"] if f["properties"]["team"] == team]
+    return gpd.GeoDataFrame.from_features(features, crs="EPSG:4326").to_crs(UTM).union_all()
+
+
+def test_every_output_is_written(plan_dir: Path, plan_json: dict):
+    for name in ("index.html", "plan.json", "rejects.csv", "manifest.json"):
+        assert (plan_dir / name).is_file(), name
+    for slug in {r["slug"] for r in plan_json["teams"]}:
+        for suffix in (".html", "-sheet.html", ".gpx"):
+            assert (plan_dir / "teams" / f"{slug}{suffix}").is_file(), slug + suffix
+    manifest = json.loads((plan_dir / "manifest.json").read_text())
+    assert manifest["seed"] == 42
+    assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert {t["stage"] for t in manifest["timings"]} >= {"incidents", "hotspots", "routing"}
+    for name in manifest["outputs"]["walking_graph"].values():
+        if name.endswith(".parquet"):
+            assert (plan_dir / name).is_file()
+
+
+def test_rows_add_up_and_rejects_file_lists_each(plan_dir: Path, plan_json: dict):
+    assert plan_json["rows_read"] == plan_json["rows_used"] + plan_json["rows_rejected"]
+    lines = (plan_dir / "rejects.csv").read_text().strip().splitlines()
+    assert len(lines) - 1 == plan_json["rows_rejected"] > 0
+    assert lines[0] == "source,row,incident_id,date,reason"
+
+
+def test_week_is_the_one_after_the_last_incident(plan_json: dict):
+    assert plan_json["week_of"] == "2023-01-02"  # last incident: 2022-12-30 local time
+    assert plan_json["timezone"] == "America/New_York"
+
+
+def test_six_teams_each_with_six_nights(plan_json: dict):
+    teams = {r["team"] for r in plan_json["teams"]}
+    assert len(teams) >= 6
+    for team in teams:
+        nights = [r["night"] for r in plan_json["teams"] if r["team"] == team]
+        assert len(nights) == 6 and len(set(nights)) == 6
+
+
+def test_routes_start_and_end_at_base_and_fit_the_shift(plan_json: dict):
+    for route in plan_json["teams"]:
+        stops = route["stops"]
+        assert stops[0]["kind"] == stops[-1]["kind"] == "base"
+        assert [stops[0]["lon"], stops[0]["lat"]] == route["base"]
+        assert [stops[-1]["lon"], stops[-1]["lat"]] == route["base"]
+        assert len(stops) - 2 >= 5, (route["team"], route["night"])
+        start = dt.datetime.fromisoformat(route["shift_start"])
+        end = dt.datetime.fromisoformat(route["shift_end"])
+        assert start.utcoffset() == dt.timedelta(hours=-5)
+        assert dt.datetime.fromisoformat(stops[0]["depart"]) >= start
+        assert dt.datetime.fromisoformat(stops[-1]["arrive"]) <= end
+        times = [dt.datetime.fromisoformat(t) for s in stops for t in (s["arrive"], s["depart"])]
+        assert times == sorted(times)
+        for stop in stops[1:-1]:
+            dwell = dt.datetime.fromisoformat(stop["depart"]) - dt.datetime.fromisoformat(
+                stop["arrive"]
+            )
+            assert dwell == dt.timedelta(minutes=route["dwell_min"])
+        walking = route["walk_km"] / route["walk_speed_kmh"] * 60
+        dwelling = (len(stops) - 2) * route["dwell_min"]
+        assert route["duration_min"] == pytest.approx(walking + dwelling, abs=0.05)
+        assert route["duration_min"] <= (end - start).total_seconds() / 60 + 1e-6
+
+
+def test_paths_stay_in_territory_and_out_of_no_go_zones(plan_json: dict):
+    tolerance = load_config().territories.edge_tolerance_m
+    zones = gpd.GeoDataFrame.from_features(plan_json["no_go_zones"]["features"], crs="EPSG:4326")
+    assert len(zones) == 1
+    zones = zones.to_crs(UTM)
+    for route in plan_json["teams"]:
+        area = territory_of(plan_json, route["team"]).buffer(tolerance + 1)
+        path = shapely.LineString(to_utm(route["path"]))
+        assert area.contains(path), (route["team"], route["night"])
+        for zone in zones.itertuples():
+            if not zone.teams or route["team"] in zone.teams:
+                assert not path.intersects(zone.geometry), (route["team"], route["night"])
+
+
+def test_paths_follow_the_street_network_through_every_stop(plan_dir: Path, plan_json: dict):
+    edges = gpd.read_parquet(plan_dir / "network_edges.parquet")
+    for route in plan_json["teams"]:
+        path_xy = to_utm(route["path"])
+        # Every vertex of the path lies on a street of the walking graph.
+        _, gap = edges.sindex.nearest(shapely.points(path_xy), return_distance=True)
+        assert gap.max() < 0.5, (route["team"], route["night"])
+        path = shapely.LineString(path_xy)
+        for stop in route["stops"]:
+            corner = shapely.Point(to_utm([[stop["lon"], stop["lat"]]])[0])
+            assert path.distance(corner) < 0.5, stop["stop_id"]
+        assert shapely.Point(path_xy[0]).distance(shapely.Point(path_xy[-1])) < 0.5
+
+
+def test_stops_are_street_corners_not_incident_points(plan_json: dict):
+    config = load_config()
+    incidents = gpd.read_parquet(config.incidents.path)
+    incidents = incidents[incidents.geometry.notna()].to_crs(UTM)
+    stops = [s for r in plan_json["teams"] for s in r["stops"] if s["kind"] != "base"]
+    xy = to_utm([[s["lon"], s["lat"]] for s in stops])
+    nearest = incidents.sindex.nearest(shapely.points(xy), return_distance=True)[1]
+    assert nearest.min() > 1.0
+
+
+def test_requests_are_served_or_listed_with_a_reason(plan_json: dict):
+    served = set(plan_json["requests"]["served"])
+    unserved = {r["request_id"]: r["reason"] for r in plan_json["unserved_requests"]}
+    assert unserved["R11"] == "outside every team's territory"
+    assert "R12" not in served and "R12" not in unserved  # expired before the week
+    assert len(served) >= 8
+    visited = {src for r in plan_json["teams"] for s in r["stops"] for src in s["sources"]}
+    assert served <= visited
+
+
+def test_no_victim_attribute_anywhere_in_the_output(plan_dir: Path):
+    words = ("race", "sex", "age_group", '"age"', "gender")
+    for path in plan_dir.rglob("*"):
+        if path.suffix in {".html", ".json", ".csv", ".gpx"}:
+            text = path.read_text(encoding="utf-8").lower()
+            for word in words:
+                assert f'"{word.strip(chr(34))}"' not in text, (path.name, word)
+            assert ",race," not in text and ",sex," not in text
+
+
+def test_outside_text_is_escaped_in_every_page(plan_dir: Path):
+    for path in [plan_dir / "index.html", *sorted((plan_dir / "teams").glob("*.html"))]:
+        text = path.read_text(encoding="utf-8")
+        assert "<script>alert" not in text, path.name
+        assert "<b>Diamond St</b>" not in text, path.name
+    assert "&lt;script&gt;alert" in (plan_dir / "index.html").read_text(encoding="utf-8")
+
+
+def test_same_inputs_give_byte_identical_plan_json(plan_dir: Path):
+    again = plan_week(week_of=dt.date(2023, 1, 2))
+    assert dumps_json(plan_document(again)) == (plan_dir / "plan.json").read_text("utf-8")
