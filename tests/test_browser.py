@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import sync_playwright
-
 from browser_support import CHROMIUM, NODE_MODULES, open_page
+from playwright.sync_api import sync_playwright
 
 pytestmark = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and NODE_MODULES.is_dir()),
