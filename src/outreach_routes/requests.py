@@ -56,7 +56,7 @@ def load_requests(
     priority = pd.to_numeric(frame["priority"], errors="coerce")
     for i in frame.index[~priority.between(1, 5)]:
         problems.append(
-            f"request {frame.at[i, 'request_id']}: `priority` {frame.at[i, 'priority']!r} "
+            f"request {frame.at[i, 'request_id']}: `priority` {frame.at[i, 'priority']} "
             "must be 1 (low) to 5 (high)"
         )
     dates = {}
@@ -64,7 +64,7 @@ def load_requests(
         dates[key] = pd.to_datetime(frame[key], errors="coerce", format="ISO8601").dt.date
         for i in frame.index[dates[key].isna()]:
             problems.append(
-                f"request {frame.at[i, 'request_id']}: `{key}` {frame.at[i, key]!r} is not a "
+                f"request {frame.at[i, 'request_id']}: `{key}` '{frame.at[i, key]}' is not a "
                 "date like 2023-01-31"
             )
     kinds = frame.geom_type.isin(["Point", "Polygon", "MultiPolygon"])

@@ -1,0 +1,47 @@
+"""Wall time and peak memory of each stage of the weekly plan.
+
+Usage::
+
+    .venv/bin/python benchmarks/plan_city.py [--config FILE] [--out DIR]
+
+Prints one row per stage (seconds, peak MiB traced by tracemalloc while that stage ran), then
+the whole run (plan and writing every output) with the process's peak resident memory on the
+last line. The target (issue 2): under 60 s on a 2-core, 24 GB machine, after install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from outreach_routes import plan_week, write_plan
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp()) / "out"
+
+    started = time.perf_counter()
+    plan = plan_week(args.config)  # untraced: the total is timed as a user runs it
+    planned = time.perf_counter()
+    write_plan(plan, out)
+    total = time.perf_counter() - started
+    write_seconds = total - (planned - started)
+
+    traced = plan_week(args.config, measure_memory=True)  # a second run, for memory per stage
+    print(f"{'stage':<12}{'seconds':>10}{'peak MiB':>10}")
+    for timing, measured in zip(plan.timings, traced.timings, strict=True):
+        print(f"{timing.stage:<12}{timing.seconds:>10.2f}{measured.peak_mb:>10.1f}")
+    print(f"{'write':<12}{write_seconds:>10.2f}{'':>10}")
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"total plan + outputs: {total:.1f} s, peak RSS {peak_rss:.0f} MiB ({out})")
+
+
+if __name__ == "__main__":
+    main()

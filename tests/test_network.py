@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import pytest
+import shapely
+
+from outreach_routes import graph_from_centerlines, load_config, load_network, walkable_centerlines
+
+UTM = "EPSG:32618"
+
+
+def line(*xy):
+    return shapely.LineString(xy)
+
+
+@pytest.fixture
+def toy_streets() -> gpd.GeoDataFrame:
+    """A 3 x 3 block grid of local streets, an arterial, an expressway and a toll bridge."""
+    rows = []
+    for i in range(4):  # local grid, 100 m blocks
+        for j in range(3):
+            rows.append(("Local", line((j * 100, i * 100), ((j + 1) * 100, i * 100))))
+            rows.append(("Local", line((i * 100, j * 100), (i * 100, (j + 1) * 100))))
+    # An arterial block between two arterial corners: isolated, but only 100 m long.
+    rows.append(("PennDOT", line((300, 300), (300, 400))))
+    rows.append(("PennDOT", line((300, 400), (300, 500))))
+    rows.append(("PennDOT", line((300, 500), (200, 500))))
+    rows.append(("Local", line((200, 500), (200, 300))))
+    # An expressway passing by: 1.5 km touching no local street, joined by a ramp.
+    rows.append(("PennDOT", line((-200, -100), (500, -100))))
+    rows.append(("PennDOT", line((500, -100), (1300, -100))))
+    rows.append(("Federal Aid Route", line((-200, -100), (-200, -50))))
+    rows.append(("Toll Bridges", line((300, 0), (300, -400))))
+    classes, geoms = zip(*rows, strict=True)
+    return gpd.GeoDataFrame({"NETWORK": classes}, geometry=list(geoms), crs=UTM)
+
+
+def test_rule_drops_toll_bridges_and_long_isolated_chains(toy_streets):
+    kept, by_class, limited = walkable_centerlines(
+        toy_streets,
+        class_column="NETWORK",
+        drop_classes=("Toll Bridges",),
+        local_classes=("Local",),
+        limited_access_min_m=1000,
+    )
+    assert by_class == 1
+    assert limited == 3  # the two expressway segments and the ramp joined to them
+    assert "Toll Bridges" not in set(kept["NETWORK"])
+    assert (kept["NETWORK"] == "PennDOT").sum() == 3  # the short arterial run stays
+
+
+def test_graph_is_two_way_and_keeps_the_largest_piece(toy_streets):
+    toy = toy_streets[toy_streets["NETWORK"] != "Toll Bridges"]
+    graph = graph_from_centerlines(toy, crs=UTM)
+    # The expressway and its ramp form a separate piece and are left out.
+    assert graph.number_of_nodes() == 16 + 3  # the grid and the arterial loop
+    for u, v, data in graph.edges(data=True):
+        assert graph.has_edge(v, u)
+        assert data["length"] == pytest.approx(data["geometry"].length)
+        start = shapely.Point(data["geometry"].coords[0])
+        assert start.distance(shapely.Point(graph.nodes[u]["x"], graph.nodes[u]["y"])) < 0.2
+
+
+def test_bundled_network_is_one_walkable_piece():
+    config = load_config()
+    graph, report = load_network(config.network, crs=config.city.crs)
+    assert nx.is_weakly_connected(graph)
+    assert report.segments_read == 40_342
+    assert report.dropped_by_class == 55
+    assert 500 < report.dropped_limited_access < 2000
+    assert graph.graph["crs"] == config.city.crs
+    assert 20_000 < graph.number_of_nodes() < 30_000

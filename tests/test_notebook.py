@@ -1,0 +1,27 @@
+"""The notebook runs top to bottom on the bundled data and shows the maps inline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_weekly_plan.ipynb"
+
+
+def test_weekly_plan_notebook_executes_and_shows_maps(tmp_path):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    maps = [h for h in html if "leaflet" in h.lower()]
+    assert len(maps) == 2  # the overview and a team map
+    text = "".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs
+    )
+    assert "rows read 13690" in text
+    assert "index.html" in text and "plan.json" in text
