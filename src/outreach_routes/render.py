@@ -67,30 +67,8 @@ def overview_map(plan: Plan, document: dict[str, Any]) -> folium.Map:
     """The coordinators' map of the whole week."""
     fmap = _base_map(document)
     colours = _team_colours(document)
-    hotspots = document["hotspots"]
-    risks = [f["properties"]["risk"] for f in hotspots["features"]] or [0.0, 1.0]
-    scale = branca.colormap.LinearColormap(
-        ["#ffffb2", "#fd8d3c", "#bd0026"],
-        vmin=min(risks),
-        vmax=max(risks),
-        caption="Hotspot risk (recency-weighted shootings expected, 3 years of data)",
-    )
-    layer = folium.FeatureGroup(name="Hotspots (risk)", show=True)
-    folium.GeoJson(
-        hotspots,
-        style_function=lambda f: {
-            "fillColor": scale(f["properties"]["risk"]),
-            "color": scale(f["properties"]["risk"]),
-            "weight": 1,
-            "fillOpacity": 0.55,
-        },
-        tooltip=folium.GeoJsonTooltip(
-            ["hotspot_id", "risk", "incidents", "recent"],
-            aliases=["Hotspot", "Risk", "Shootings in history window", "In the last 2 weeks"],
-        ),
-    ).add_to(layer)
-    layer.add_to(fmap)
-    scale.add_to(fmap)
+    _hotspot_layer(document, show=True).add_to(fmap)
+    _risk_scale(document).add_to(fmap)
     _territories(document).add_to(fmap)
     _zones(document).add_to(fmap)
     _requests(plan, document).add_to(fmap)
@@ -104,7 +82,7 @@ def overview_map(plan: Plan, document: dict[str, Any]) -> folium.Map:
             show=True,
         )
         _route_line(route, colours[slug]).add_to(group)
-        _base_marker(route).add_to(group)
+        _base_marker(route, colours[slug]).add_to(group)
         group.add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     _fit(fmap, document)
@@ -138,6 +116,7 @@ def team_map(document: dict[str, Any], slug: str) -> folium.Map:
             "fillOpacity": 0.03,
         },
     ).add_to(fmap)
+    _hotspot_layer(document, show=True).add_to(fmap)
     _zones(document, team=team).add_to(fmap)
     for i, route in enumerate(routes):
         group = folium.FeatureGroup(name=f"{_night_label(route['night'])}", show=i == 0)
@@ -155,7 +134,7 @@ def team_map(document: dict[str, Any], slug: str) -> folium.Map:
             ).add_to(group)
         group.add_to(fmap)
     _base_marker(routes[0]).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    folium.LayerControl(collapsed=True).add_to(fmap)
     _fit(fmap, document, team=team)
     fmap.get_root().html.add_child(folium.Element(_title_block(document, routes=routes)))
     fmap.get_root().header.add_child(folium.Element(_MAP_CSS))
@@ -234,6 +213,7 @@ def route_gpx(document: dict[str, Any], slug: str) -> str:
 _MAP_CSS = """<style>
 .stop-number { width: 30px; height: 30px; border-radius: 15px; color: #fff; font: bold 15px/30px
   system-ui, sans-serif; text-align: center; border: 2px solid #fff; box-shadow: 0 0 3px #000; }
+.stop-number.base { border: 3px solid #000; }
 .plan-title { position: fixed; top: 10px; left: 55px; z-index: 1000; background: #fff;
   padding: 6px 10px; border-radius: 6px; box-shadow: 0 1px 4px rgba(0,0,0,.4);
   font: 14px/1.3 system-ui, sans-serif; max-width: 60vw; }
@@ -246,6 +226,35 @@ _MAP_CSS = """<style>
 .plan-summary td:first-child, .plan-summary th:first-child { text-align: left; }
 @media (max-width: 600px) { .plan-summary { display: none; } .plan-title { font-size: 13px; } }
 </style>"""
+
+
+def _risk_scale(document: dict[str, Any]) -> branca.colormap.LinearColormap:
+    risks = [f["properties"]["risk"] for f in document["hotspots"]["features"]] or [0.0, 1.0]
+    return branca.colormap.LinearColormap(
+        ["#ffffb2", "#fd8d3c", "#bd0026"],
+        vmin=min(risks),
+        vmax=max(risks),
+        caption="Hotspot risk (weighted shootings expected)",
+    )
+
+
+def _hotspot_layer(document: dict[str, Any], *, show: bool) -> folium.FeatureGroup:
+    scale = _risk_scale(document)
+    layer = folium.FeatureGroup(name="Hotspots (risk)", show=show)
+    folium.GeoJson(
+        document["hotspots"],
+        style_function=lambda f: {
+            "fillColor": scale(f["properties"]["risk"]),
+            "color": scale(f["properties"]["risk"]),
+            "weight": 1,
+            "fillOpacity": 0.45,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            ["hotspot_id", "risk", "incidents", "recent"],
+            aliases=["Hotspot", "Risk", "Shootings in history window", "In the last 2 weeks"],
+        ),
+    ).add_to(layer)
+    return layer
 
 
 def _base_map(document: dict[str, Any]) -> folium.Map:
@@ -357,12 +366,12 @@ def _route_line(route: dict[str, Any], colour: str) -> folium.PolyLine:
     )
 
 
-def _base_marker(route: dict[str, Any]) -> folium.Marker:
+def _base_marker(route: dict[str, Any], colour: str = "#000") -> folium.Marker:
     lon, lat = route["base"]
     return folium.Marker(
         [lat, lon],
         icon=folium.DivIcon(
-            html='<div class="stop-number" style="background:#000">B</div>',
+            html=f'<div class="stop-number base" style="background:{colour}">B</div>',
             icon_size=(30, 30),
             icon_anchor=(15, 15),
         ),
@@ -371,8 +380,8 @@ def _base_marker(route: dict[str, Any]) -> folium.Marker:
 
 
 def _stop_title(stop: dict[str, Any]) -> str:
-    kinds = {"hotspot": "Hotspot", "request": "Community request", "recent": "Recent shooting"}
-    return f"{kinds.get(stop['kind'], stop['kind'])}: {stop['label']}"
+    label = stop["label"]
+    return label[:1].upper() + label[1:]
 
 
 def _stop_popup(number: int, stop: dict[str, Any]) -> str:

@@ -150,7 +150,14 @@ def _hotspot_stops(cells, teams, corners, config: HotspotConfig, routing: Routin
                 break
             if all(np.hypot(*(centres[i] - p[0])) >= 2 * config.cell_m for p in peaks):
                 near = np.hypot(*(centres - centres[i]).T) <= 1.5 * config.cell_m
-                peaks.append((centres[i], float(risk[near].sum()), "local risk peak", "local"))
+                peaks.append(
+                    (
+                        centres[i],
+                        float(risk[near].sum()),
+                        "risk peak outside city hotspots",
+                        "local",
+                    )
+                )
         for xy, prize, label, source in peaks:
             node = corners[team.name].nearest(*xy)
             if node is not None:
@@ -241,7 +248,7 @@ def _recent_stops(incidents, hotspots, teams, corners, week_start, config, routi
                 "kind": "recent",
                 "prize": routing.recent_prize,
                 "node": node,
-                "label": f"shooting {inc.occurred_at:%a %d %b}",
+                "label": f"recent shooting {inc.occurred_at:%a %d %b}",
                 "source": f"recent {inc.occurred_at:%Y-%m-%d}",
             }
         )
