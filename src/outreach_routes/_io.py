@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +18,48 @@ from ._errors import InputDataError
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV, Parquet or any GIS vector file into a (Geo)DataFrame.
+def read_table(path: Path, *, delimiter: str | None = None) -> pd.DataFrame:
+    """Read a CSV, Parquet or any GIS vector file, plain, zipped or gzipped.
 
-    GeoParquet and GIS files come back as GeoDataFrames; CSV and plain Parquet as DataFrames.
+    GeoParquet and GIS files come back as GeoDataFrames; CSV and plain Parquet as DataFrames
+    of text columns.
+
+    Raises
+    ------
+    InputDataError
+        For a missing or empty file, or one no reader understands.
     """
-    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise InputDataError(f"{path}: file not found; check the path in the config")
+    if path.stat().st_size == 0:
+        raise InputDataError(f"{path}: the file is empty; export the data again")
+    name = path.name.lower()
+    inner = name.removesuffix(".gz").removesuffix(".zip")
+    suffix = Path(inner).suffix
     try:
-        if suffix in TABLE_SUFFIXES:
-            return _read_csv(path)
+        if suffix in TABLE_SUFFIXES or (name.endswith(".zip") and _zip_holds_csv(path)):
+            return _read_csv(path, delimiter)
         if suffix == ".parquet":
             try:
                 return gpd.read_parquet(path)
             except ValueError:  # a Parquet file with no geometry metadata
                 return pd.read_parquet(path)
+        if name.endswith(".gz"):
+            return gpd.read_file(f"/vsigzip/{path}")
         return gpd.read_file(path)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, InputDataError):
-            raise
+    except InputDataError:
+        raise
+    except (OSError, ValueError, RuntimeError) as exc:
         raise InputDataError(
-            f"{path}: cannot be read ({exc}); give a CSV, GeoJSON, GeoPackage, Parquet or Shapefile"
+            f"{path}: cannot be read ({exc}); give a CSV, GeoJSON, GeoPackage, Parquet or "
+            "Shapefile (plain, .zip or .gz)"
         ) from exc
+
+
+def _zip_holds_csv(path: Path) -> bool:
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+    return len(names) == 1 and Path(names[0]).suffix.lower() in TABLE_SUFFIXES
 
 
 def read_vector(path: Path, *, what: str) -> gpd.GeoDataFrame:
@@ -50,13 +73,36 @@ def read_vector(path: Path, *, what: str) -> gpd.GeoDataFrame:
     return frame
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, delimiter: str | None) -> pd.DataFrame:
+    """Read delimited text as strings: delimiter sniffed unless given, UTF-8 or Latin-1."""
+    options = {"dtype": str, "keep_default_na": True, "compression": "infer"}
+    if delimiter:
+        options["sep"] = delimiter
+    else:
+        options.update(sep=None, engine="python")
     for encoding in ("utf-8-sig", "latin-1"):
         try:
-            return pd.read_csv(path, sep=None, engine="python", dtype=str, encoding=encoding)
+            frame = pd.read_csv(path, encoding=encoding, **options)
+            break
         except UnicodeDecodeError:
             continue
-    raise InputDataError(f"{path}: not UTF-8 or Latin-1 text; save it as UTF-8 CSV")
+        except pd.errors.EmptyDataError as exc:
+            raise InputDataError(f"{path}: the file is empty; export the data again") from exc
+        except (pd.errors.ParserError, csv.Error) as exc:
+            raise InputDataError(
+                f"{path}: rows do not split into the same columns ({exc}); set `delimiter` in "
+                "[incidents] or fix the quoting"
+            ) from exc
+    if frame.shape[1] == 1:
+        header = str(frame.columns[0])
+        for candidate in (";", "\t", "|", ","):
+            if candidate in header:
+                shown = "\\t" if candidate == "\t" else candidate
+                raise InputDataError(
+                    f"{path}: read as a single column {header[:60]!r}; the delimiter looks "
+                    f"like {shown!r}: set `delimiter = \"{shown}\"` in [incidents]"
+                )
+    return frame
 
 
 def write_text_atomic(path: Path, text: str) -> None:

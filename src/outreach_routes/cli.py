@@ -67,6 +67,8 @@ def plan(
         folder = write_plan(result, out)
     except InputDataError as exc:
         _fail(str(exc))
+    for note in result.notes:
+        say(f"note: {note}")
     n_routes = len(result.routes)
     table = result.incidents
     say(

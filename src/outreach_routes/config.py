@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import MISSING, dataclass, field
+from dataclasses import MISSING, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,14 +52,20 @@ class IncidentConfig:
 
     path: Path
     id_column: str | None = None
-    date_column: str = "date"
+    rows: str = "victims"
+    date_column: str | None = None
     date_format: str | None = None
+    dayfirst: bool = False
     fatal_column: str | None = None
     lat_column: str | None = None
     lon_column: str | None = None
     x_column: str | None = None
     y_column: str | None = None
     source_crs: str | None = None
+    delimiter: str | None = None
+    filter_column: str | None = None
+    filter_contains: tuple[str, ...] = ()
+    max_outside_m: float = 2000.0
 
 
 @dataclass(frozen=True)
@@ -89,11 +95,17 @@ class RequestConfig:
 class NetworkConfig:
     """The street centerline file and the rule that keeps what people walk on."""
 
-    path: Path
+    path: Path | None = None
+    place: str | None = None
+    cache_dir: Path | None = None
     class_column: str | None = None
     drop_classes: tuple[str, ...] = ()
     local_classes: tuple[str, ...] = ()
     limited_access_min_m: float = 1000.0
+    name_column: str | None = None
+    drop_name_pattern: str | None = None
+    speed_column: str | None = None
+    drop_speed_at_least: float | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +133,7 @@ class TeamConfig:
     """One team: where it starts, where it works, when, how fast, how to reach it."""
 
     name: str
-    territory: str
+    territory: str | tuple[str, ...]
     base: tuple[float, float]
     nights: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat")
     shift_start: dt.time = dt.time(18, 0)
@@ -228,7 +240,18 @@ class _Reader:
         city = self.build(CityConfig, raw.get("city"), "[city]", paths={"limits"})
         if city is not None:
             self.check_city(city)
-        incidents = self.build(IncidentConfig, raw.get("incidents"), "[incidents]", paths={"path"})
+        incidents = self.build(
+            IncidentConfig,
+            raw.get("incidents"),
+            "[incidents]",
+            paths={"path"},
+            tuples={"filter_contains"},
+        )
+        if incidents is not None and incidents.rows not in ("victims", "incidents"):
+            self.problems.append(
+                f"[incidents] `rows` = {incidents.rows!r}: use \"victims\" (rows sharing an id "
+                "are one incident) or \"incidents\" (each row is an incident)"
+            )
         network = self.build(
             NetworkConfig,
             raw.get("network"),
@@ -242,6 +265,8 @@ class _Reader:
         hotspots = self.build(HotspotConfig, raw.get("hotspots", {}), "[hotspots]")
         requests = self.build(RequestConfig, raw.get("requests", {}), "[requests]", paths={"path"})
         routing = self.build(RoutingConfig, raw.get("routing", {}), "[routing]")
+        if network is not None and network.cache_dir is not None:
+            network = replace(network, cache_dir=(self.base / network.cache_dir).resolve())
         teams = self.teams(raw.get("teams"))
         zones = self.zones(raw.get("no_go_zones", []))
         parts = (city, incidents, network, territories, hotspots, requests, routing, teams)
@@ -353,6 +378,8 @@ class _Reader:
                     table[key] = self.clock(table[key], where, key)
             if "base" in table:
                 table["base"] = self.latlon(table["base"], where, "base")
+            if isinstance(table.get("territory"), list):
+                table["territory"] = tuple(map(str, table["territory"]))
             for key in ("walk_speed_kmh", "dwell_min"):
                 if key in table and not (isinstance(table[key], int | float) and table[key] > 0):
                     self.problems.append(f"{where} `{key}` must be a positive number")

@@ -1,13 +1,21 @@
-"""The walking graph: built from a city centerline file, kept to what people walk on.
+"""The walking graph, from whatever street data a program has.
 
-Returns an osmnx-style ``MultiDiGraph`` in the city's projected CRS: integer nodes with ``x``
-and ``y``, an edge each way per street segment with ``length`` (metres) and ``geometry``, only
-the largest connected piece. A report says what the walkability rule dropped.
+Sources, chosen by ``[network]``: a city centerline file in any GIS format; an OpenStreetMap
+extract (``.osm``, ``.osm.bz2``, ``.osm.pbf``); a saved GraphML; or, online only, an osmnx
+download by place name (cached). Returns an osmnx-style ``MultiDiGraph`` in the city's
+projected CRS: integer nodes with ``x`` and ``y``, an edge each way per street segment with
+``length`` (metres), ``geometry`` and ``name`` where the source has names, only what people walk
+on, and only the largest connected piece. A report says what was dropped.
 """
 
 from __future__ import annotations
 
+import re
+import socket
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
 
 import geopandas as gpd
 import networkx as nx
@@ -22,51 +30,93 @@ from ._errors import InputDataError
 from ._io import read_vector
 from .config import NetworkConfig
 
-__all__ = ["NetworkReport", "graph_from_centerlines", "load_network", "walkable_centerlines"]
+__all__ = [
+    "NetworkReport",
+    "graph_from_centerlines",
+    "load_network",
+    "walkable_centerlines",
+]
 
 # Segment end points closer than this (metres) are the same street corner.
 _SNAP_M = 0.1
+OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.xml", ".osm.pbf", ".pbf")
+# OpenStreetMap ways nobody walks along.
+_OSM_NOT_WALKED = {"motorway", "motorway_link", "construction", "proposed", "raceway",
+                   "bus_guideway", "abandoned"}
 
 
 @dataclass(frozen=True)
 class NetworkReport:
-    """What the walkability rule and the connectivity cut removed, in segments and km."""
+    """What the walkability rules and the connectivity cut removed, in segments and km."""
 
+    source: str
     segments_read: int
     dropped_by_class: int
     dropped_limited_access: int
     dropped_disconnected: int
     km_kept: float
 
-    def as_dict(self) -> dict[str, float]:
-        """The report as plain numbers, for the manifest."""
+    def as_dict(self) -> dict[str, float | str]:
+        """The report as plain values, for the manifest."""
         return dict(self.__dict__)
 
 
 def load_network(config: NetworkConfig, *, crs: str) -> tuple[nx.MultiDiGraph, NetworkReport]:
-    """Read the centerline file named in ``[network]`` and build the walking graph.
+    """Build the walking graph from the source named in ``[network]``.
 
     Parameters
     ----------
     config
-        The ``[network]`` table.
+        The ``[network]`` table: ``path`` (centerlines, OSM extract or GraphML) or ``place``.
     crs
         The city's projected CRS, in metres.
 
     Returns
     -------
     graph, report
+
+    Raises
+    ------
+    InputDataError
+        For a file that cannot be read or holds no streets, a column named in the config that
+        the file lacks, or a download asked for while offline.
     """
-    streets = read_vector(config.path, what="street network")
+    if config.path is None:
+        if not config.place:
+            raise InputDataError("[network] needs `path` (a street file) or `place` (online)")
+        return _from_osm_graph(_download(config.place, config.cache_dir), crs, config.place)
+    name = config.path.name.lower()
+    if name.endswith(OSM_SUFFIXES):
+        return _from_osm_graph(_read_osm(config.path), crs, config.path.name)
+    if name.endswith(".graphml"):
+        try:
+            graph = ox.load_graphml(config.path)
+        except Exception as exc:  # networkx and lxml raise many kinds
+            raise InputDataError(f"{config.path}: not a readable GraphML file ({exc})") from exc
+        return _from_osm_graph(graph, crs, config.path.name, filter_osm=False)
+    return _from_centerlines(config, crs)
+
+
+def _from_centerlines(config: NetworkConfig, crs: str) -> tuple[nx.MultiDiGraph, NetworkReport]:
+    path = config.path
+    streets = read_vector(path, what="street network")
     streets = streets.to_crs(crs).explode(index_parts=False, ignore_index=True)
     streets = streets[streets.geom_type == "LineString"].reset_index(drop=True)
     if streets.empty:
-        raise InputDataError(f"{config.path}: no line geometries; give a street centerline file")
-    if config.class_column and config.class_column not in streets:
+        raise InputDataError(f"{path}: no line geometries; give a street centerline file")
+    named = {
+        "class_column": config.class_column,
+        "name_column": config.name_column,
+        "speed_column": config.speed_column,
+    }
+    missing = [f"`{k}` = {v!r}" for k, v in named.items() if v and v not in streets]
+    if missing:
         raise InputDataError(
-            f"{config.path}: column `{config.class_column}` (network.class_column) not found; "
-            f"the file has {', '.join(map(str, streets.columns))}"
+            f"{path}: column(s) {', '.join(missing)} of [network] not found; the file has "
+            f"{', '.join(map(str, streets.columns))}"
         )
+    by_rule = _dropped_by_name_or_speed(streets, config)
+    streets = streets[~by_rule].reset_index(drop=True)
     walkable, dropped_class, dropped_access = walkable_centerlines(
         streets,
         class_column=config.class_column,
@@ -74,16 +124,119 @@ def load_network(config: NetworkConfig, *, crs: str) -> tuple[nx.MultiDiGraph, N
         local_classes=config.local_classes,
         limited_access_min_m=config.limited_access_min_m,
     )
+    if config.name_column:
+        walkable = walkable.rename(columns={config.name_column: "name"})
     kept = graph_from_centerlines(walkable, crs=crs)
     segments_kept = kept.number_of_edges() // 2
     report = NetworkReport(
-        segments_read=len(streets),
-        dropped_by_class=dropped_class,
+        source=path.name,
+        segments_read=len(streets) + int(by_rule.sum()),
+        dropped_by_class=dropped_class + int(by_rule.sum()),
         dropped_limited_access=dropped_access,
         dropped_disconnected=len(walkable) - segments_kept,
-        km_kept=round(sum(d["length"] for *_, d in kept.edges(data=True)) / 2000, 1),
+        km_kept=_km(kept),
     )
     return kept, report
+
+
+def _dropped_by_name_or_speed(streets: gpd.GeoDataFrame, config: NetworkConfig) -> np.ndarray:
+    """Segments a name pattern (ramps, interstates) or a speed limit marks as not walked."""
+    drop = np.zeros(len(streets), dtype=bool)
+    if config.name_column and config.drop_name_pattern:
+        try:
+            pattern = re.compile(config.drop_name_pattern, flags=re.IGNORECASE)
+        except re.error as exc:
+            raise InputDataError(
+                f"[network] `drop_name_pattern` is not a valid regular expression: {exc}"
+            ) from exc
+        names = streets[config.name_column].fillna("").astype(str)
+        drop |= names.map(lambda n: bool(pattern.search(n))).to_numpy()
+    if config.speed_column and config.drop_speed_at_least is not None:
+        speed = pd.to_numeric(streets[config.speed_column], errors="coerce")
+        drop |= (speed >= config.drop_speed_at_least).fillna(False).to_numpy()
+    return drop
+
+
+def _read_osm(path: Path) -> nx.MultiDiGraph:
+    """An OpenStreetMap extract as an unprojected osmnx graph, every way walkable both ways."""
+    try:
+        if path.name.lower().endswith(".pbf"):
+            return _read_pbf(path)
+        return ox.graph_from_xml(path, bidirectional=True, simplify=True, retain_all=True)
+    except InputDataError:
+        raise
+    except Exception as exc:  # lxml, bz2 and osmnx raise many kinds
+        raise InputDataError(
+            f"{path}: not a readable OpenStreetMap extract ({exc}); give an .osm, .osm.bz2 or "
+            ".osm.pbf file"
+        ) from exc
+
+
+def _read_pbf(path: Path) -> nx.MultiDiGraph:
+    """Read a PBF extract with pyosmium, through a temporary OSM XML file osmnx can parse."""
+    import osmium
+
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(tmp) / "extract.osm"
+        with osmium.SimpleWriter(str(xml)) as writer:
+            for obj in osmium.FileProcessor(str(path)):
+                writer.add(obj)
+        return ox.graph_from_xml(xml, bidirectional=True, simplify=True, retain_all=True)
+
+
+def _download(place: str, cache_dir: Path | None) -> nx.MultiDiGraph:
+    """Download the walking network of a place, failing fast and clearly when offline."""
+    host = urlparse(ox.settings.overpass_url).hostname or ""
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError as exc:
+        raise InputDataError(
+            f"cannot reach the OpenStreetMap servers ({host}) to download the streets of "
+            f"{place!r}: this machine looks offline. Download an .osm.pbf extract of the city "
+            "once, elsewhere, and set [network] path to it"
+        ) from exc
+    ox.settings.use_cache = True
+    if cache_dir is not None:
+        ox.settings.cache_folder = str(cache_dir)
+    ox.settings.requests_timeout = 30
+    return ox.graph_from_place(place, network_type="walk", retain_all=True)
+
+
+def _from_osm_graph(
+    graph: nx.MultiDiGraph, crs: str, source: str, *, filter_osm: bool = True
+) -> tuple[nx.MultiDiGraph, NetworkReport]:
+    """Project an osmnx graph, drop what is not walked, keep its largest piece."""
+    segments = graph.number_of_edges()
+    if segments == 0:
+        raise InputDataError(f"{source}: holds no streets")
+    dropped = []
+    if filter_osm:
+        for u, v, k, data in graph.edges(keys=True, data=True):
+            highway = data.get("highway", "")
+            kinds = set(highway) if isinstance(highway, list) else {highway}
+            if kinds <= _OSM_NOT_WALKED or data.get("foot") in ("no", "private"):
+                dropped.append((u, v, k))
+        graph = graph.copy()
+        graph.remove_edges_from(dropped)
+    graph = ox.project_graph(graph, to_crs=crs)
+    kept = ox.truncate.largest_component(graph, strongly=True)
+    for _, _, data in kept.edges(data=True):
+        if isinstance(data.get("name"), list):
+            data["name"] = data["name"][0]
+    report = NetworkReport(
+        source=source,
+        segments_read=segments,
+        dropped_by_class=len(dropped),
+        dropped_limited_access=0,
+        dropped_disconnected=segments - len(dropped) - kept.number_of_edges(),
+        km_kept=_km(kept),
+    )
+    return kept, report
+
+
+def _km(graph: nx.MultiDiGraph) -> float:
+    """Street length, each two-way street counted once."""
+    return round(sum(d["length"] for *_, d in graph.edges(data=True)) / 2000, 1)
 
 
 def walkable_centerlines(
@@ -161,7 +314,7 @@ def graph_from_centerlines(streets: gpd.GeoDataFrame, *, crs: str) -> nx.MultiDi
     not_loop = u != v
     forward = pd.DataFrame({"u": u, "v": v, "geometry": geoms})[not_loop]
     backward = pd.DataFrame({"u": v, "v": u, "geometry": shapely.reverse(geoms)})[not_loop]
-    extra = [c for c in ("streetname", "name") if c in streets]
+    extra = [c for c in ("name",) if c in streets]
     for col in extra:
         forward[col] = streets[col].to_numpy()[not_loop]
         backward[col] = streets[col].to_numpy()[not_loop]

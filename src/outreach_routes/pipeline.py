@@ -74,6 +74,7 @@ class Plan:
     stops: gpd.GeoDataFrame
     routes: list[Route]
     unserved: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
     timings: list[StageTiming] = field(default_factory=list)
 
     def routes_of(self, slug: str) -> list[Route]:
@@ -140,18 +141,19 @@ def plan_week(
         say(f"{name} done in {seconds:.1f} s")
 
     with stage("incidents"):
-        table = load_incidents(config.incidents, crs=crs, timezone=tz)
+        limits = (
+            read_vector(config.city.limits, what="city limits").to_crs(crs).union_all()
+            if config.city.limits
+            else None
+        )
+        table = load_incidents(config.incidents, crs=crs, timezone=tz, area=limits)
+    notes = list(table.notes)
     if week_of is None:
         last = table.incidents["occurred_at"].max()
         week_of = (last + pd.Timedelta(days=7)).date()
     week_start = week_start_for(week_of, tz)
     week_end = (week_start + pd.Timedelta(days=6)).date()
     with stage("hotspots"):
-        limits = (
-            read_vector(config.city.limits, what="city limits").to_crs(crs).union_all()
-            if config.city.limits
-            else None
-        )
         cells = risk_cells(
             table.incidents, week_start=week_start, config=config.hotspots, limits=limits
         )
@@ -203,6 +205,7 @@ def plan_week(
         stops=stops,
         routes=routes,
         unserved=unserved,
+        notes=notes,
         timings=timings,
     )
 
@@ -386,6 +389,7 @@ def _manifest(plan: Plan, document: dict[str, Any], render_seconds: float) -> di
             "routes": len(plan.routes),
             "unserved_requests": len(plan.unserved),
             "network": plan.network_report.as_dict(),
+            "notes": plan.notes,
         },
         "timings": [{"stage": t.stage, "seconds": round(t.seconds, 3)} for t in plan.timings]
         + [{"stage": "render", "seconds": round(render_seconds, 3)}],

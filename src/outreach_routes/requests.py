@@ -1,24 +1,38 @@
 """Community requests: places a group asked the teams to cover, with priority and valid dates.
 
+A request is a point, an area, or a street corner written as people write it ("W Broadway &
+Emerson Ave N"), matched offline against the street names of the walking graph. Requests come
+from a GIS file, or from a CSV with ``lat``/``lon`` or ``intersection`` columns.
+
 Returns a ``requests`` GeoDataFrame (``request_id``, ``priority`` 1-5, ``requester``, ``note``,
-``valid_from``, ``valid_to``, ``active`` for the plan week, point or polygon geometry in the
-city's projected CRS).
+``valid_from``, ``valid_to``, ``intersection``, ``team``, ``active`` for the plan week, point or
+polygon geometry in the city's projected CRS; corners get their point from
+:func:`locate_corners`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import networkx as nx
+import numpy as np
 import pandas as pd
+import shapely
+from sklearn.cluster import DBSCAN
 
 from ._errors import InputDataError
-from ._io import read_vector
+from ._io import read_table
 
-__all__ = ["load_requests"]
+__all__ = ["CornerIndex", "corner_index", "find_corner", "load_requests", "locate_corners",
+           "normalise_street"]
 
 REQUIRED = ("request_id", "priority", "requester", "note", "valid_from", "valid_to")
+COLUMNS = [*REQUIRED, "intersection", "team", "active", "geometry"]
 
 
 def load_requests(
@@ -29,7 +43,8 @@ def load_requests(
     Parameters
     ----------
     path
-        A GeoJSON (or any GIS file) of points and polygons; ``None`` gives no requests.
+        A GIS file of points and polygons, or a CSV with ``lat`` and ``lon`` or an
+        ``intersection`` column; ``None`` gives no requests.
     crs
         The city's projected CRS.
     week_start, week_end
@@ -38,46 +53,64 @@ def load_requests(
     Raises
     ------
     InputDataError
-        Naming the file, the request and the field, for a missing column, a priority outside
-        1-5, an unreadable date or a geometry that is neither a point nor a polygon.
+        Naming the file, the request and the field: a missing column, a priority outside 1-5,
+        an unreadable date, an invalid polygon, or a request with no place at all.
     """
-    columns = [*REQUIRED, "active", "geometry"]
     if path is None:
-        return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=crs)
-    frame = read_vector(path, what="requests")
+        return gpd.GeoDataFrame(columns=COLUMNS, geometry="geometry", crs=crs)
+    frame = read_table(path)
     missing = [c for c in REQUIRED if c not in frame]
     if missing:
         raise InputDataError(
-            f"{path}: requests need the field(s) {', '.join(missing)}; each feature needs "
-            f"{', '.join(REQUIRED)}"
+            f"{path}: requests need the field(s) {', '.join(missing)}; each request needs "
+            f"{', '.join(REQUIRED)}, and a place (geometry, lat/lon or intersection)"
         )
-    problems = []
     frame = frame.reset_index(drop=True)
+    geometry = _request_geometry(frame, path)
+    corner = (
+        frame["intersection"].astype("string").str.strip().replace("", pd.NA)
+        if "intersection" in frame
+        else pd.Series(pd.NA, index=frame.index, dtype="string")
+    )
+    problems = []
+    ids = frame["request_id"].astype(str)
     priority = pd.to_numeric(frame["priority"], errors="coerce")
     for i in frame.index[~priority.between(1, 5)]:
         problems.append(
-            f"request {frame.at[i, 'request_id']}: `priority` {frame.at[i, 'priority']} "
-            "must be 1 (low) to 5 (high)"
+            f"request {ids[i]}: `priority` {frame.at[i, 'priority']} must be 1 (low) to 5 (high)"
         )
     dates = {}
     for key in ("valid_from", "valid_to"):
         dates[key] = pd.to_datetime(frame[key], errors="coerce", format="ISO8601").dt.date
         for i in frame.index[dates[key].isna()]:
             problems.append(
-                f"request {frame.at[i, 'request_id']}: `{key}` '{frame.at[i, key]}' is not a "
-                "date like 2023-01-31"
+                f"request {ids[i]}: `{key}` '{frame.at[i, key]}' is not a date like 2023-01-31"
             )
-    kinds = frame.geom_type.isin(["Point", "Polygon", "MultiPolygon"])
-    for i in frame.index[~kinds]:
-        problems.append(
-            f"request {frame.at[i, 'request_id']}: geometry {frame.geom_type[i]} must be a "
-            "point or a polygon"
-        )
-    ids = frame["request_id"].astype(str)
+    for i in frame.index:
+        geom = geometry.iloc[i]
+        if geom is None or geom.is_empty:
+            if pd.isna(corner[i]):
+                problems.append(
+                    f"request {ids[i]}: no place; give a geometry, `lat` and `lon`, or an "
+                    "`intersection` like 'Lake St & Chicago Ave'"
+                )
+        elif geom.geom_type not in ("Point", "Polygon", "MultiPolygon"):
+            problems.append(f"request {ids[i]}: geometry {geom.geom_type} must be a point or a "
+                            "polygon")
+        elif not geom.is_valid:
+            problems.append(
+                f"request {ids[i]}: the polygon is invalid ({shapely.is_valid_reason(geom)}); "
+                "fix it, e.g. with `shapely.make_valid`"
+            )
     for rid in ids[ids.duplicated()].unique():
         problems.append(f"request id {rid!r} is used twice; ids must differ")
     if problems:
         raise InputDataError(f"{path}: " + "; ".join(problems))
+    team = (
+        frame["team"].astype("string").str.strip().replace("", pd.NA)
+        if "team" in frame
+        else pd.Series(pd.NA, index=frame.index, dtype="string")
+    )
     requests = gpd.GeoDataFrame(
         {
             "request_id": ids,
@@ -86,9 +119,232 @@ def load_requests(
             "note": frame["note"].fillna("").astype(str),
             "valid_from": dates["valid_from"],
             "valid_to": dates["valid_to"],
+            "intersection": corner,
+            "team": team,
         },
-        geometry=frame.geometry,
-        crs=frame.crs,
+        geometry=geometry,
     ).to_crs(crs)
     requests["active"] = (requests["valid_from"] <= week_end) & (requests["valid_to"] >= week_start)
-    return requests[columns]
+    return requests[COLUMNS]
+
+
+def locate_corners(
+    requests: gpd.GeoDataFrame,
+    index: CornerIndex,
+    territories: gpd.GeoDataFrame,
+) -> gpd.GeoDataFrame:
+    """Give every active corner request the point where its two streets meet.
+
+    A request's ``team`` (or, without one, every territory) picks the corner when the two
+    streets meet more than once. All unmatched corners are reported at once.
+    """
+    requests = requests.copy()
+    todo = requests["active"] & requests.geometry.isna() & requests["intersection"].notna()
+    problems = []
+    everywhere = territories.union_all() if len(territories) else None
+    for i in requests.index[todo]:
+        team = requests.at[i, "team"]
+        area = everywhere
+        if pd.notna(team):
+            match = territories[territories["team"] == team]
+            area = match.union_all() if len(match) else everywhere
+        try:
+            x, y = find_corner(requests.at[i, "intersection"], index, within=area)
+        except InputDataError as exc:
+            problems.append(f"request {requests.at[i, 'request_id']}: {exc}")
+            continue
+        requests.loc[[i], "geometry"] = gpd.GeoSeries([shapely.Point(x, y)], crs=requests.crs,
+                                                      index=[i])
+    if problems:
+        raise InputDataError("; ".join(problems))
+    return requests
+
+
+def _request_geometry(frame: pd.DataFrame, path: Path) -> gpd.GeoSeries:
+    if isinstance(frame, gpd.GeoDataFrame):
+        return frame.geometry
+    if "lat" in frame and "lon" in frame:
+        lat = pd.to_numeric(frame["lat"], errors="coerce")
+        lon = pd.to_numeric(frame["lon"], errors="coerce")
+        points = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+        points[lat.isna() | lon.isna()] = None
+        return points
+    return gpd.GeoSeries([None] * len(frame), crs="EPSG:4326")
+
+
+# --- street corners ---------------------------------------------------------------------------
+
+_SUFFIXES = {
+    "AVENUE": "AVE", "AV": "AVE", "STREET": "ST", "BOULEVARD": "BLVD", "ROAD": "RD",
+    "DRIVE": "DR", "PLACE": "PL", "LANE": "LN", "PARKWAY": "PKWY", "TERRACE": "TER",
+    "COURT": "CT", "CIRCLE": "CIR", "HIGHWAY": "HWY", "WAY": "WAY", "TRAIL": "TRL",
+}
+_SUFFIX_SET = set(_SUFFIXES.values()) | {"PKY"}
+_DIRECTIONS = {
+    "NORTH": "N", "SOUTH": "S", "EAST": "E", "WEST": "W", "NORTHEAST": "NE",
+    "NORTHWEST": "NW", "SOUTHEAST": "SE", "SOUTHWEST": "SW",
+}
+_DIRECTION_SET = set(_DIRECTIONS.values())
+_ORDINAL_WORDS = {
+    "FIRST": 1, "SECOND": 2, "THIRD": 3, "FOURTH": 4, "FIFTH": 5, "SIXTH": 6, "SEVENTH": 7,
+    "EIGHTH": 8, "NINTH": 9, "TENTH": 10, "ELEVENTH": 11, "TWELFTH": 12, "THIRTEENTH": 13,
+    "FOURTEENTH": 14, "FIFTEENTH": 15, "SIXTEENTH": 16, "SEVENTEENTH": 17, "EIGHTEENTH": 18,
+    "NINETEENTH": 19, "TWENTIETH": 20,
+}
+_SPLIT = re.compile(r"\s*(?:&|\+|/|@|\band\b|\bat\b)\s*", flags=re.IGNORECASE)
+_BLOCK = re.compile(r"^\s*\d+\s+block\s+of\s+", flags=re.IGNORECASE)
+
+
+def normalise_street(name: str) -> str:
+    """Upper case, abbreviated suffix and directions, ordinal numbers: ``"42nd Street N."`` ->
+    ``"42ND ST N"``."""
+    text = _BLOCK.sub("", str(name)).upper().replace(".", " ").replace(",", " ")
+    tokens = []
+    for token in text.split():
+        token = _SUFFIXES.get(token, _DIRECTIONS.get(token, token))
+        if token in _ORDINAL_WORDS:
+            token = str(_ORDINAL_WORDS[token])
+        if token.isdigit():
+            token += _ordinal_suffix(int(token))
+        tokens.append(token)
+    return " ".join(tokens)
+
+
+def _ordinal_suffix(n: int) -> str:
+    if 10 <= n % 100 <= 20:
+        return "TH"
+    return {1: "ST", 2: "ND", 3: "RD"}.get(n % 10, "TH")
+
+
+def _variants(name: str) -> list[str]:
+    """Forms to look a name up by, most specific first.
+
+    Suffixes and trailing directions are dropped one by one; a trailing direction is also
+    tried in front ("Broadway Ave W" -> "W BROADWAY"), and a leading direction is dropped last,
+    since it can be part of the name (WEST BROADWAY is not BROADWAY).
+    """
+    tokens = normalise_street(name).split()
+    out = [tokens]
+    trimmed = tokens[:]
+    while len(trimmed) > 1 and (trimmed[-1] in _SUFFIX_SET or trimmed[-1] in _DIRECTION_SET):
+        if trimmed[-1] in _DIRECTION_SET and trimmed[0] not in _DIRECTION_SET:
+            core = [t for t in trimmed[:-1] if t not in _SUFFIX_SET]
+            out.append([trimmed[-1], *core])
+        trimmed = trimmed[:-1]
+        out.append(trimmed)
+    if len(trimmed) > 1 and trimmed[0] in _DIRECTION_SET:
+        out.append(trimmed[1:])
+    return list(dict.fromkeys(" ".join(t) for t in out))
+
+
+@dataclass(frozen=True)
+class CornerIndex:
+    """Street corners of a walking graph, looked up by the names of the streets that meet."""
+
+    names: frozenset[str]
+    nodes_by_name: dict[str, frozenset[int]]
+    xy: dict[int, tuple[float, float]]
+
+
+def corner_index(graph: nx.MultiDiGraph) -> CornerIndex:
+    """Index the graph's nodes by the normalised names of the streets meeting at each."""
+    by_name: dict[str, set[int]] = {}
+    for u, v, data in graph.edges(data=True):
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            continue
+        key = normalise_street(name)
+        by_name.setdefault(key, set()).update((u, v))
+    xy = {n: (d["x"], d["y"]) for n, d in graph.nodes(data=True)}
+    return CornerIndex(
+        names=frozenset(by_name),
+        nodes_by_name={k: frozenset(v) for k, v in by_name.items()},
+        xy=xy,
+    )
+
+
+def find_corner(
+    text: str,
+    index: CornerIndex,
+    *,
+    within: shapely.Geometry | None = None,
+    same_corner_m: float = 120.0,
+) -> tuple[float, float]:
+    """Coordinates of the corner a person wrote, like ``"W Broadway & Emerson Ave N"``.
+
+    Parameters
+    ----------
+    text
+        Two street names joined by ``&``, ``and``, ``/`` or ``@``.
+    index
+        From :func:`corner_index`.
+    within
+        Where the corner should be (the requesting team's territory): used when the two streets
+        meet more than once.
+    same_corner_m
+        Nodes of the two streets closer than this are one corner (divided roads).
+
+    Raises
+    ------
+    InputDataError
+        For an unknown street (listing the closest names) or a pair of streets that meet in
+        several places (listing them).
+    """
+    parts = [p for p in _SPLIT.split(str(text)) if p.strip()]
+    if len(parts) != 2:
+        raise InputDataError(
+            f"corner {text!r}: write two street names joined by '&' or 'and', e.g. "
+            "'Lake St & Chicago Ave'"
+        )
+    keys = []
+    for part in parts:
+        found = [v for v in _variants(part) if v in index.names]
+        if not found:
+            close = difflib.get_close_matches(_variants(part)[-1], index.names, n=4, cutoff=0.6)
+            raise InputDataError(
+                f"corner {text!r}: no street named {part.strip()!r} in the network; closest "
+                f"names: {', '.join(sorted(close)) or 'none'}"
+            )
+        # A bare name may be a directional street people shorten ("Broadway" for WEST
+        # BROADWAY): try those after the exact forms.
+        base = found[-1]
+        found += [f"{d} {base}" for d in sorted(_DIRECTION_SET) if f"{d} {base}" in index.names]
+        keys.append(list(dict.fromkeys(found)))
+    # Every reading of the two names that meets somewhere, most literal first; prefer the
+    # first reading that meets inside `within`.
+    readings = []
+    for first in keys[0]:
+        for second in keys[1]:
+            common = index.nodes_by_name[first] & index.nodes_by_name[second]
+            if common:
+                readings.append(_cluster([index.xy[n] for n in sorted(common)], same_corner_m))
+    if not readings:
+        raise InputDataError(f"corner {text!r}: these streets do not meet in the network")
+    clusters = readings[0]
+    if within is not None:
+        for candidate in readings:
+            inside = [c for c in candidate if within.intersects(shapely.Point(c))]
+            if inside:
+                clusters = inside
+                break
+    if len(clusters) > 1:
+        shown = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in clusters[:5])
+        raise InputDataError(
+            f"corner {text!r}: these streets meet at {len(clusters)} places ({shown} in the "
+            "city CRS); give the request a point instead, or a `team` whose territory holds "
+            "only one of them"
+        )
+    return clusters[0]
+
+
+def _cluster(points: list[tuple[float, float]], radius: float) -> list[tuple[float, float]]:
+    """Group nearby points; return each group's point closest to the group's centre."""
+    xy = np.asarray(points)
+    labels = DBSCAN(eps=radius, min_samples=1).fit_predict(xy)
+    out = []
+    for label in sorted(set(labels)):
+        members = xy[labels == label]
+        centre = members.mean(axis=0)
+        best = members[np.argmin(np.hypot(*(members - centre).T))]
+        out.append((float(best[0]), float(best[1])))
+    return out

@@ -92,13 +92,18 @@ def load_teams(
     zones = _zones(config, week_start=week_start)
     teams, slugs = [], set()
     for team_config in config.teams:
-        territory = by_name.get(str(team_config.territory))
-        if territory is None:
+        wanted = team_config.territory
+        parts = [wanted] if isinstance(wanted, str) else list(wanted)
+        unknown = [p for p in parts if str(p) not in by_name]
+        if unknown:
             raise InputDataError(
-                f"team {team_config.name!r}: territory {team_config.territory!r} is not in "
+                f"team {team_config.name!r}: territory {', '.join(map(repr, unknown))} is not in "
                 f"column `{source.name_column}` of {source.path.name}; it holds "
                 f"{', '.join(sorted(by_name))}"
             )
+        territory = shapely.union_all([by_name[str(p)] for p in parts])
+        if len(parts) > 1:  # close slivers between neighbouring polygons
+            territory = territory.buffer(0.5).buffer(-0.5)
         lat, lon = team_config.base
         base = gpd.GeoSeries([shapely.Point(lon, lat)], crs="EPSG:4326").to_crs(crs).iloc[0]
         if not territory.buffer(source.edge_tolerance_m).contains(base):
