@@ -13,12 +13,26 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "data" / "philadelphia"
 
 
-@pytest.fixture(scope="session")
-def plan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled week planned through the command line, as `make run` does."""
-    out = tmp_path_factory.mktemp("plan") / "out"
+CITIES = {
+    "philadelphia": BUNDLED / "plan.toml",
+    "minneapolis": ROOT / "data" / "minneapolis" / "plan.toml",
+}
+
+
+def run_plan(config: Path, out: Path) -> Path:
+    """Plan a city's week through the command line, as a user does."""
     result = subprocess.run(
-        [sys.executable, "-m", "outreach_routes", "plan", "--out", str(out), "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "outreach_routes",
+            "plan",
+            "--config",
+            str(config),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -28,5 +42,25 @@ def plan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def plan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled Philadelphia week planned through the command line, as `make run` does."""
+    return run_plan(CITIES["philadelphia"], tmp_path_factory.mktemp("plan") / "out")
+
+
+@pytest.fixture(scope="session")
 def plan_json(plan_dir: Path) -> dict:
     return json.loads((plan_dir / "plan.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def minneapolis_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled Minneapolis week, from the Gun Violence Archive export."""
+    return run_plan(CITIES["minneapolis"], tmp_path_factory.mktemp("mpls") / "out")
+
+
+@pytest.fixture(scope="session", params=sorted(CITIES))
+def city_plan(request: pytest.FixtureRequest) -> tuple[str, Path, dict]:
+    """Each bundled city's plan: (city, output folder, plan.json)."""
+    fixture = "plan_dir" if request.param == "philadelphia" else "minneapolis_dir"
+    folder = request.getfixturevalue(fixture)
+    return request.param, folder, json.loads((folder / "plan.json").read_text("utf-8"))

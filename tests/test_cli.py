@@ -73,3 +73,72 @@ def test_help_lists_the_plan_command():
     result = run("--help")
     assert result.returncode == 0
     assert "plan" in result.stdout
+
+
+def relocated_config(tmp_path: Path, **replace: str) -> Path:
+    config = BUNDLED.read_text()
+    for name in (
+        "incidents.parquet",
+        "streets.parquet",
+        "police_districts.geojson",
+        "city_limits.geojson",
+        "requests.geojson",
+    ):
+        config = config.replace(f'"{name}"', f'"{BUNDLED.parent / name}"')
+    for old, new in replace.items():
+        assert old in config, old
+        config = config.replace(old, new, 1)
+    path = tmp_path / "plan.toml"
+    path.write_text(config)
+    return path
+
+
+def test_validate_clean_config_exits_0():
+    result = run("validate", "--config", str(BUNDLED.parent.parent / "minneapolis" / "plan.toml"))
+    assert result.returncode == 0, result.stderr
+    assert "ready to plan" in result.stdout
+    assert "note: request M07 ignored: expired" in result.stderr
+    assert "rejected: more than 2000 m outside the study area" in result.stderr
+
+
+def test_validate_reports_every_problem_at_once(tmp_path):
+    config = relocated_config(
+        tmp_path,
+        **{
+            'territory = "22"': 'territory = "99"',
+            'path = "' + str(BUNDLED.parent / "requests.geojson") + '"': 'path = "nope.geojson"',
+        },
+    )
+    result = run("validate", "--config", str(config))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "nope.geojson not found" in result.stderr
+    config = relocated_config(tmp_path, **{'territory = "22"': 'territory = "99"'})
+    result = run("validate", "--config", str(config))
+    assert result.returncode == 2
+    assert "territory '99' is not in column `police_district`" in result.stderr
+
+
+def test_base_cut_off_from_the_network_is_named(tmp_path):
+    # A no-go zone around Team 25's base leaves it no street to walk from.
+    zone = "[[-75.1420, 39.9990], [-75.1220, 39.9990], [-75.1220, 40.0190], [-75.1420, 40.0190]]"
+    config = relocated_config(
+        tmp_path,
+        **{
+            "polygon = [[-75.1400, 40.0100], [-75.1340, 40.0100], [-75.1340, 40.0140], "
+            "[-75.1400, 40.0140]]": f"polygon = {zone}"
+        },
+    )
+    result = run("validate", "--config", str(config))
+    assert result.returncode == 2
+    assert "team 'Team 25 Fairhill': the base is" in result.stderr
+    assert "move `base` to a street corner" in result.stderr
+
+
+def test_expired_no_go_zone_is_ignored_and_said(tmp_path):
+    config = relocated_config(tmp_path, **{"until = 2023-01-31": "until = 2022-12-01"})
+    result = run("validate", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "no-go zone 'Active group dispute, Fairhill' ignored: expired on 2022-12-01" in (
+        result.stderr
+    )

@@ -71,3 +71,70 @@ def test_bundled_network_is_one_walkable_piece():
     assert 500 < report.dropped_limited_access < 2000
     assert graph.graph["crs"] == config.city.crs
     assert 20_000 < graph.number_of_nodes() < 30_000
+
+
+@pytest.mark.parametrize("name", ["West-Oakland.osm.bz2", "West-Oakland.osm.pbf"])
+def test_openstreetmap_extracts_load(name):
+    """A real OSM extract (West Oakland), as XML and as PBF, gives the same walking graph."""
+    from pathlib import Path
+
+    from outreach_routes.config import NetworkConfig
+
+    path = Path(__file__).parent / "data" / name
+    graph, report = load_network(NetworkConfig(path=path), crs="EPSG:32610")
+    assert nx.is_strongly_connected(graph)
+    assert report.source == name
+    assert report.segments_read == 202
+    assert graph.number_of_nodes() == 47
+    assert any(isinstance(d.get("name"), str) for *_, d in graph.edges(data=True))
+    for u, v in graph.edges():
+        assert graph.has_edge(v, u)
+
+
+def test_graphml_round_trip(tmp_path):
+    from pathlib import Path
+
+    import osmnx as ox
+
+    from outreach_routes.config import NetworkConfig
+
+    source = Path(__file__).parent / "data" / "West-Oakland.osm.bz2"
+    graph, _ = load_network(NetworkConfig(path=source), crs="EPSG:32610")
+    saved = tmp_path / "walk.graphml"
+    ox.save_graphml(graph, saved)
+    again, report = load_network(NetworkConfig(path=saved), crs="EPSG:32610")
+    assert again.number_of_nodes() == graph.number_of_nodes()
+    assert report.dropped_disconnected == 0
+
+
+def test_download_offline_fails_fast_with_the_fix(monkeypatch):
+    import socket
+    import time
+
+    from outreach_routes import InputDataError
+    from outreach_routes.config import NetworkConfig
+
+    def refuse(*_args, **_kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    started = time.perf_counter()
+    with pytest.raises(InputDataError, match=r"looks offline.*set \[network\] path"):
+        load_network(NetworkConfig(place="Minneapolis, Minnesota"), crs="EPSG:32615")
+    assert time.perf_counter() - started < 5
+
+
+def test_centerlines_without_class_use_name_and_speed_rules():
+    from conftest import CITIES
+
+    from outreach_routes.config import NetworkConfig
+
+    config = load_config(CITIES["minneapolis"])
+    graph, report = load_network(config.network, crs=config.city.crs)
+    names = {d.get("name") for *_, d in graph.edges(data=True)}
+    assert "WEST BROADWAY" in names and "LAKE" in names
+    assert not [n for n in names if isinstance(n, str) and (" TO " in n or n.startswith("INTER"))]
+    assert report.dropped_by_class > 300
+    bad = NetworkConfig(path=config.network.path, name_column="street_name")
+    with pytest.raises(ValueError, match=r"`name_column` = 'street_name' of \[network\] not found"):
+        load_network(bad, crs=config.city.crs)

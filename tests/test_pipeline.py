@@ -10,21 +10,24 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from conftest import CITIES
 
 from outreach_routes import load_config, plan_document, plan_week
 from outreach_routes._io import dumps_json
 
-UTM = "EPSG:32618"
+
+def utm_of(city: str) -> str:
+    return load_config(CITIES[city]).city.crs
 
 
-def to_utm(coords) -> np.ndarray:
+def to_utm(coords, crs: str) -> np.ndarray:
     points = gpd.GeoSeries(gpd.points_from_xy(*np.asarray(coords).T), crs="EPSG:4326")
-    return shapely.get_coordinates(points.to_crs(UTM).to_numpy())
+    return shapely.get_coordinates(points.to_crs(crs).to_numpy())
 
 
-def territory_of(plan_json: dict, team: str) -> shapely.Geometry:
+def territory_of(plan_json: dict, team: str, crs: str) -> shapely.Geometry:
     features = [f for f in plan_json["territories"]["features"] if f["properties"]["team"] == team]
-    return gpd.GeoDataFrame.from_features(features, crs="EPSG:4326").to_crs(UTM).union_all()
+    return gpd.GeoDataFrame.from_features(features, crs="EPSG:4326").to_crs(crs).union_all()
 
 
 def test_every_output_is_written(plan_dir: Path, plan_json: dict):
@@ -42,11 +45,39 @@ def test_every_output_is_written(plan_dir: Path, plan_json: dict):
             assert (plan_dir / name).is_file()
 
 
-def test_rows_add_up_and_rejects_file_lists_each(plan_dir: Path, plan_json: dict):
+def test_rows_add_up_and_rejects_file_lists_each(city_plan):
+    _, folder, plan_json = city_plan
     assert plan_json["rows_read"] == plan_json["rows_used"] + plan_json["rows_rejected"]
-    lines = (plan_dir / "rejects.csv").read_text().strip().splitlines()
+    lines = (folder / "rejects.csv").read_text().strip().splitlines()
     assert len(lines) - 1 == plan_json["rows_rejected"] > 0
-    assert lines[0] == "source,row,incident_id,date,reason"
+    assert lines[0] == "source,row,reason"
+
+
+def test_every_output_exists_for_both_cities(city_plan):
+    _, folder, plan_json = city_plan
+    for name in ("index.html", "plan.json", "rejects.csv", "manifest.json"):
+        assert (folder / name).is_file(), name
+    for route in plan_json["teams"]:
+        for suffix in (".html", "-sheet.html", ".gpx"):
+            assert (folder / "teams" / f"{route['slug']}{suffix}").is_file()
+        assert len(route["stops"]) - 2 >= 5, (route["team"], route["night"])
+
+
+def test_minneapolis_gva_export_is_filtered_and_requests_matched(minneapolis_dir: Path):
+    plan_json = json.loads((minneapolis_dir / "plan.json").read_text("utf-8"))
+    assert plan_json["rows_read"] == 667  # every row of the export, shootings or not
+    reasons = {}
+    for line in (minneapolis_dir / "rejects.csv").read_text().splitlines()[1:]:
+        reason = line.split(",", 2)[2]
+        reasons[reason] = reasons.get(reason, 0) + 1
+    assert reasons["excluded by the [incidents] filter on `incident_characteristics`"] > 100
+    assert reasons["more than 2000 m outside the study area"] > 10
+    # Corner requests ("W Broadway & Emerson Ave N") were placed and served.
+    assert {"M01", "M02", "M04"} <= set(plan_json["requests"]["served"])
+    unserved = {r["request_id"]: r["reason"] for r in plan_json["unserved_requests"]}
+    assert unserved == {"M05": "inside a no-go zone"}
+    manifest = json.loads((minneapolis_dir / "manifest.json").read_text("utf-8"))
+    assert any("M07 ignored: expired" in n for n in manifest["summary"]["notes"])
 
 
 def test_week_is_the_one_after_the_last_incident(plan_json: dict):
@@ -62,7 +93,8 @@ def test_six_teams_each_with_six_nights(plan_json: dict):
         assert len(nights) == 6 and len(set(nights)) == 6
 
 
-def test_routes_start_and_end_at_base_and_fit_the_shift(plan_json: dict):
+def test_routes_start_and_end_at_base_and_fit_the_shift(city_plan):
+    _, _, plan_json = city_plan
     for route in plan_json["teams"]:
         stops = route["stops"]
         assert stops[0]["kind"] == stops[-1]["kind"] == "base"
@@ -71,7 +103,7 @@ def test_routes_start_and_end_at_base_and_fit_the_shift(plan_json: dict):
         assert len(stops) - 2 >= 5, (route["team"], route["night"])
         start = dt.datetime.fromisoformat(route["shift_start"])
         end = dt.datetime.fromisoformat(route["shift_end"])
-        assert start.utcoffset() == dt.timedelta(hours=-5)
+        assert start.utcoffset() is not None
         assert dt.datetime.fromisoformat(stops[0]["depart"]) >= start
         assert dt.datetime.fromisoformat(stops[-1]["arrive"]) <= end
         times = [dt.datetime.fromisoformat(t) for s in stops for t in (s["arrive"], s["depart"])]
@@ -87,30 +119,34 @@ def test_routes_start_and_end_at_base_and_fit_the_shift(plan_json: dict):
         assert route["duration_min"] <= (end - start).total_seconds() / 60 + 1e-6
 
 
-def test_paths_stay_in_territory_and_out_of_no_go_zones(plan_json: dict):
-    tolerance = load_config().territories.edge_tolerance_m
+def test_paths_stay_in_territory_and_out_of_no_go_zones(city_plan):
+    city, _, plan_json = city_plan
+    crs = utm_of(city)
+    tolerance = load_config(CITIES[city]).territories.edge_tolerance_m
     zones = gpd.GeoDataFrame.from_features(plan_json["no_go_zones"]["features"], crs="EPSG:4326")
     assert len(zones) == 1
-    zones = zones.to_crs(UTM)
+    zones = zones.to_crs(crs)
     for route in plan_json["teams"]:
-        area = territory_of(plan_json, route["team"]).buffer(tolerance + 1)
-        path = shapely.LineString(to_utm(route["path"]))
+        area = territory_of(plan_json, route["team"], crs).buffer(tolerance + 1)
+        path = shapely.LineString(to_utm(route["path"], crs))
         assert area.contains(path), (route["team"], route["night"])
         for zone in zones.itertuples():
             if not zone.teams or route["team"] in zone.teams:
                 assert not path.intersects(zone.geometry), (route["team"], route["night"])
 
 
-def test_paths_follow_the_street_network_through_every_stop(plan_dir: Path, plan_json: dict):
-    edges = gpd.read_parquet(plan_dir / "network_edges.parquet")
+def test_paths_follow_the_street_network_through_every_stop(city_plan):
+    city, folder, plan_json = city_plan
+    crs = utm_of(city)
+    edges = gpd.read_parquet(folder / "network_edges.parquet")
     for route in plan_json["teams"]:
-        path_xy = to_utm(route["path"])
+        path_xy = to_utm(route["path"], crs)
         # Every vertex of the path lies on a street of the walking graph.
         _, gap = edges.sindex.nearest(shapely.points(path_xy), return_distance=True)
         assert gap.max() < 0.5, (route["team"], route["night"])
         path = shapely.LineString(path_xy)
         for stop in route["stops"]:
-            corner = shapely.Point(to_utm([[stop["lon"], stop["lat"]]])[0])
+            corner = shapely.Point(to_utm([[stop["lon"], stop["lat"]]], crs)[0])
             assert path.distance(corner) < 0.5, stop["stop_id"]
         assert shapely.Point(path_xy[0]).distance(shapely.Point(path_xy[-1])) < 0.5
 
@@ -118,9 +154,9 @@ def test_paths_follow_the_street_network_through_every_stop(plan_dir: Path, plan
 def test_stops_are_street_corners_not_incident_points(plan_json: dict):
     config = load_config()
     incidents = gpd.read_parquet(config.incidents.path)
-    incidents = incidents[incidents.geometry.notna()].to_crs(UTM)
+    incidents = incidents[incidents.geometry.notna()].to_crs(config.city.crs)
     stops = [s for r in plan_json["teams"] for s in r["stops"] if s["kind"] != "base"]
-    xy = to_utm([[s["lon"], s["lat"]] for s in stops])
+    xy = to_utm([[s["lon"], s["lat"]] for s in stops], config.city.crs)
     nearest = incidents.sindex.nearest(shapely.points(xy), return_distance=True)[1]
     assert nearest.min() > 1.0
 

@@ -100,7 +100,7 @@ def _read_csv(path: Path, delimiter: str | None) -> pd.DataFrame:
                 shown = "\\t" if candidate == "\t" else candidate
                 raise InputDataError(
                     f"{path}: read as a single column {header[:60]!r}; the delimiter looks "
-                    f"like {shown!r}: set `delimiter = \"{shown}\"` in [incidents]"
+                    f'like {shown!r}: set `delimiter = "{shown}"` in [incidents]'
                 )
     return frame
 

@@ -80,6 +80,25 @@ def plan(
         typer.echo(str(folder / "index.html"))
 
 
+@app.command()
+def validate(
+    config: Annotated[
+        Path | None, typer.Option(help="Plan config (TOML); default: bundled Philadelphia plan.")
+    ] = None,
+) -> None:
+    """Check every input of a plan and report every problem at once (exit 0 clean, 2 not)."""
+    from .pipeline import validate_inputs
+
+    problems, notes = validate_inputs(config)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if problems:
+        raise typer.Exit(EXIT_BAD_INPUT)
+    typer.echo(f"ok: {config or 'bundled config'} is ready to plan")
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)

@@ -249,8 +249,8 @@ class _Reader:
         )
         if incidents is not None and incidents.rows not in ("victims", "incidents"):
             self.problems.append(
-                f"[incidents] `rows` = {incidents.rows!r}: use \"victims\" (rows sharing an id "
-                "are one incident) or \"incidents\" (each row is an incident)"
+                f'[incidents] `rows` = {incidents.rows!r}: use "victims" (rows sharing an id '
+                'are one incident) or "incidents" (each row is an incident)'
             )
         network = self.build(
             NetworkConfig,
@@ -386,6 +386,14 @@ class _Reader:
             team = self.build(TeamConfig, table, where)
             if team is not None:
                 teams.append(team)
+                clocks_ok = isinstance(team.shift_start, dt.time) and isinstance(
+                    team.shift_end, dt.time
+                )
+                if clocks_ok and team.shift_minutes < team.dwell_min:
+                    self.problems.append(
+                        f"{where} `shift_start`/`shift_end`: the shift ({team.shift_minutes:g} "
+                        f"min) is shorter than one stop (`dwell_min` = {team.dwell_min:g})"
+                    )
         names = [t.name for t in teams]
         for name in {n for n in names if names.count(n) > 1}:
             self.problems.append(f"[[teams]]: the name {name!r} is used twice; names must differ")

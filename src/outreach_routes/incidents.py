@@ -30,8 +30,18 @@ __all__ = ["IncidentTable", "load_incidents"]
 REJECT_COLUMNS = ["source", "row", "reason"]
 
 # Common column names, in order of preference (compared case-insensitively).
-DATE_NAMES = ("occurred_at", "date_time", "datetime", "occurred", "date", "incident_date",
-              "dispatch_date_time", "occurred_date", "event_date", "time")
+DATE_NAMES = (
+    "occurred_at",
+    "date_time",
+    "datetime",
+    "occurred",
+    "date",
+    "incident_date",
+    "dispatch_date_time",
+    "occurred_date",
+    "event_date",
+    "time",
+)
 LAT_NAMES = ("latitude", "lat", "point_y", "y_lat")
 LON_NAMES = ("longitude", "lon", "lng", "long", "point_x", "x_lon")
 X_NAMES = ("x", "xcoord", "x_coord", "x_coordinate", "easting")
@@ -129,8 +139,10 @@ def load_incidents(
     points = points.to_crs(crs)
     if area is not None:
         points = _fix_swapped(points, area, config, notes)
-        far = ~points.isna() & (points.distance(area) > config.max_outside_m)
-        reject(far, f"more than {config.max_outside_m:g} m outside the study area")
+        reject(
+            _outside(points, area, config.max_outside_m),
+            f"more than {config.max_outside_m:g} m outside the study area",
+        )
 
     occurred = _dates(frame[columns["date"]], config, timezone)
     reject(occurred.isna(), f"date in `{columns['date']}` missing or not readable")
@@ -287,11 +299,13 @@ def _fix_swapped(
     points: gpd.GeoSeries, area: shapely.Geometry, config: IncidentConfig, notes: list[str]
 ) -> gpd.GeoSeries:
     """Swap back points whose latitude and longitude were exchanged, when that lands them home."""
-    usable = points.notna() & ~points.is_empty
-    outside = usable & (points.distance(area) > config.max_outside_m)
+    outside = _outside(points, area, config.max_outside_m)
     if not outside.any():
         return points
     wgs = points[outside].to_crs("EPSG:4326")
+    wgs = wgs[wgs.x.abs() <= 90]  # a longitude that could be a latitude
+    if wgs.empty:
+        return points
     swapped = gpd.GeoSeries(
         gpd.points_from_xy(wgs.y, wgs.x), index=wgs.index, crs="EPSG:4326"
     ).to_crs(points.crs)
@@ -304,6 +318,14 @@ def _fix_swapped(
             "they were swapped back"
         )
     return points
+
+
+def _outside(points: gpd.GeoSeries, area: shapely.Geometry, margin: float) -> pd.Series:
+    """Usable points farther than ``margin`` from ``area``."""
+    usable = points.notna() & ~points.is_empty
+    far = pd.Series(False, index=points.index)
+    far[usable] = points[usable].distance(area) > margin
+    return far
 
 
 def _dates(values: pd.Series, config: IncidentConfig, timezone: str) -> pd.Series:

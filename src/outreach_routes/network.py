@@ -41,8 +41,15 @@ __all__ = [
 _SNAP_M = 0.1
 OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.xml", ".osm.pbf", ".pbf")
 # OpenStreetMap ways nobody walks along.
-_OSM_NOT_WALKED = {"motorway", "motorway_link", "construction", "proposed", "raceway",
-                   "bus_guideway", "abandoned"}
+_OSM_NOT_WALKED = {
+    "motorway",
+    "motorway_link",
+    "construction",
+    "proposed",
+    "raceway",
+    "bus_guideway",
+    "abandoned",
+}
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,13 @@ import pandas as pd
 from pyproj import Transformer
 
 from . import render
+from ._errors import InputDataError
 from ._io import dumps_json, read_vector
 from .config import PlanConfig, load_config
 from .hotspots import find_hotspots, risk_cells
 from .incidents import IncidentTable, load_incidents
 from .network import NetworkReport, load_network
-from .requests import load_requests
+from .requests import corner_index, load_requests, locate_corners
 from .routing import Route, TeamNetwork, plan_routes, team_network
 from .stops import build_stops
 from .teams import Team, load_teams
@@ -160,10 +161,6 @@ def plan_week(
         cells, hotspots = find_hotspots(
             cells, table.incidents, week_start=week_start, config=config.hotspots
         )
-    with stage("requests"):
-        requests = load_requests(
-            config.requests.path, crs=crs, week_start=week_start.date(), week_end=week_end
-        )
     with stage("network"):
         graph, report = load_network(config.network, crs=crs)
         nodes, edges = ox.graph_to_gdfs(graph)
@@ -173,6 +170,13 @@ def plan_week(
             t.name: team_network(edges, nodes, t, tolerance_m=config.territories.edge_tolerance_m)
             for t in teams
         }
+    with stage("requests"):
+        requests = load_requests(
+            config.requests.path, crs=crs, week_start=week_start.date(), week_end=week_end
+        )
+        if requests["intersection"].notna().any():
+            requests = locate_corners(requests, corner_index(graph), territories)
+    notes += _expiry_notes(config, requests, week_start)
     with stage("stops"):
         stops, unplaced = build_stops(
             cells=cells,
@@ -317,6 +321,20 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
+def _expiry_notes(config: PlanConfig, requests: gpd.GeoDataFrame, week_start: pd.Timestamp):
+    """Say which requests and no-go zones are ignored this week because of their dates."""
+    notes = []
+    for req in requests[~requests["active"]].itertuples():
+        when = "expired" if req.valid_to < week_start.date() else "not yet valid"
+        notes.append(
+            f"request {req.request_id} ignored: {when} (valid {req.valid_from} to {req.valid_to})"
+        )
+    for zone in config.no_go_zones:
+        if zone.until is not None and zone.until < week_start.date():
+            notes.append(f"no-go zone {zone.name!r} ignored: expired on {zone.until}")
+    return notes
+
+
 def _unserved(requests: gpd.GeoDataFrame, unplaced: pd.DataFrame, routes: list[Route]):
     visited = {src for r in routes for sources in r.stops["sources"] for src in sources}
     rows = unplaced.to_dict(orient="records")
@@ -418,3 +436,67 @@ def _swap_in(staging: Path, out_dir: Path) -> None:
 
 
 _ = np  # numpy is used through pandas types in annotations
+
+
+def validate_inputs(config_path: str | Path | None = None) -> tuple[list[str], list[str]]:
+    """Check every input of a plan without planning; report every problem at once.
+
+    Returns
+    -------
+    problems, notes
+        ``problems`` name the file, row or field and the fix; an empty list means the plan
+        can run. ``notes`` say what was detected or will be ignored (rejected rows, expired
+        requests and zones).
+    """
+    try:
+        config = load_config(config_path)
+    except InputDataError as exc:
+        return [str(exc)], []
+    problems: list[str] = []
+    notes: list[str] = []
+    crs, tz = config.city.crs, config.city.timezone
+    week_of = None
+
+    def check(step: Callable[[], Any]) -> Any:
+        try:
+            return step()
+        except InputDataError as exc:
+            problems.append(str(exc))
+            return None
+
+    limits = None
+    if config.city.limits:
+        frame = check(lambda: read_vector(config.city.limits, what="city limits"))
+        limits = frame.to_crs(crs).union_all() if frame is not None else None
+    table = check(lambda: load_incidents(config.incidents, crs=crs, timezone=tz, area=limits))
+    if table is not None:
+        notes += table.notes
+        notes += [
+            f"{config.incidents.path.name}: {n} row(s) rejected: {reason}"
+            for reason, n in table.rejects["reason"].value_counts().items()
+        ]
+        week_of = (table.incidents["occurred_at"].max() + pd.Timedelta(days=7)).date()
+    week_start = week_start_for(week_of or dt.date.today(), tz)
+    loaded = check(lambda: load_network(config.network, crs=crs))
+    placed = check(lambda: load_teams(config, week_start=week_start))
+    if loaded is not None and placed is not None:
+        nodes, edges = ox.graph_to_gdfs(loaded[0])
+        for team in placed[0]:
+            check(
+                lambda t=team: team_network(
+                    edges, nodes, t, tolerance_m=config.territories.edge_tolerance_m
+                )
+            )
+    requests = check(
+        lambda: load_requests(
+            config.requests.path,
+            crs=crs,
+            week_start=week_start.date(),
+            week_end=(week_start + pd.Timedelta(days=6)).date(),
+        )
+    )
+    if requests is not None:
+        notes += _expiry_notes(config, requests, week_start)
+        if loaded is not None and placed is not None and requests["intersection"].notna().any():
+            check(lambda: locate_corners(requests, corner_index(loaded[0]), placed[1]))
+    return problems, notes

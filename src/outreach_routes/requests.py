@@ -23,13 +23,20 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 from sklearn.cluster import DBSCAN
 
 from ._errors import InputDataError
 from ._io import read_table
 
-__all__ = ["CornerIndex", "corner_index", "find_corner", "load_requests", "locate_corners",
-           "normalise_street"]
+__all__ = [
+    "CornerIndex",
+    "corner_index",
+    "find_corner",
+    "load_requests",
+    "locate_corners",
+    "normalise_street",
+]
 
 REQUIRED = ("request_id", "priority", "requester", "note", "valid_from", "valid_to")
 COLUMNS = [*REQUIRED, "intersection", "team", "active", "geometry"]
@@ -95,8 +102,9 @@ def load_requests(
                     "`intersection` like 'Lake St & Chicago Ave'"
                 )
         elif geom.geom_type not in ("Point", "Polygon", "MultiPolygon"):
-            problems.append(f"request {ids[i]}: geometry {geom.geom_type} must be a point or a "
-                            "polygon")
+            problems.append(
+                f"request {ids[i]}: geometry {geom.geom_type} must be a point or a polygon"
+            )
         elif not geom.is_valid:
             problems.append(
                 f"request {ids[i]}: the polygon is invalid ({shapely.is_valid_reason(geom)}); "
@@ -153,8 +161,9 @@ def locate_corners(
         except InputDataError as exc:
             problems.append(f"request {requests.at[i, 'request_id']}: {exc}")
             continue
-        requests.loc[[i], "geometry"] = gpd.GeoSeries([shapely.Point(x, y)], crs=requests.crs,
-                                                      index=[i])
+        requests.loc[[i], "geometry"] = gpd.GeoSeries(
+            [shapely.Point(x, y)], crs=requests.crs, index=[i]
+        )
     if problems:
         raise InputDataError("; ".join(problems))
     return requests
@@ -175,21 +184,55 @@ def _request_geometry(frame: pd.DataFrame, path: Path) -> gpd.GeoSeries:
 # --- street corners ---------------------------------------------------------------------------
 
 _SUFFIXES = {
-    "AVENUE": "AVE", "AV": "AVE", "STREET": "ST", "BOULEVARD": "BLVD", "ROAD": "RD",
-    "DRIVE": "DR", "PLACE": "PL", "LANE": "LN", "PARKWAY": "PKWY", "TERRACE": "TER",
-    "COURT": "CT", "CIRCLE": "CIR", "HIGHWAY": "HWY", "WAY": "WAY", "TRAIL": "TRL",
+    "AVENUE": "AVE",
+    "AV": "AVE",
+    "STREET": "ST",
+    "BOULEVARD": "BLVD",
+    "ROAD": "RD",
+    "DRIVE": "DR",
+    "PLACE": "PL",
+    "LANE": "LN",
+    "PARKWAY": "PKWY",
+    "TERRACE": "TER",
+    "COURT": "CT",
+    "CIRCLE": "CIR",
+    "HIGHWAY": "HWY",
+    "WAY": "WAY",
+    "TRAIL": "TRL",
 }
 _SUFFIX_SET = set(_SUFFIXES.values()) | {"PKY"}
 _DIRECTIONS = {
-    "NORTH": "N", "SOUTH": "S", "EAST": "E", "WEST": "W", "NORTHEAST": "NE",
-    "NORTHWEST": "NW", "SOUTHEAST": "SE", "SOUTHWEST": "SW",
+    "NORTH": "N",
+    "SOUTH": "S",
+    "EAST": "E",
+    "WEST": "W",
+    "NORTHEAST": "NE",
+    "NORTHWEST": "NW",
+    "SOUTHEAST": "SE",
+    "SOUTHWEST": "SW",
 }
 _DIRECTION_SET = set(_DIRECTIONS.values())
 _ORDINAL_WORDS = {
-    "FIRST": 1, "SECOND": 2, "THIRD": 3, "FOURTH": 4, "FIFTH": 5, "SIXTH": 6, "SEVENTH": 7,
-    "EIGHTH": 8, "NINTH": 9, "TENTH": 10, "ELEVENTH": 11, "TWELFTH": 12, "THIRTEENTH": 13,
-    "FOURTEENTH": 14, "FIFTEENTH": 15, "SIXTEENTH": 16, "SEVENTEENTH": 17, "EIGHTEENTH": 18,
-    "NINETEENTH": 19, "TWENTIETH": 20,
+    "FIRST": 1,
+    "SECOND": 2,
+    "THIRD": 3,
+    "FOURTH": 4,
+    "FIFTH": 5,
+    "SIXTH": 6,
+    "SEVENTH": 7,
+    "EIGHTH": 8,
+    "NINTH": 9,
+    "TENTH": 10,
+    "ELEVENTH": 11,
+    "TWELFTH": 12,
+    "THIRTEENTH": 13,
+    "FOURTEENTH": 14,
+    "FIFTEENTH": 15,
+    "SIXTEENTH": 16,
+    "SEVENTEENTH": 17,
+    "EIGHTEENTH": 18,
+    "NINETEENTH": 19,
+    "TWENTIETH": 20,
 }
 _SPLIT = re.compile(r"\s*(?:&|\+|/|@|\band\b|\bat\b)\s*", flags=re.IGNORECASE)
 _BLOCK = re.compile(r"^\s*\d+\s+block\s+of\s+", flags=re.IGNORECASE)
@@ -234,6 +277,11 @@ def _variants(name: str) -> list[str]:
         out.append(trimmed)
     if len(trimmed) > 1 and trimmed[0] in _DIRECTION_SET:
         out.append(trimmed[1:])
+    joined = " ".join(trimmed)
+    # Initials written apart ("E M Stately") are one word in many files ("EM STATELY").
+    initials = re.sub(r"\b([A-Z]) (?=[A-Z]\b)", r"\1", joined)
+    if initials != joined:
+        out.append(initials.split())
     return list(dict.fromkeys(" ".join(t) for t in out))
 
 
@@ -269,6 +317,7 @@ def find_corner(
     *,
     within: shapely.Geometry | None = None,
     same_corner_m: float = 120.0,
+    gap_m: float = 60.0,
 ) -> tuple[float, float]:
     """Coordinates of the corner a person wrote, like ``"W Broadway & Emerson Ave N"``.
 
@@ -283,6 +332,9 @@ def find_corner(
         meet more than once.
     same_corner_m
         Nodes of the two streets closer than this are one corner (divided roads).
+    gap_m
+        Streets that never share a node but come this close meet there (a street that stops
+        just short of the other, as files often draw them).
 
     Raises
     ------
@@ -319,7 +371,10 @@ def find_corner(
             if common:
                 readings.append(_cluster([index.xy[n] for n in sorted(common)], same_corner_m))
     if not readings:
-        raise InputDataError(f"corner {text!r}: these streets do not meet in the network")
+        near = _nearest_approach(index, keys[0][0], keys[1][0], gap_m)
+        if near is None:
+            raise InputDataError(f"corner {text!r}: these streets do not meet in the network")
+        readings.append([near])
     clusters = readings[0]
     if within is not None:
         for candidate in readings:
@@ -335,6 +390,19 @@ def find_corner(
             "only one of them"
         )
     return clusters[0]
+
+
+def _nearest_approach(
+    index: CornerIndex, first: str, second: str, gap_m: float
+) -> tuple[float, float] | None:
+    """The node of ``first`` nearest to ``second``, if they come within ``gap_m``."""
+    a = np.array([index.xy[n] for n in sorted(index.nodes_by_name[first])])
+    b = np.array([index.xy[n] for n in sorted(index.nodes_by_name[second])])
+    distance, nearest = cKDTree(b).query(a)
+    best = int(np.argmin(distance))
+    if distance[best] > gap_m:
+        return None
+    return float(a[best, 0]), float(a[best, 1])
 
 
 def _cluster(points: list[tuple[float, float]], radius: float) -> list[tuple[float, float]]:

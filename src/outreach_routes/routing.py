@@ -80,6 +80,7 @@ def team_network(
     team: Team,
     *,
     tolerance_m: float,
+    max_base_gap_m: float = 300.0,
 ) -> TeamNetwork:
     """Cut the walking graph to a team's territory, minus its no-go zones.
 
@@ -92,6 +93,8 @@ def team_network(
     tolerance_m
         Streets up to this far outside the territory still count as inside: boundaries often
         run along street centrelines.
+    max_base_gap_m
+        The base must be at most this far from the team's connected network.
 
     Returns
     -------
@@ -139,7 +142,14 @@ def team_network(
     kept_ids = node_ids[inside]
     xy = nodes.loc[kept_ids, ["x", "y"]].to_numpy(dtype=float)
     degree = np.bincount(np.concatenate([bu, bv]), minlength=m) // 2
-    base = int(np.argmin(np.hypot(xy[:, 0] - team.base.x, xy[:, 1] - team.base.y)))
+    gaps = np.hypot(xy[:, 0] - team.base.x, xy[:, 1] - team.base.y)
+    base = int(np.argmin(gaps))
+    if gaps[base] > max_base_gap_m:
+        raise InputDataError(
+            f"team {team.name!r}: the base is {gaps[base]:.0f} m from the nearest street of the "
+            "team's connected walking network (it may sit on a street piece cut off from the "
+            "rest, or in a no-go zone); move `base` to a street corner the team can walk from"
+        )
     return TeamNetwork(
         team=team.name,
         node_ids=kept_ids,

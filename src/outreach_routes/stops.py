@@ -206,6 +206,9 @@ def _request_stops(requests, teams, corners, config: RequestConfig):
             )
             continue
         team = teams[order]
+        if team.no_go is not None and team.no_go.contains(req.geometry):
+            unplaced.append({"request_id": req.request_id, "reason": "inside a no-go zone"})
+            continue
         within = req.geometry if req.geometry.geom_type != "Point" else None
         node = corners[team.name].nearest(anchor.x, anchor.y, within=within)
         if node is None:

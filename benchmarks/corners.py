@@ -1,0 +1,61 @@
+"""How many of the Gun Violence Archive's hand-written Minneapolis corners the matcher resolves.
+
+Usage::
+
+    .venv/bin/python benchmarks/corners.py
+
+Each GVA address with " and " is matched against the street names of the bundled Minneapolis
+network, with the neighbourhood holding GVA's point (plus 200 m) as the team territory. A match
+counts as right within 400 m of GVA's point. Printed for all such addresses, then for those
+that are street corners inside the city (no freeways, buildings, blocks, or points outside).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from outreach_routes import InputDataError, load_config, load_network
+from outreach_routes.requests import corner_index, find_corner
+
+CONFIG = Path(__file__).resolve().parents[1] / "data" / "minneapolis" / "plan.toml"
+NOT_A_CORNER = re.compile(r"interstate|\bI-\d|\bMN \d|highway|\bhall\b|block of", re.IGNORECASE)
+
+
+def main() -> None:
+    config = load_config(CONFIG)
+    graph, _ = load_network(config.network, crs=config.city.crs)
+    index = corner_index(graph)
+    areas = gpd.read_file(config.territories.path).to_crs(config.city.crs)
+    city = areas.union_all()
+    gva = pd.read_csv(config.incidents.path)
+    gva = gva[gva["address"].str.contains(" and ", na=False) & gva["latitude"].notna()]
+    points = gpd.GeoSeries(gpd.points_from_xy(gva["longitude"], gva["latitude"]), crs=4326)
+    points = points.to_crs(config.city.crs).to_numpy()
+    rows = []
+    for address, point in zip(gva["address"], points, strict=True):
+        hood = areas[areas.contains(point)]
+        within = hood.union_all().buffer(200) if len(hood) else None
+        try:
+            corner = find_corner(address, index, within=within)
+            outcome = "right" if shapely.Point(corner).distance(point) < 400 else "wrong"
+        except InputDataError:
+            outcome = "reported"
+        curated = city.contains(point) and not NOT_A_CORNER.search(address)
+        rows.append({"address": address, "outcome": outcome, "curated": curated})
+    frame = pd.DataFrame(rows)
+    for label, part in (("all GVA corners", frame), ("corners in the city", frame[frame.curated])):
+        counts = part["outcome"].value_counts()
+        print(
+            f"{label:<22} n={len(part):>4}  right {counts.get('right', 0) / len(part):.3f}  "
+            f"reported {counts.get('reported', 0) / len(part):.3f}  "
+            f"wrong {counts.get('wrong', 0) / len(part):.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
