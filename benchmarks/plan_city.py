@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from outreach_routes import plan_week, write_plan
+from outreach_routes.pipeline import weekly_coverage
 
 
 def main() -> None:
@@ -39,6 +40,11 @@ def main() -> None:
     for timing, measured in zip(plan.timings, traced.timings, strict=True):
         print(f"{timing.stage:<12}{timing.seconds:>10.2f}{measured.peak_mb:>10.1f}")
     print(f"{'write':<12}{write_seconds:>10.2f}{'':>10}")
+    for team, cover in weekly_coverage(plan).items():
+        print(
+            f"weekly coverage {team}: {cover['stops_visited']}/{cover['stops']} stops "
+            f"({cover['stop_share']:.0%}), {cover['risk_share']:.0%} of the risk"
+        )
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"total plan + outputs: {total:.1f} s, peak RSS {peak_rss:.0f} MiB ({out})")
 

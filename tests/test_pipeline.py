@@ -192,3 +192,18 @@ def test_outside_text_is_escaped_in_every_page(plan_dir: Path):
 def test_same_inputs_give_byte_identical_plan_json(plan_dir: Path):
     again = plan_week(week_of=dt.date(2023, 1, 2))
     assert dumps_json(plan_document(again)) == (plan_dir / "plan.json").read_text("utf-8")
+
+
+def test_week_walks_the_riskiest_corner_nightly_and_covers_the_rest(plan_json: dict):
+    for team, cover in plan_json["coverage"].items():
+        routes = [r for r in plan_json["teams"] if r["team"] == team]
+        visited = {s["stop_id"] for r in routes for s in r["stops"] if s["kind"] != "base"}
+        assert cover["stops_visited"] == len(visited)
+        assert 0 < cover["stop_share"] <= 1 and 0 < cover["risk_share"] <= 1
+        riskiest = f"{routes[0]['slug']}-01"
+        assert all(riskiest in {s["stop_id"] for s in r["stops"]} for r in routes), team
+        orders = {tuple(s["stop_id"] for s in r["stops"]) for r in routes}
+        assert len(orders) == len(routes)  # no two nights walked the same way
+    total = sum(c["stops"] for c in plan_json["coverage"].values())
+    assert sum(c["stops_visited"] for c in plan_json["coverage"].values()) / total >= 0.9
+    assert plan_json["hotspot_presence_min"]["H01"] >= 60

@@ -17,7 +17,15 @@ from .config import PlanConfig, load_config
 from .hotspots import find_hotspots, incident_weights, risk_cells
 from .incidents import IncidentTable, load_incidents
 from .network import graph_from_centerlines, load_network, walkable_centerlines
-from .pipeline import Plan, plan_document, plan_week, week_start_for, write_plan
+from .pipeline import (
+    Plan,
+    plan_document,
+    plan_week,
+    validate_inputs,
+    week_start_for,
+    weekly_coverage,
+    write_plan,
+)
 from .render import overview_map, route_gpx, route_sheet, safe_text, team_map
 from .requests import load_requests
 from .routing import Route, TeamNetwork, plan_routes, solve_orienteering, team_network
@@ -59,7 +67,9 @@ __all__ = [
     "solve_orienteering",
     "team_map",
     "team_network",
+    "validate_inputs",
     "walkable_centerlines",
+    "weekly_coverage",
     "week_start_for",
     "write_plan",
 ]

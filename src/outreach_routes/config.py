@@ -80,7 +80,7 @@ class HotspotConfig:
     boost_days: int = 14
     boost_weight: float = 3.0
     cells_per_stop: int = 6
-    min_stops_per_team: int = 12
+    min_stops_per_team: int = 16
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,10 @@ class RoutingConfig:
 
     seed: int = 42
     iterations: int = 150
-    repeat_discount: float = 0.6
+    repeat_discount: float = 0.5
+    core_risk_share: float = 0.2
+    waiting_bonus: float = 0.5
+    visit_value: float = 5.0
     recent_prize: float = 60.0
     hotspot_prize_max: float = 100.0
 

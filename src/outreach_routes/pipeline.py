@@ -317,8 +317,39 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             ),
         },
         "teams": teams,
+        "coverage": weekly_coverage(plan),
+        "hotspot_presence_min": _hotspot_presence(plan),
         "unserved_requests": plan.unserved.to_dict(orient="records"),
     }
+
+
+def weekly_coverage(plan: Plan) -> dict[str, dict[str, float]]:
+    """Per team: how many of its candidate stops, and how much of their risk, the week visits."""
+    coverage = {}
+    for team in plan.teams:
+        stops = plan.stops[plan.stops["team"] == team.name]
+        visited = {s for r in plan.routes if r.team == team.name for s in r.stops["stop_id"]}
+        seen = stops["stop_id"].isin(visited)
+        total = float(stops["prize"].sum())
+        coverage[team.name] = {
+            "stops": len(stops),
+            "stops_visited": int(seen.sum()),
+            "stop_share": round(float(seen.mean()) if len(stops) else 0.0, 3),
+            "risk_share": round(float(stops.loc[seen, "prize"].sum()) / total, 3) if total else 0.0,
+        }
+    return coverage
+
+
+def _hotspot_presence(plan: Plan) -> dict[str, float]:
+    """Minutes of team presence at each hotspot's stops over the week."""
+    minutes: dict[str, float] = {}
+    for route in plan.routes:
+        for stop in route.stops.itertuples():
+            dwell = (stop.depart - stop.arrive).total_seconds() / 60
+            for source in stop.sources:
+                if str(source).startswith("H"):
+                    minutes[source] = minutes.get(source, 0.0) + dwell
+    return dict(sorted(minutes.items()))
 
 
 def _expiry_notes(config: PlanConfig, requests: gpd.GeoDataFrame, week_start: pd.Timestamp):

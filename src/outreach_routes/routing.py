@@ -13,6 +13,8 @@ the street path through them.
 from __future__ import annotations
 
 import itertools
+import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -188,22 +190,56 @@ def plan_routes(
             raise InputDataError(f"team {team.name!r}: a stop cannot be reached from the base")
         service = np.concatenate([[0.0], np.full(len(team_stops), team.config.dwell_min)])
         base_prize = np.concatenate([[0.0], team_stops["prize"].to_numpy(dtype=float)])
+        core = _core_stops(base_prize, config.core_risk_share)
         visits = np.zeros(len(sources))
         for night_index, shift in enumerate(team.shifts(week_start)):
-            prize = base_prize * config.repeat_discount**visits
-            (order,) = solve_orienteering(
-                travel,
-                prize,
-                service,
-                budget=team.config.shift_minutes,
-                iterations=config.iterations,
-                seed=config.seed + 1000 * team_index + night_index,
-            )
+            prize = _night_prize(base_prize, visits, core, night_index, config)
+            must = [int(i) for i in np.flatnonzero(core)[np.argsort(-base_prize[core])]]
+            while True:  # the core stops every night, as many of them as one shift holds
+                try:
+                    (order,) = solve_orienteering(
+                        travel,
+                        prize,
+                        service,
+                        budget=team.config.shift_minutes,
+                        iterations=config.iterations,
+                        seed=config.seed + 1000 * team_index + night_index,
+                        mandatory=must,
+                    )
+                    break
+                except InputDataError:
+                    must = must[:-1]
+            if night_index % 2:  # walk every other night the other way round
+                order = order[::-1]
             visits[order] += 1
             routes.append(
                 _timed_route(team, net, team_stops, shift, order, travel, prize, metres, pred)
             )
     return routes
+
+
+def _core_stops(prize: np.ndarray, share: float) -> np.ndarray:
+    """The riskiest stops, together holding ``share`` of the team's prize: walked every night."""
+    order = np.argsort(-prize, kind="stable")
+    cumulative = np.cumsum(prize[order])
+    total = cumulative[-1] if len(cumulative) else 0.0
+    core = np.zeros(len(prize), dtype=bool)
+    if total > 0:
+        core[order[: int(np.searchsorted(cumulative, share * total)) + 1]] = True
+    core &= prize > 0
+    return core
+
+
+def _night_prize(
+    base: np.ndarray, visits: np.ndarray, core: np.ndarray, night: int, config: RoutingConfig
+) -> np.ndarray:
+    """A night's prizes: core stops at full value every night; the others lose value with each
+    visit this week and gain value each night they wait, so the week covers them all when the
+    shifts allow."""
+    waiting = (1 + config.waiting_bonus * night) ** (visits == 0)
+    others = base * config.repeat_discount**visits * waiting
+    # Presence at a corner is worth something in itself: more stops beat one long walk.
+    return np.where(core, base, others) + np.where(base > 0, config.visit_value, 0.0)
 
 
 def solve_orienteering(
@@ -215,7 +251,8 @@ def solve_orienteering(
     n_routes: int = 1,
     start: int = 0,
     end: int = 0,
-    iterations: int = 400,
+    iterations: int | None = 400,
+    time_limit: float | None = None,
     seed: int = 0,
     mandatory: Sequence[int] = (),
 ) -> list[list[int]]:
@@ -238,8 +275,10 @@ def solve_orienteering(
         Longest a route may take, travel and service together.
     n_routes, start, end
         Number of routes and their common start and end points.
-    iterations, seed
-        Length and random seed of the search.
+    iterations, time_limit, seed
+        The search stops after ``iterations`` rounds or ``time_limit`` seconds, whichever comes
+        first (``None``: no such limit; give at least one). Only an iteration count makes the
+        result depend on nothing but the inputs and ``seed``: the weekly plan uses one.
     mandatory
         Points that every solution must visit; they are never removed.
 
@@ -261,6 +300,7 @@ def solve_orienteering(
     >>> solve_orienteering(travel, np.array([0, 1, 1, 5]), np.zeros(4), budget=5)
     [[1, 2]]
     """
+    deviation = 0.05
     solver = _Solver(travel, prize, service, budget, start, end, np.random.default_rng(seed))
     routes: list[list[int]] = [[] for _ in range(n_routes)]
     for point in mandatory:
@@ -274,18 +314,26 @@ def solve_orienteering(
     best_key = current_key = solver.key(best)
     current = [r[:] for r in best]
     stale = 0
-    for _ in range(iterations):
+    if iterations is None and time_limit is None:
+        raise ValueError("give `iterations` or `time_limit` to stop the search")
+    deadline = time.perf_counter() + time_limit if time_limit is not None else math.inf
+    rounds = itertools.count() if iterations is None else range(iterations)
+    for _ in rounds:
+        if time.perf_counter() >= deadline:
+            break
         candidate = [r[:] for r in current]
         solver.perturb(candidate)
-        solver.improve(candidate, noise=0.3)
+        solver.improve(candidate, noise=0.6)
         key = solver.key(candidate)
         if key > best_key:
             best, best_key, stale = [r[:] for r in candidate], key, 0
         else:
             stale += 1
-        if key >= current_key:
+        # Record-to-record travel: accept anything within `deviation` of the best score, so the
+        # search can cross valleys; go back to the best plan when it has wandered too long.
+        if key >= current_key or key[0] >= best_key[0] * (1 - deviation):
             current, current_key = candidate, key
-        elif stale >= 50:  # wandered too long: restart from the best plan
+        if stale >= 200:
             current, current_key, stale = [r[:] for r in best], best_key, 0
     solver.insert_reordering(best)
     return best
@@ -350,7 +398,42 @@ class _Solver:
             pass
         for route in routes:
             self.two_opt(route)
+        if len(routes) > 1:
+            while self.relocate_between(routes):
+                pass
         self.insert_greedy(routes, noise=0.0)
+
+    def relocate_between(self, routes: list[list[int]]) -> bool:
+        """Move one stop to another route where that shortens the two routes together.
+
+        Shorter routes leave room: the insertion that follows can then fit one more stop.
+        """
+        t = self.travel
+        costs = [self.cost(r) for r in routes]
+        best = None
+        for a, route in enumerate(routes):
+            if not route:
+                continue
+            seq = np.array([self.start, *route, self.end])
+            before, mid, after = seq[:-2], seq[1:-1], seq[2:]
+            saving = t[before, mid] + t[mid, after] - t[before, after]
+            for b, other in enumerate(routes):
+                if b == a:
+                    continue
+                oseq = np.array([self.start, *other, self.end])
+                x, y = oseq[:-1], oseq[1:]
+                added = t[np.ix_(x, mid)] + t[np.ix_(mid, y)].T - t[x, y][:, None]  # (pos, stop)
+                fits = costs[b] + added + self.service[mid][None, :] <= self.budget + _EPS
+                gain = np.where(fits, saving[None, :] - added, -np.inf)
+                pos, k = np.unravel_index(int(np.argmax(gain)), gain.shape)
+                if gain[pos, k] > 1e-9 and (best is None or gain[pos, k] > best[0]):
+                    best = (gain[pos, k], a, int(k), b, int(pos))
+        if best is None:
+            return False
+        _, a, k, b, pos = best
+        point = routes[a].pop(k)
+        routes[b].insert(pos, point)
+        return True
 
     def insert_reordering(self, routes: list[list[int]], tries: int = 8) -> None:
         """Try the best unvisited stops where they only fit once the route is reordered."""
@@ -496,6 +579,13 @@ class _Solver:
         """Remove a random run, or random stops, of up to half of one route (not mandatory)."""
         filled = [k for k, r in enumerate(routes) if r]
         if not filled:
+            return
+        if len(filled) > 1 and self.rng.random() < 0.3:  # shake every route a little
+            for k in filled:
+                route = routes[k]
+                size = int(self.rng.integers(1, max(2, len(route) // 2 + 1)))
+                drop = set(self.rng.choice(len(route), size=size, replace=False).tolist())
+                route[:] = [p for i, p in enumerate(route) if i not in drop or p in self.fixed]
             return
         route = routes[filled[int(self.rng.integers(len(filled)))]]
         count = int(self.rng.integers(1, max(2, len(route) // 2 + 1)))
