@@ -23,7 +23,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks scripts
 
 bench: $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python ortools
 	$(BIN)/python benchmarks/plan_city.py
+	$(BIN)/python benchmarks/corners.py
+	$(BIN)/python benchmarks/top_chao.py ../shared/benchmarks/top/chao \
+		--best-known ../shared/benchmarks/top/best_known.csv --time-limit 2 --vs-ortools
 
 # Locked versions (requirements.lock, from `uv pip compile pyproject.toml --extra dev`).
 $(STAMP): pyproject.toml requirements.lock

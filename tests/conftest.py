@@ -19,6 +19,37 @@ CITIES = {
 }
 
 
+DATA_FILES = (
+    "incidents.parquet",
+    "streets.parquet",
+    "police_districts.geojson",
+    "city_limits.geojson",
+    "requests.geojson",
+)
+
+
+def bundled_config_text(*, keep: tuple[str, ...] = (), **replace: str) -> str:
+    """The bundled Philadelphia config, its data paths made absolute (but those in ``keep``),
+    with the first occurrence of each key of ``replace`` replaced by its value."""
+    text = (BUNDLED / "plan.toml").read_text(encoding="utf-8")
+    for name in DATA_FILES:
+        if name not in keep:
+            text = text.replace(f'"{name}"', f'"{BUNDLED / name}"')
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+def write_bundled_config(
+    folder: Path, *, keep: tuple[str, ...] = (), extra: str = "", **replace: str
+) -> Path:
+    """Write :func:`bundled_config_text` (plus ``extra``) to ``folder/plan.toml``."""
+    path = folder / "plan.toml"
+    path.write_text(bundled_config_text(keep=keep, **replace) + extra, encoding="utf-8")
+    return path
+
+
 def run_plan(config: Path, out: Path) -> Path:
     """Plan a city's week through the command line, as a user does."""
     result = subprocess.run(

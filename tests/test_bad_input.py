@@ -9,6 +9,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+from conftest import write_bundled_config
 
 from outreach_routes import ConfigError, InputDataError, load_config, load_incidents
 from outreach_routes.config import IncidentConfig, default_config_path
@@ -219,32 +220,18 @@ def test_geojson_export_with_other_names(tmp_path):
     assert any("DISPATCH_DATE_TIME" in n for n in table.notes)
 
 
-def config_text(**replace: str) -> str:
-    text = BUNDLED.read_text()
-    for name in (
-        "incidents.parquet",
-        "streets.parquet",
-        "police_districts.geojson",
-        "city_limits.geojson",
-        "requests.geojson",
-    ):
-        text = text.replace(f'"{name}"', f'"{BUNDLED.parent / name}"')
-    for old, new in replace.items():
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    return text
-
-
 def test_shift_shorter_than_one_stop(tmp_path):
-    path = write(tmp_path, config_text(**{'shift_end = "23:00"': 'shift_end = "18:10"'}), "p.toml")
+    path = write_bundled_config(tmp_path, **{'shift_end = "23:00"': 'shift_end = "18:10"'})
     with pytest.raises(ConfigError, match=r"the shift \(10 min\) is shorter than one stop"):
         load_config(path)
 
 
 def test_two_teams_with_the_same_name(tmp_path):
-    text = config_text(**{'name = "Team 22 North Central"': 'name = "Team 25 Fairhill"'})
+    path = write_bundled_config(
+        tmp_path, **{'name = "Team 22 North Central"': 'name = "Team 25 Fairhill"'}
+    )
     with pytest.raises(ConfigError, match="the name 'Team 25 Fairhill' is used twice"):
-        load_config(write(tmp_path, text, "p.toml"))
+        load_config(path)
 
 
 def test_invalid_request_polygon_is_named(tmp_path):

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import write_bundled_config
+
 from outreach_routes.config import default_config_path
 
 BUNDLED = default_config_path()
@@ -47,15 +49,7 @@ def test_bad_data_row_names_file_and_fix_and_keeps_old_output(tmp_path):
         .replace('"priority": 4,', '"priority": 9,', 1)
     )
     requests.write_text(text)
-    config = BUNDLED.read_text()
-    for name in (
-        "incidents.parquet",
-        "streets.parquet",
-        "police_districts.geojson",
-        "city_limits.geojson",
-    ):
-        config = config.replace(f'"{name}"', f'"{BUNDLED.parent / name}"')
-    (tmp_path / "plan.toml").write_text(config)
+    write_bundled_config(tmp_path, keep=("requests.geojson",))
     out = tmp_path / "out"
     out.mkdir()
     (out / "index.html").write_text("last week's map")
@@ -75,24 +69,6 @@ def test_help_lists_the_plan_command():
     assert "plan" in result.stdout
 
 
-def relocated_config(tmp_path: Path, **replace: str) -> Path:
-    config = BUNDLED.read_text()
-    for name in (
-        "incidents.parquet",
-        "streets.parquet",
-        "police_districts.geojson",
-        "city_limits.geojson",
-        "requests.geojson",
-    ):
-        config = config.replace(f'"{name}"', f'"{BUNDLED.parent / name}"')
-    for old, new in replace.items():
-        assert old in config, old
-        config = config.replace(old, new, 1)
-    path = tmp_path / "plan.toml"
-    path.write_text(config)
-    return path
-
-
 def test_validate_clean_config_exits_0():
     result = run("validate", "--config", str(BUNDLED.parent.parent / "minneapolis" / "plan.toml"))
     assert result.returncode == 0, result.stderr
@@ -102,27 +78,28 @@ def test_validate_clean_config_exits_0():
 
 
 def test_validate_reports_every_problem_at_once(tmp_path):
-    config = relocated_config(
-        tmp_path,
-        **{
-            'territory = "22"': 'territory = "99"',
-            'path = "' + str(BUNDLED.parent / "requests.geojson") + '"': 'path = "nope.geojson"',
-        },
+    bad = (
+        (BUNDLED.parent / "requests.geojson")
+        .read_text()
+        .replace('"priority": 4,', '"priority": 9,', 1)
+    )
+    (tmp_path / "requests.geojson").write_text(bad)
+    config = write_bundled_config(
+        tmp_path, keep=("requests.geojson",), **{'territory = "22"': 'territory = "99"'}
     )
     result = run("validate", "--config", str(config))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "nope.geojson not found" in result.stderr
-    config = relocated_config(tmp_path, **{'territory = "22"': 'territory = "99"'})
-    result = run("validate", "--config", str(config))
-    assert result.returncode == 2
-    assert "territory '99' is not in column `police_district`" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2, result.stderr
+    assert "territory '99' is not in column `police_district`" in errors[0]
+    assert "request R01: `priority` 9 must be 1 (low) to 5 (high)" in errors[1]
 
 
 def test_base_cut_off_from_the_network_is_named(tmp_path):
     # A no-go zone around Team 25's base leaves it no street to walk from.
     zone = "[[-75.1420, 39.9990], [-75.1220, 39.9990], [-75.1220, 40.0190], [-75.1420, 40.0190]]"
-    config = relocated_config(
+    config = write_bundled_config(
         tmp_path,
         **{
             "polygon = [[-75.1400, 40.0100], [-75.1340, 40.0100], [-75.1340, 40.0140], "
@@ -136,7 +113,7 @@ def test_base_cut_off_from_the_network_is_named(tmp_path):
 
 
 def test_expired_no_go_zone_is_ignored_and_said(tmp_path):
-    config = relocated_config(tmp_path, **{"until = 2023-01-31": "until = 2022-12-01"})
+    config = write_bundled_config(tmp_path, **{"until = 2023-01-31": "until = 2022-12-01"})
     result = run("validate", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "no-go zone 'Active group dispute, Fairhill' ignored: expired on 2022-12-01" in (

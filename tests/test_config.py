@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import write_bundled_config
 
 from outreach_routes import ConfigError, InputDataError, load_config, load_teams
 from outreach_routes.config import default_config_path
@@ -15,27 +16,6 @@ def write_config(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "plan.toml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def bundled_text(**replace: str) -> str:
-    text = BUNDLED.read_text(encoding="utf-8")
-    for old, new in replace.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    return text
-
-
-def relocated(tmp_path: Path, text: str) -> Path:
-    """Write a config elsewhere, its data paths pointing at the bundled files."""
-    for name in (
-        "incidents.parquet",
-        "streets.parquet",
-        "police_districts.geojson",
-        "city_limits.geojson",
-        "requests.geojson",
-    ):
-        text = text.replace(f'"{name}"', f'"{BUNDLED.parent / name}"')
-    return write_config(tmp_path, text)
 
 
 def test_bundled_config_has_six_teams_with_six_night_shifts():
@@ -55,14 +35,15 @@ def test_missing_file_names_the_path(tmp_path):
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
-    text = bundled_text(
+    path = write_bundled_config(
+        tmp_path,
+        extra="\n[extra]\nx = 1\n",
         **{
             'timezone = "America/New_York"': 'timezone = "Mars/Olympus"',
             'crs = "EPSG:32618"': 'crs = "EPSG:4326"',
             'shift_start = "18:00"': 'shift_start = "six pm"',
-        }
+        },
     )
-    path = relocated(tmp_path, text + "\n[extra]\nx = 1\n")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     message = str(caught.value)
@@ -73,9 +54,14 @@ def test_every_problem_is_reported_at_once(tmp_path):
 
 
 def test_unknown_key_and_missing_file_are_named(tmp_path):
-    text = bundled_text(**{"seed = 42": "seed = 42\nsead = 1"})
-    text = text.replace('path = "requests.geojson"', 'path = "missing-requests.geojson"')
-    path = relocated(tmp_path, text)
+    path = write_bundled_config(
+        tmp_path,
+        keep=("requests.geojson",),
+        **{
+            "seed = 42": "seed = 42\nsead = 1",
+            'path = "requests.geojson"': 'path = "missing-requests.geojson"',
+        },
+    )
     with pytest.raises(ConfigError, match=r"unknown key `sead`") as caught:
         load_config(path)
     assert "missing-requests.geojson not found" in str(caught.value)
@@ -87,16 +73,17 @@ def test_bad_toml_says_so(tmp_path):
 
 
 def test_team_base_outside_territory_is_named(tmp_path):
-    text = bundled_text(**{"base = [40.00916, -75.13203]": "base = [39.95, -75.16]"})
-    config = load_config(relocated(tmp_path, text))
+    path = write_bundled_config(
+        tmp_path, **{"base = [40.00916, -75.13203]": "base = [39.95, -75.16]"}
+    )
+    config = load_config(path)
     week = pd.Timestamp("2023-01-02", tz="America/New_York")
     with pytest.raises(InputDataError, match="Team 25 Fairhill.*outside territory '25'"):
         load_teams(config, week_start=week)
 
 
 def test_unknown_territory_lists_the_known_ones(tmp_path):
-    text = bundled_text(**{'territory = "25"': 'territory = "99"'})
-    config = load_config(relocated(tmp_path, text))
+    config = load_config(write_bundled_config(tmp_path, **{'territory = "25"': 'territory = "99"'}))
     week = pd.Timestamp("2023-01-02", tz="America/New_York")
     with pytest.raises(InputDataError, match="territory '99' is not in column `police_district`"):
         load_teams(config, week_start=week)

@@ -333,7 +333,7 @@ def solve_orienteering(
         # search can cross valleys; go back to the best plan when it has wandered too long.
         if key >= current_key or key[0] >= best_key[0] * (1 - deviation):
             current, current_key = candidate, key
-        if stale >= 200:
+        if stale >= 100:
             current, current_key, stale = [r[:] for r in best], best_key, 0
     solver.insert_reordering(best)
     return best
@@ -353,6 +353,13 @@ class _Solver:
         self.symmetric = bool(np.allclose(self.travel, self.travel.T))
         self.candidates = np.flatnonzero(self.prize > 0)
         self.candidates = self.candidates[(self.candidates != start) & (self.candidates != end)]
+
+    def unvisited(self, routes: list[list[int]]) -> np.ndarray:
+        """Points with a prize that no route visits yet."""
+        visited = np.zeros(len(self.prize), dtype=bool)
+        for r in routes:
+            visited[r] = True
+        return self.candidates[~visited[self.candidates]]
 
     def cost(self, route: list[int]) -> float:
         seq = [self.start, *route, self.end]
@@ -394,7 +401,7 @@ class _Solver:
         if noise and self.rng.random() < 0.5:
             self.insert_reordering(routes)
         self.insert_greedy(routes, noise=noise)
-        while self.swap_better(routes):
+        while self.swap_better(routes) or self.replace_anywhere(routes):
             pass
         for route in routes:
             self.two_opt(route)
@@ -402,6 +409,43 @@ class _Solver:
             while self.relocate_between(routes):
                 pass
         self.insert_greedy(routes, noise=0.0)
+
+    def replace_anywhere(self, routes: list[list[int]]) -> bool:
+        """Drop one visited stop and insert a better unvisited one at its best place."""
+        cand = self.unvisited(routes)
+        if len(cand) == 0:
+            return False
+        t = self.travel
+        best = None
+        for k, route in enumerate(routes):
+            cost = self.cost(route)
+            for i, old in enumerate(route):
+                if old in self.fixed:
+                    continue
+                better = cand[self.prize[cand] > self.prize[old] + _EPS]
+                if len(better) == 0:
+                    continue
+                seq = np.array([self.start, *route[:i], *route[i + 1 :], self.end])
+                a, b = seq[:-1], seq[1:]
+                before = self.start if i == 0 else route[i - 1]
+                after = self.end if i == len(route) - 1 else route[i + 1]
+                reduced = cost - (t[before, old] + t[old, after] - t[before, after]
+                                  + self.service[old])
+                delta = (t[np.ix_(a, better)] + t[np.ix_(better, b)].T - t[a, b][:, None]
+                         + self.service[better][None, :])
+                fits = reduced + delta <= self.budget + _EPS
+                if not fits.any():
+                    continue
+                gain = np.where(fits, self.prize[better][None, :] - self.prize[old], -np.inf)
+                pos, j = np.unravel_index(int(np.argmax(gain)), gain.shape)
+                if best is None or gain[pos, j] > best[0]:
+                    best = (gain[pos, j], k, i, int(pos), int(better[j]))
+        if best is None:
+            return False
+        _, k, i, pos, point = best
+        del routes[k][i]
+        routes[k].insert(pos, point)
+        return True
 
     def relocate_between(self, routes: list[list[int]]) -> bool:
         """Move one stop to another route where that shortens the two routes together.
@@ -437,10 +481,7 @@ class _Solver:
 
     def insert_reordering(self, routes: list[list[int]], tries: int = 8) -> None:
         """Try the best unvisited stops where they only fit once the route is reordered."""
-        visited = np.zeros(len(self.prize), dtype=bool)
-        for r in routes:
-            visited[r] = True
-        cand = self.candidates[~visited[self.candidates]]
+        cand = self.unvisited(routes)
         for point in cand[np.argsort(-self.prize[cand], kind="stable")][:tries]:
             for route in routes:
                 seq = np.array([self.start, *route, self.end])
@@ -458,10 +499,7 @@ class _Solver:
 
     def swap_better(self, routes: list[list[int]]) -> bool:
         """Replace one visited stop by an unvisited one worth more, in its place, if it fits."""
-        visited = np.zeros(len(self.prize), dtype=bool)
-        for r in routes:
-            visited[r] = True
-        cand = self.candidates[~visited[self.candidates]]
+        cand = self.unvisited(routes)
         if len(cand) == 0:
             return False
         best = None
@@ -500,10 +538,7 @@ class _Solver:
         costs = [self.cost(r) for r in routes]
         power = 1.0 + 2.0 * self.rng.random() if noise else 1.0
         while True:
-            visited = np.zeros(len(self.prize), dtype=bool)
-            for r in routes:
-                visited[r] = True
-            cand = self.candidates[~visited[self.candidates]]
+            cand = self.unvisited(routes)
             if len(cand) == 0:
                 return
             weight = self.prize[cand] ** power
@@ -580,7 +615,12 @@ class _Solver:
         filled = [k for k, r in enumerate(routes) if r]
         if not filled:
             return
-        if len(filled) > 1 and self.rng.random() < 0.3:  # shake every route a little
+        draw = self.rng.random()
+        if len(filled) > 1 and draw < 0.2:  # rebuild one route from scratch, maybe elsewhere
+            route = routes[filled[int(self.rng.integers(len(filled)))]]
+            route[:] = [p for p in route if p in self.fixed]
+            return
+        if len(filled) > 1 and draw < 0.5:  # shake every route a little
             for k in filled:
                 route = routes[k]
                 size = int(self.rng.integers(1, max(2, len(route) // 2 + 1)))
