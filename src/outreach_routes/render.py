@@ -415,19 +415,18 @@ def _summary_table(document: dict[str, Any], colours: dict[str, str]) -> str:
         stops = sum(len(r["stops"]) - 2 for r in routes)
         km = sum(r["walk_km"] for r in routes)
         minutes = sum(r["duration_min"] for r in routes)
-        prize = sum(r["prize"] for r in routes)
         reqs = {s for r in routes for stop in r["stops"] for s in stop["sources"]} & served
         cover = document["coverage"][routes[0]["team"]]
         rows.append(
             f"<tr><td><span style='color:{colour}'>&#9632;</span> "
             f"{safe_text(routes[0]['team'])}</td><td>{len(routes)}</td><td>{stops}</td>"
-            f"<td>{km:.1f}</td><td>{minutes:.0f}</td><td>{prize:.0f}</td>"
+            f"<td>{km:.1f}</td><td>{minutes:.0f}</td>"
             f"<td>{cover['stop_share']:.0%} / {cover['risk_share']:.0%}</td><td>{len(reqs)}</td>"
             "</tr>"
         )
     return (
         '<div class="plan-summary"><table><thead><tr><th>Team (week)</th><th>nights</th>'
-        "<th>stops</th><th>km</th><th>min</th><th>risk</th><th>covered (stops / risk)</th>"
+        "<th>stops</th><th>km</th><th>min</th><th>covered (stops / risk)</th>"
         "<th>requests</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
         f"<small>{len(document['unserved_requests'])} request(s) not served</small></div>"

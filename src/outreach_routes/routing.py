@@ -333,8 +333,14 @@ def solve_orienteering(
         # search can cross valleys; go back to the best plan when it has wandered too long.
         if key >= current_key or key[0] >= best_key[0] * (1 - deviation):
             current, current_key = candidate, key
-        if stale >= 100:
-            current, current_key, stale = [r[:] for r in best], best_key, 0
+        if stale >= 100:  # stuck: go back to the best plan, or now and then start afresh
+            stale = 0
+            if solver.rng.random() < 0.5:
+                current, current_key = [r[:] for r in best], best_key
+            else:
+                current = [[p for p in r if p in solver.fixed] for r in best]
+                solver.improve(current, noise=0.6)
+                current_key = solver.key(current)
     solver.insert_reordering(best)
     return best
 
@@ -411,7 +417,8 @@ class _Solver:
         self.insert_greedy(routes, noise=0.0)
 
     def replace_anywhere(self, routes: list[list[int]]) -> bool:
-        """Drop one visited stop and insert a better unvisited one at its best place."""
+        """Drop a run of one or two visited stops for one unvisited stop worth more, inserted
+        at its best place in the route."""
         cand = self.unvisited(routes)
         if len(cand) == 0:
             return False
@@ -419,31 +426,35 @@ class _Solver:
         best = None
         for k, route in enumerate(routes):
             cost = self.cost(route)
-            for i, old in enumerate(route):
-                if old in self.fixed:
-                    continue
-                better = cand[self.prize[cand] > self.prize[old] + _EPS]
-                if len(better) == 0:
-                    continue
-                seq = np.array([self.start, *route[:i], *route[i + 1 :], self.end])
-                a, b = seq[:-1], seq[1:]
-                before = self.start if i == 0 else route[i - 1]
-                after = self.end if i == len(route) - 1 else route[i + 1]
-                reduced = cost - (t[before, old] + t[old, after] - t[before, after]
-                                  + self.service[old])
-                delta = (t[np.ix_(a, better)] + t[np.ix_(better, b)].T - t[a, b][:, None]
-                         + self.service[better][None, :])
-                fits = reduced + delta <= self.budget + _EPS
-                if not fits.any():
-                    continue
-                gain = np.where(fits, self.prize[better][None, :] - self.prize[old], -np.inf)
-                pos, j = np.unravel_index(int(np.argmax(gain)), gain.shape)
-                if best is None or gain[pos, j] > best[0]:
-                    best = (gain[pos, j], k, i, int(pos), int(better[j]))
+            for length in (1, 2):
+                for i in range(len(route) - length + 1):
+                    run = route[i : i + length]
+                    if any(p in self.fixed for p in run):
+                        continue
+                    old = float(self.prize[run].sum())
+                    better = cand[self.prize[cand] > old + _EPS]
+                    if len(better) == 0:
+                        continue
+                    before = self.start if i == 0 else route[i - 1]
+                    after = self.end if i + length == len(route) else route[i + length]
+                    inner = sum(t[x, y] for x, y in itertools.pairwise(run))
+                    reduced = cost - (t[before, run[0]] + inner + t[run[-1], after]
+                                      - t[before, after] + self.service[run].sum())
+                    seq = np.array([self.start, *route[:i], *route[i + length :], self.end])
+                    a, b = seq[:-1], seq[1:]
+                    delta = (t[np.ix_(a, better)] + t[np.ix_(better, b)].T - t[a, b][:, None]
+                             + self.service[better][None, :])
+                    fits = reduced + delta <= self.budget + _EPS
+                    if not fits.any():
+                        continue
+                    gain = np.where(fits, self.prize[better][None, :] - old, -np.inf)
+                    pos, j = np.unravel_index(int(np.argmax(gain)), gain.shape)
+                    if best is None or gain[pos, j] > best[0]:
+                        best = (gain[pos, j], k, i, length, int(pos), int(better[j]))
         if best is None:
             return False
-        _, k, i, pos, point = best
-        del routes[k][i]
+        _, k, i, length, pos, point = best
+        del routes[k][i : i + length]
         routes[k].insert(pos, point)
         return True
 
