@@ -119,3 +119,24 @@ def test_expired_no_go_zone_is_ignored_and_said(tmp_path):
     assert "no-go zone 'Active group dispute, Fairhill' ignored: expired on 2022-12-01" in (
         result.stderr
     )
+
+
+def test_backtest_command_prints_the_table(tmp_path):
+    weekly = tmp_path / "weekly.csv"
+    result = run(
+        "backtest",
+        "--test-from",
+        "2022-12-01",
+        "--test-to",
+        "2022-12-26",
+        "--weekly-csv",
+        str(weekly),
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["model", "share", "weeks", "hit_rate", "hits", "incidents", "pai"]
+    assert len(lines) == 1 + 4 * 4
+    assert len(weekly.read_text().splitlines()) == 1 + 4 * 4 * 4  # 4 weeks, models, shares
+    empty = run("backtest", "--test-from", "2030-01-01", "--test-to", "2030-01-02")
+    assert empty.returncode == 2
+    assert "no test week between 2030-01-01 and 2030-01-02" in empty.stderr

@@ -99,6 +99,42 @@ def validate(
     typer.echo(f"ok: {config or 'bundled config'} is ready to plan")
 
 
+@app.command()
+def backtest(
+    test_from: Annotated[str, typer.Option(help="First test week (its Monday on or after).")],
+    test_to: Annotated[str, typer.Option(help="Last test Monday, YYYY-MM-DD.")],
+    config: Annotated[
+        Path | None, typer.Option(help="Plan config (TOML); default: bundled Philadelphia plan.")
+    ] = None,
+    weekly_csv: Annotated[Path | None, typer.Option(help="Write the weekly scores here.")] = None,
+) -> None:
+    """Backtest the hotspot model against simple baselines, week by week."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from . import backtest as bt
+    from .config import load_config
+    from .incidents import load_incidents
+
+    try:
+        cfg = load_config(config)
+        start, end = pd.Timestamp(test_from), pd.Timestamp(test_to)
+        table = load_incidents(cfg.incidents, crs=cfg.city.crs, timezone=cfg.city.timezone)
+        if cfg.city.limits is None:
+            _fail("backtest needs [city] limits: the grid covers the city limits")
+        limits = gpd.read_file(cfg.city.limits).to_crs(cfg.city.crs).union_all()
+    except (InputDataError, ValueError) as exc:
+        _fail(str(exc))
+    grid = bt.make_grid(limits, cfg.hotspots.cell_m)
+    models = {**bt.baseline_models(), "model": bt.model_risk(cfg.hotspots)}
+    scores = bt.backtest(table.incidents, grid=grid, models=models, test_from=start, test_to=end)
+    if scores.empty:
+        _fail(f"no test week between {test_from} and {test_to}; widen the range")
+    if weekly_csv:
+        scores.to_csv(weekly_csv, index=False)
+    typer.echo(bt.summarise(scores).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)

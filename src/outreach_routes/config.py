@@ -73,12 +73,12 @@ class HotspotConfig:
     """How risk is estimated over space and cut into hotspots."""
 
     cell_m: float = 150.0
-    bandwidth_m: float = 150.0
-    half_life_days: float = 365.0
-    history_days: int = 3 * 365
+    bandwidth_m: float = 110.0
+    half_life_days: float = 2920.0
+    history_days: int = 36500
     area_share: float = 0.03
     boost_days: int = 14
-    boost_weight: float = 3.0
+    boost_weight: float = 1.0
     cells_per_stop: int = 6
     min_stops_per_team: int = 16
 

@@ -2,9 +2,11 @@
 
 Each past incident counts with a weight that halves every ``half_life_days``; incidents in the
 ``boost_days`` before the plan week count ``1 + boost_weight`` times (the short-lived rise in risk
-after a shooting). A weighted kernel density (scikit-learn) is evaluated on a grid of square
-cells; the riskiest cells covering ``area_share`` of the city are grouped into contiguous
-hotspots by DBSCAN (scikit-learn) on the cell centres.
+after a shooting). The weights are binned on a grid of square cells and smoothed with a Gaussian
+kernel (a kernel density on the grid, which scipy's filter computes in milliseconds); the
+riskiest cells covering ``area_share`` of the city are grouped into contiguous hotspots by
+DBSCAN (scikit-learn) on the cell centres. The defaults won the backtest of
+:mod:`outreach_routes.backtest` (``benchmarks/forecast.py``).
 
 Returns ``cells`` (``cell_id``, ``risk``, ``hotspot_id`` or missing, square polygons) and
 ``hotspots`` (``hotspot_id``, ``risk``, ``incidents``, ``recent``, ``last_incident``, polygon).
@@ -13,18 +15,19 @@ Returns ``cells`` (``cell_id``, ``risk``, ``hotspot_id`` or missing, square poly
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.ndimage import gaussian_filter
 from sklearn.cluster import DBSCAN
-from sklearn.neighbors import KernelDensity
 
 from ._errors import InputDataError
 from .config import HotspotConfig
 
-__all__ = ["find_hotspots", "incident_weights", "risk_cells"]
+__all__ = ["Grid", "find_hotspots", "incident_weights", "make_grid", "risk_cells", "risk_raster"]
 
 
 def incident_weights(
@@ -39,6 +42,70 @@ def incident_weights(
     weights = np.where(age_days <= config.boost_days, weights * (1 + config.boost_weight), weights)
     in_window = (age_days > 0) & (age_days <= config.history_days)
     return np.where(in_window, weights, 0.0)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Square cells over the city: a raster, and which of its cells are in the city."""
+
+    x0: float
+    y0: float
+    size: float
+    shape: tuple[int, int]  # rows (y), columns (x)
+    inside: np.ndarray  # (rows, cols) bool: the cell's centre is inside the city
+
+    @property
+    def n_cells(self) -> int:
+        """Cells inside the city."""
+        return int(self.inside.sum())
+
+    def counts(self, xy: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Weighted count of points per raster cell (points off the raster are dropped)."""
+        col = np.floor((xy[:, 0] - self.x0) / self.size).astype(int)
+        row = np.floor((xy[:, 1] - self.y0) / self.size).astype(int)
+        ok = (row >= 0) & (row < self.shape[0]) & (col >= 0) & (col < self.shape[1])
+        w = np.ones(len(xy)) if weights is None else weights
+        raster = np.zeros(self.shape)
+        np.add.at(raster, (row[ok], col[ok]), w[ok])
+        return raster
+
+    def squares(self) -> np.ndarray:
+        """The inside cells as square polygons, in raster order."""
+        rows, cols = np.nonzero(self.inside)
+        x = self.x0 + cols * self.size
+        y = self.y0 + rows * self.size
+        return shapely.box(x, y, x + self.size, y + self.size)
+
+
+def make_grid(area: shapely.Geometry, cell_m: float) -> Grid:
+    """The grid of ``cell_m`` cells over ``area`` (a polygon in a metric CRS)."""
+    xmin, ymin, xmax, ymax = area.bounds
+    x0 = np.floor(xmin / cell_m) * cell_m
+    y0 = np.floor(ymin / cell_m) * cell_m
+    cols = int(np.ceil((xmax - x0) / cell_m))
+    rows = int(np.ceil((ymax - y0) / cell_m))
+    gx, gy = np.meshgrid(
+        x0 + (np.arange(cols) + 0.5) * cell_m, y0 + (np.arange(rows) + 0.5) * cell_m
+    )
+    shapely.prepare(area)
+    return Grid(
+        x0=x0, y0=y0, size=cell_m, shape=(rows, cols), inside=shapely.contains_xy(area, gx, gy)
+    )
+
+
+def risk_raster(
+    incidents: gpd.GeoDataFrame, *, week_start: pd.Timestamp, config: HotspotConfig, grid: Grid
+) -> np.ndarray:
+    """Recency-weighted incidents per cell, smoothed by a Gaussian kernel of ``bandwidth_m``.
+
+    Each cell's value is the weighted number of incidents expected in it; the kernel spreads
+    weight to neighbouring cells (and none beyond the raster's edge).
+    """
+    weights = incident_weights(incidents["occurred_at"], week_start=week_start, config=config)
+    used = weights > 0
+    xy = shapely.get_coordinates(incidents.geometry.to_numpy()[used])
+    raster = grid.counts(xy, weights[used])
+    return gaussian_filter(raster, config.bandwidth_m / grid.size, mode="constant")
 
 
 def risk_cells(
@@ -64,28 +131,23 @@ def risk_cells(
     Returns
     -------
     GeoDataFrame
-        ``cell_id``, ``risk`` (expected weighted incidents in the cell), square polygons.
+        ``cell_id``, ``risk`` (weighted incidents expected in the cell), square polygons.
     """
     weights = incident_weights(incidents["occurred_at"], week_start=week_start, config=config)
-    used = weights > 0
-    if not used.any():
+    if not (weights > 0).any():
         raise InputDataError(
             f"no incidents in the {config.history_days} days before {week_start:%Y-%m-%d}; "
             "pick a plan week inside the data (--week-of) or raise [hotspots] history_days"
         )
-    xy = shapely.get_coordinates(incidents.geometry.to_numpy()[used])
-    area = limits if limits is not None else shapely.box(*xy.min(0), *xy.max(0)).buffer(500)
-    centres = _grid_centres(area, config.cell_m)
-    kde = KernelDensity(bandwidth=config.bandwidth_m, kernel="gaussian", rtol=1e-4)
-    kde.fit(xy, sample_weight=weights[used])
-    density = np.exp(kde.score_samples(centres))  # per square metre, integrates to 1
-    risk = density * weights[used].sum() * config.cell_m**2
-    half = config.cell_m / 2
-    squares = shapely.box(
-        centres[:, 0] - half, centres[:, 1] - half, centres[:, 0] + half, centres[:, 1] + half
-    )
+    if limits is None:
+        xy = shapely.get_coordinates(incidents.geometry.to_numpy()[weights > 0])
+        limits = shapely.box(*xy.min(0), *xy.max(0)).buffer(500)
+    grid = make_grid(limits, config.cell_m)
+    risk = risk_raster(incidents, week_start=week_start, config=config, grid=grid)
     return gpd.GeoDataFrame(
-        {"cell_id": np.arange(len(centres)), "risk": risk}, geometry=squares, crs=incidents.crs
+        {"cell_id": np.arange(grid.n_cells), "risk": risk[grid.inside]},
+        geometry=grid.squares(),
+        crs=incidents.crs,
     )
 
 
@@ -137,14 +199,3 @@ def find_hotspots(
         )
     hotspots = gpd.GeoDataFrame(rows, geometry="geometry", crs=cells.crs)
     return cells, hotspots
-
-
-def _grid_centres(area: shapely.Geometry, size: float) -> np.ndarray:
-    xmin, ymin, xmax, ymax = area.bounds
-    xs = np.arange(np.floor(xmin / size) * size + size / 2, xmax, size)
-    ys = np.arange(np.floor(ymin / size) * size + size / 2, ymax, size)
-    gx, gy = np.meshgrid(xs, ys)
-    points = shapely.points(gx.ravel(), gy.ravel())
-    shapely.prepare(area)
-    inside = shapely.contains(area, points)
-    return np.column_stack([gx.ravel()[inside], gy.ravel()[inside]])

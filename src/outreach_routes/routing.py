@@ -438,12 +438,21 @@ class _Solver:
                     before = self.start if i == 0 else route[i - 1]
                     after = self.end if i + length == len(route) else route[i + length]
                     inner = sum(t[x, y] for x, y in itertools.pairwise(run))
-                    reduced = cost - (t[before, run[0]] + inner + t[run[-1], after]
-                                      - t[before, after] + self.service[run].sum())
+                    reduced = cost - (
+                        t[before, run[0]]
+                        + inner
+                        + t[run[-1], after]
+                        - t[before, after]
+                        + self.service[run].sum()
+                    )
                     seq = np.array([self.start, *route[:i], *route[i + length :], self.end])
                     a, b = seq[:-1], seq[1:]
-                    delta = (t[np.ix_(a, better)] + t[np.ix_(better, b)].T - t[a, b][:, None]
-                             + self.service[better][None, :])
+                    delta = (
+                        t[np.ix_(a, better)]
+                        + t[np.ix_(better, b)].T
+                        - t[a, b][:, None]
+                        + self.service[better][None, :]
+                    )
                     fits = reduced + delta <= self.budget + _EPS
                     if not fits.any():
                         continue

@@ -49,7 +49,7 @@ class Team:
         """The team's shifts in the week that starts on ``week_start`` (a Monday)."""
         shifts = []
         for day in self.config.nights:
-            night = (week_start + pd.Timedelta(days=WEEKDAYS.index(day))).date()
+            night = week_start.date() + dt.timedelta(days=WEEKDAYS.index(day))
             start = pd.Timestamp.combine(night, self.config.shift_start).tz_localize(
                 week_start.tz, nonexistent="shift_forward", ambiguous=False
             )

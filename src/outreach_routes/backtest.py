@@ -1,0 +1,164 @@
+"""Does the risk surface forecast next week's shootings? A rolling-origin backtest.
+
+Protocol (fixed, so figures compare across runs): square cells of ``cell_m`` metres in the
+city's projected CRS, a cell kept when its centre lies inside the city limits. Weekly forecasts,
+Monday 00:00 to the next Monday, local time, for every week whose Monday lies between
+``test_from`` and ``test_to``. Each model is fitted on everything before the week, ranks the
+cells, and flags the riskiest cells covering 1, 2, 5 and 10 % of the city (ties at the cut-off
+count fractionally). A hit is a week's incident in a flagged cell.
+
+Returns a tidy DataFrame: one row per week, model and area share with ``incidents``, ``hits``
+and ``hit_rate``; :func:`summarise` turns it into mean weekly hit rate and aggregate PAI
+(all hits over all test incidents, divided by the area share; Chainey, Tompson & Uhlig 2008).
+
+Models are plain functions ``(history, week_start) -> risk per cell``; the baselines are counts
+of the last 52 weeks, counts of all history, and a kernel density of the last 365 days. The
+project's model is the recency-weighted density of :mod:`outreach_routes.hotspots`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.ndimage import gaussian_filter
+
+from .config import HotspotConfig
+from .hotspots import Grid, make_grid, risk_raster
+
+__all__ = [
+    "backtest",
+    "baseline_models",
+    "make_grid",
+    "model_risk",
+    "paired_difference",
+    "summarise",
+]
+
+AREA_SHARES = (0.01, 0.02, 0.05, 0.10)
+
+
+Model = Callable[[gpd.GeoDataFrame, pd.Timestamp, Grid], np.ndarray]
+
+
+def baseline_models(*, bandwidth_m: float = 150.0) -> dict[str, Model]:
+    """The simple forecasts a model must beat."""
+
+    def count_52w(history, week_start, grid):
+        recent = history[history["occurred_at"] >= week_start - pd.Timedelta(weeks=52)]
+        return grid.counts(_xy(recent))
+
+    def count_all(history, week_start, grid):
+        return grid.counts(_xy(history))
+
+    def kde_365d(history, week_start, grid):
+        recent = history[history["occurred_at"] >= week_start - pd.Timedelta(days=365)]
+        return gaussian_filter(grid.counts(_xy(recent)), bandwidth_m / grid.size, mode="constant")
+
+    return {"count_52w": count_52w, "count_all": count_all, "kde_365d": kde_365d}
+
+
+def model_risk(config: HotspotConfig) -> Model:
+    """The project's model, as the weekly plan uses it (:func:`hotspots.risk_raster`)."""
+
+    def risk(history, week_start, grid):
+        return risk_raster(history, week_start=week_start, config=config, grid=grid)
+
+    return risk
+
+
+def backtest(
+    incidents: gpd.GeoDataFrame,
+    *,
+    grid: Grid,
+    models: dict[str, Model],
+    test_from: pd.Timestamp,
+    test_to: pd.Timestamp,
+    shares: tuple[float, ...] = AREA_SHARES,
+) -> pd.DataFrame:
+    """Score every model on every test week.
+
+    Parameters
+    ----------
+    incidents
+        From :func:`outreach_routes.load_incidents` (projected CRS, local ``occurred_at``).
+    grid
+        From :func:`make_grid`.
+    models
+        Name -> model function.
+    test_from, test_to
+        The test weeks are those whose Monday lies between these dates, inclusive.
+
+    Returns
+    -------
+    DataFrame
+        ``week``, ``model``, ``share``, ``incidents``, ``hits``, ``hit_rate``.
+    """
+    tz = incidents["occurred_at"].dt.tz
+    first = pd.Timestamp(test_from).date()
+    first += pd.Timedelta(days=(7 - first.weekday()) % 7)
+    mondays = pd.date_range(first, pd.Timestamp(test_to).date(), freq="7D")
+    xy_all = _xy(incidents)
+    rows = []
+    for monday in mondays:
+        # Calendar weeks in local time: a week with a clock change is 167 or 169 hours long.
+        week_start = monday.tz_localize(tz)
+        week_end = (monday + pd.Timedelta(days=7)).tz_localize(tz)
+        history = incidents[incidents["occurred_at"] < week_start]
+        in_week = (incidents["occurred_at"] >= week_start) & (incidents["occurred_at"] < week_end)
+        actual = grid.counts(xy_all[in_week.to_numpy()])[grid.inside]
+        total = float(actual.sum())
+        for name, model in models.items():
+            risk = model(history, week_start, grid)[grid.inside]
+            for share in shares:
+                hits = _hits(risk, actual, share)
+                rows.append(
+                    {
+                        "week": week_start.date(),
+                        "model": name,
+                        "share": share,
+                        "incidents": total,
+                        "hits": hits,
+                        "hit_rate": hits / total if total else np.nan,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def summarise(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean weekly hit rate and aggregate PAI per model and area share."""
+    grouped = scores.groupby(["model", "share"])
+    table = grouped.agg(
+        weeks=("week", "nunique"),
+        hit_rate=("hit_rate", "mean"),
+        hits=("hits", "sum"),
+        incidents=("incidents", "sum"),
+    ).reset_index()
+    table["pai"] = table["hits"] / table["incidents"] / table["share"]
+    return table
+
+
+def paired_difference(scores: pd.DataFrame, model: str, baseline: str, share: float):
+    """Mean weekly hit-rate difference (model - baseline) and its standard error."""
+    part = scores[scores["share"] == share].pivot(index="week", columns="model", values="hit_rate")
+    diff = (part[model] - part[baseline]).dropna()
+    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+
+
+def _hits(risk: np.ndarray, actual: np.ndarray, share: float) -> float:
+    """Incidents in the riskiest cells covering ``share`` of the cells; ties at the cut-off
+    count fractionally."""
+    k = share * len(risk)
+    order = np.sort(risk)[::-1]
+    cutoff = order[int(np.ceil(k)) - 1]
+    above = risk > cutoff
+    tied = risk == cutoff
+    fraction = (k - above.sum()) / tied.sum()
+    return float(actual[above].sum() + fraction * actual[tied].sum())
+
+
+def _xy(frame: gpd.GeoDataFrame) -> np.ndarray:
+    return shapely.get_coordinates(frame.geometry.to_numpy())
