@@ -640,6 +640,13 @@ class _Solver:
             route = routes[filled[int(self.rng.integers(len(filled)))]]
             route[:] = [p for p in route if p in self.fixed]
             return
+        if len(filled) > 1 and draw < 0.3:  # keep one end of each route, rebuild the rest
+            for k in filled:
+                route = routes[k]
+                cut = int(self.rng.integers(0, len(route) + 1))
+                keep = route[:cut] if self.rng.random() < 0.5 else route[cut:]
+                route[:] = [p for p in route if p in keep or p in self.fixed]
+            return
         if len(filled) > 1 and draw < 0.5:  # shake every route a little
             for k in filled:
                 route = routes[k]
