@@ -26,14 +26,7 @@ import geopandas as gpd
 import pandas as pd
 
 from outreach_routes import load_config, load_incidents
-from outreach_routes.backtest import (
-    backtest,
-    baseline_models,
-    make_grid,
-    model_risk,
-    paired_difference,
-    summarise,
-)
+from outreach_routes.backtest import backtest_city, paired_difference, summarise
 
 CONFIG = Path(__file__).resolve().parents[1] / "data" / "philadelphia" / "plan.toml"
 
@@ -59,13 +52,9 @@ def main() -> None:
             path=path, id_column="dc_key", date_column="date", fatal_column="fatal"
         )
         table = load_incidents(source, crs=config.city.crs, timezone=config.city.timezone)
-    limits = gpd.read_file(config.city.limits).to_crs(config.city.crs).union_all()
-    grid = make_grid(limits, 150.0)
-    models = {**baseline_models(), "model": model_risk(config.hotspots)}
-    scores = backtest(
+    scores = backtest_city(
+        config,
         table.incidents,
-        grid=grid,
-        models=models,
         test_from=pd.Timestamp(args.test_from),
         test_to=pd.Timestamp(args.test_to),
     )

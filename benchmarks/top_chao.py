@@ -41,6 +41,15 @@ def read_instance(path: Path) -> tuple[np.ndarray, np.ndarray, int, float]:
     return travel, score, m, tmax
 
 
+def solve_instance(travel, score, m, tmax, **stop) -> list[list[int]]:
+    """The project's solver on a Chao instance: ``m`` routes from the first point to the last;
+    ``stop`` is ``iterations=...`` and/or ``time_limit=...`` (and ``seed``)."""
+    n = len(score)
+    return solve_orienteering(
+        travel, score, np.zeros(n), budget=tmax, n_routes=m, start=0, end=n - 1, **stop
+    )
+
+
 def check_routes(routes, travel, score, tmax) -> float:
     """Score of a solution, after checking every rule; raises on a broken one."""
     n = len(score)
@@ -123,17 +132,8 @@ def main() -> None:
         travel, score, m, tmax = read_instance(path)
         n = len(score)
         started = time.perf_counter()
-        routes = solve_orienteering(
-            travel,
-            score,
-            np.zeros(n),
-            budget=tmax,
-            n_routes=m,
-            start=0,
-            end=n - 1,
-            iterations=None,
-            time_limit=args.time_limit,
-            seed=args.seed,
+        routes = solve_instance(
+            travel, score, m, tmax, iterations=None, time_limit=args.time_limit, seed=args.seed
         )
         elapsed = time.perf_counter() - started
         found = check_routes(routes, travel, score, tmax)

@@ -1,18 +1,10 @@
 from __future__ import annotations
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from outreach_routes import load_config, load_incidents
-from outreach_routes.backtest import (
-    _hits,
-    backtest,
-    baseline_models,
-    make_grid,
-    model_risk,
-    summarise,
-)
+from outreach_routes.backtest import _hits, backtest_city, summarise
 
 
 def test_ties_at_the_cut_off_count_fractionally():
@@ -27,13 +19,9 @@ def test_ties_at_the_cut_off_count_fractionally():
 def test_backtest_on_real_weeks():
     config = load_config()
     table = load_incidents(config.incidents, crs=config.city.crs, timezone=config.city.timezone)
-    limits = gpd.read_file(config.city.limits).to_crs(config.city.crs).union_all()
-    grid = make_grid(limits, 150.0)
-    models = {**baseline_models(), "model": model_risk(config.hotspots)}
-    scores = backtest(
+    scores = backtest_city(
+        config,
         table.incidents,
-        grid=grid,
-        models=models,
         test_from=pd.Timestamp("2022-11-01"),
         test_to=pd.Timestamp("2022-12-26"),
     )

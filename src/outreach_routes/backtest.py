@@ -26,11 +26,13 @@ import pandas as pd
 import shapely
 from scipy.ndimage import gaussian_filter
 
-from .config import HotspotConfig
+from ._errors import InputDataError
+from .config import HotspotConfig, PlanConfig
 from .hotspots import Grid, make_grid, risk_raster
 
 __all__ = [
     "backtest",
+    "backtest_city",
     "baseline_models",
     "make_grid",
     "model_risk",
@@ -126,6 +128,22 @@ def backtest(
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def backtest_city(
+    config: PlanConfig,
+    incidents: gpd.GeoDataFrame,
+    *,
+    test_from: pd.Timestamp,
+    test_to: pd.Timestamp,
+) -> pd.DataFrame:
+    """:func:`backtest` of the config's hotspot model and the baselines, on the city's grid."""
+    if config.city.limits is None:
+        raise InputDataError("the backtest needs [city] limits: its grid covers the city")
+    limits = gpd.read_file(config.city.limits).to_crs(config.city.crs).union_all()
+    grid = make_grid(limits, config.hotspots.cell_m)
+    models = {**baseline_models(), "model": model_risk(config.hotspots)}
+    return backtest(incidents, grid=grid, models=models, test_from=test_from, test_to=test_to)
 
 
 def summarise(scores: pd.DataFrame) -> pd.DataFrame:

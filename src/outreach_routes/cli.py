@@ -109,7 +109,6 @@ def backtest(
     weekly_csv: Annotated[Path | None, typer.Option(help="Write the weekly scores here.")] = None,
 ) -> None:
     """Backtest the hotspot model against simple baselines, week by week."""
-    import geopandas as gpd
     import pandas as pd
 
     from . import backtest as bt
@@ -120,14 +119,9 @@ def backtest(
         cfg = load_config(config)
         start, end = pd.Timestamp(test_from), pd.Timestamp(test_to)
         table = load_incidents(cfg.incidents, crs=cfg.city.crs, timezone=cfg.city.timezone)
-        if cfg.city.limits is None:
-            _fail("backtest needs [city] limits: the grid covers the city limits")
-        limits = gpd.read_file(cfg.city.limits).to_crs(cfg.city.crs).union_all()
+        scores = bt.backtest_city(cfg, table.incidents, test_from=start, test_to=end)
     except (InputDataError, ValueError) as exc:
         _fail(str(exc))
-    grid = bt.make_grid(limits, cfg.hotspots.cell_m)
-    models = {**bt.baseline_models(), "model": bt.model_risk(cfg.hotspots)}
-    scores = bt.backtest(table.incidents, grid=grid, models=models, test_from=start, test_to=end)
     if scores.empty:
         _fail(f"no test week between {test_from} and {test_to}; widen the range")
     if weekly_csv:
