@@ -1,4 +1,4 @@
-"""Write notebooks/01_weekly_plan.ipynb (kept as code so its cells are reviewed like code)."""
+"""Write the notebooks in notebooks/ (kept as code so their cells are reviewed like code)."""
 
 from pathlib import Path
 
@@ -115,7 +115,64 @@ sorted(p.name for p in folder.iterdir())""",
 ]
 
 
-def main() -> None:
+BACKTEST_CELLS = [
+    (
+        "md",
+        """# Do the hotspots forecast next week's shootings?
+
+The backtest of `outreach_routes.backtest` on the bundled Philadelphia data: for every week of
+2021-2022, each model is fitted on everything before the week and flags the riskiest cells;
+a hit is a shooting of that week inside a flagged cell. The baselines are counts of the last
+52 weeks, counts of all history and a kernel density of the last 365 days; `model` is the
+weekly plan's own risk surface (parameters tuned on 2019-2020).""",
+    ),
+    (
+        "code",
+        """import pandas as pd
+
+import outreach_routes as orr
+from outreach_routes import backtest as bt
+
+config = orr.load_config()
+table = orr.load_incidents(config.incidents, crs=config.city.crs,
+                           timezone=config.city.timezone)
+scores = bt.backtest_city(config, table.incidents, test_from=pd.Timestamp("2021-01-01"),
+                          test_to=pd.Timestamp("2022-12-31"))
+summary = bt.summarise(scores)
+summary.pivot(index="model", columns="share", values="hit_rate").round(3)""",
+    ),
+    (
+        "code",
+        """diff, error = bt.paired_difference(scores, "model", "count_all", 0.05)
+print(f"model - count_all at 5% of the city: {diff:+.3f} (standard error {error:.3f})")""",
+    ),
+    ("md", "## The weekly hit rate at 5 % of the city"),
+    ("code", """bt.plot_scores(scores, share=0.05);"""),
+    (
+        "md",
+        """## What each model flags for one week
+Cells flagged at 5 % of the city for the week of 6 June 2022, one layer per model.""",
+    ),
+    (
+        "code",
+        """import folium
+
+week = pd.Timestamp("2022-06-06").tz_localize(config.city.timezone)
+cells = bt.flagged_cells(config, table.incidents, week_start=week).to_crs("EPSG:4326")
+fmap = folium.Map(location=[39.99, -75.15], zoom_start=11, tiles="OpenStreetMap")
+colours = {"count_52w": "#1b9e77", "count_all": "#7570b3", "kde_365d": "#e7298a",
+           "model": "#d95f02"}
+for name, part in cells.groupby("model"):
+    folium.GeoJson(part.__geo_interface__, name=name, show=name in ("model", "count_all"),
+                   style_function=lambda _f, c=colours[name]: {"color": c, "weight": 1,
+                                                              "fillOpacity": 0.4}).add_to(fmap)
+folium.LayerControl(collapsed=False).add_to(fmap)
+fmap""",
+    ),
+]
+
+
+def write(name: str, cells: list[tuple[str, str]]) -> None:
     nb = nbf.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -124,11 +181,16 @@ def main() -> None:
     }
     nb.cells = [
         nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src)
-        for kind, src in CELLS
+        for kind, src in cells
     ]
-    path = Path(__file__).resolve().parents[1] / "notebooks" / "01_weekly_plan.ipynb"
+    path = Path(__file__).resolve().parents[1] / "notebooks" / name
     nbf.write(nb, path)
     print(path)
+
+
+def main() -> None:
+    write("01_weekly_plan.ipynb", CELLS)
+    write("02_backtest.ipynb", BACKTEST_CELLS)
 
 
 if __name__ == "__main__":

@@ -25,3 +25,17 @@ def test_weekly_plan_notebook_executes_and_shows_maps(tmp_path):
     )
     assert "rows read 13690" in text
     assert "index.html" in text and "plan.json" in text
+
+
+def test_backtest_notebook_executes_with_its_plot_and_map(tmp_path):
+    nb = nbformat.read(NOTEBOOK.parent / "02_backtest.ipynb", as_version=4)
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the weekly series
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("leaflet" in h.lower() for h in html)  # the flagged-cells map
+    text = "".join(str(o.get("text", "")) for o in outputs)
+    assert "model - count_all at 5% of the city:" in text

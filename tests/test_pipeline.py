@@ -207,3 +207,13 @@ def test_week_walks_the_riskiest_corner_nightly_and_covers_the_rest(plan_json: d
     total = sum(c["stops"] for c in plan_json["coverage"].values())
     assert sum(c["stops_visited"] for c in plan_json["coverage"].values()) / total >= 0.9
     assert plan_json["hotspot_presence_min"]["H01"] >= 60
+
+
+def test_plan_reports_the_backtested_skill_of_its_hotspots(plan_json: dict, plan_dir: Path):
+    skill = plan_json["forecast_skill"]
+    assert skill["weeks"] == 26 and skill["area_share"] == 0.05
+    assert 0.2 < skill["hit_rate"] < 1 and skill["pai"] > 4
+    assert 0 < skill["baseline_count_all_hit_rate"] < 1
+    assert f"{skill['hit_rate']:.0%} of shootings fell in the riskiest 5%" in (
+        (plan_dir / "index.html").read_text("utf-8")
+    )

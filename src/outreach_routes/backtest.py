@@ -33,10 +33,13 @@ from .hotspots import Grid, make_grid, risk_raster
 __all__ = [
     "backtest",
     "backtest_city",
+    "flagged_cells",
     "baseline_models",
     "make_grid",
     "model_risk",
     "paired_difference",
+    "plot_scores",
+    "recent_skill",
     "summarise",
 ]
 
@@ -164,6 +167,63 @@ def paired_difference(scores: pd.DataFrame, model: str, baseline: str, share: fl
     part = scores[scores["share"] == share].pivot(index="week", columns="model", values="hit_rate")
     diff = (part[model] - part[baseline]).dropna()
     return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+
+
+def flagged_cells(
+    config: PlanConfig,
+    incidents: gpd.GeoDataFrame,
+    *,
+    week_start: pd.Timestamp,
+    share: float = 0.05,
+) -> gpd.GeoDataFrame:
+    """Each model's flagged cells for one week (``model``, square polygon), for maps."""
+    limits = gpd.read_file(config.city.limits).to_crs(config.city.crs).union_all()
+    grid = make_grid(limits, config.hotspots.cell_m)
+    history = incidents[incidents["occurred_at"] < week_start]
+    squares = grid.squares()
+    models = {**baseline_models(), "model": model_risk(config.hotspots)}
+    frames = []
+    for name, model in models.items():
+        risk = model(history, week_start, grid)[grid.inside]
+        top = np.argsort(-risk, kind="stable")[: int(np.ceil(share * len(risk)))]
+        frames.append(
+            gpd.GeoDataFrame({"model": [name] * len(top)}, geometry=squares[top], crs=incidents.crs)
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_scores(scores: pd.DataFrame, *, share: float = 0.05):
+    """Weekly hit rate of each model at one area share, as a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    part = scores[scores["share"] == share].pivot(index="week", columns="model", values="hit_rate")
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for model in part.columns:
+        ax.plot(part.index, part[model], label=model, lw=2.5 if model == "model" else 1, alpha=0.9)
+    ax.set_ylabel(f"share of the week's shootings in the top {share:.0%} of cells")
+    ax.set_ylim(0, 1)
+    ax.legend(loc="lower left", ncols=len(part.columns))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def recent_skill(
+    config: PlanConfig, incidents: gpd.GeoDataFrame, *, week_start: pd.Timestamp, weeks: int = 26
+) -> dict[str, float]:
+    """Backtested hit rate and PAI at 5 % of the city over the ``weeks`` before the plan week,
+    for the plan's model and the all-history count, as the weekly plan reports them."""
+    first = (week_start - pd.Timedelta(weeks=weeks)).tz_localize(None)
+    last = (week_start - pd.Timedelta(weeks=1)).tz_localize(None)
+    scores = backtest_city(config, incidents, test_from=first, test_to=last)
+    at5 = summarise(scores[scores["share"] == 0.05]).set_index("model")
+    return {
+        "weeks": int(at5.at["model", "weeks"]),
+        "area_share": 0.05,
+        "hit_rate": round(float(at5.at["model", "hit_rate"]), 3),
+        "pai": round(float(at5.at["model", "pai"]), 2),
+        "baseline_count_all_hit_rate": round(float(at5.at["count_all", "hit_rate"]), 3),
+    }
 
 
 def _hits(risk: np.ndarray, actual: np.ndarray, share: float) -> float:

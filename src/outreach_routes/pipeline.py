@@ -35,6 +35,7 @@ from pyproj import Transformer
 from . import render
 from ._errors import InputDataError
 from ._io import dumps_json, read_vector
+from .backtest import recent_skill
 from .config import PlanConfig, load_config
 from .hotspots import find_hotspots, risk_cells
 from .incidents import IncidentTable, load_incidents
@@ -75,6 +76,7 @@ class Plan:
     stops: gpd.GeoDataFrame
     routes: list[Route]
     unserved: pd.DataFrame
+    forecast_skill: dict[str, float] | None = None
     notes: list[str] = field(default_factory=list)
     timings: list[StageTiming] = field(default_factory=list)
 
@@ -155,6 +157,11 @@ def plan_week(
     week_start = week_start_for(week_of, tz)
     week_end = (week_start + pd.Timedelta(days=6)).date()
     with stage("hotspots"):
+        skill = (
+            recent_skill(config, table.incidents, week_start=week_start)
+            if config.city.limits
+            else None
+        )
         cells = risk_cells(
             table.incidents, week_start=week_start, config=config.hotspots, limits=limits
         )
@@ -209,6 +216,7 @@ def plan_week(
         stops=stops,
         routes=routes,
         unserved=unserved,
+        forecast_skill=skill,
         notes=notes,
         timings=timings,
     )
@@ -318,6 +326,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         },
         "teams": teams,
         "coverage": weekly_coverage(plan),
+        "forecast_skill": plan.forecast_skill,
         "hotspot_presence_min": _hotspot_presence(plan),
         "unserved_requests": plan.unserved.to_dict(orient="records"),
     }

@@ -398,6 +398,12 @@ def _title_block(
     if overview:
         head = f"{safe_text(document['city'])} outreach routes"
         extra = f"{len({r['slug'] for r in document['teams']})} teams"
+        skill = document.get("forecast_skill")
+        if skill:
+            extra += (
+                f"<br>Hotspot model, last {skill['weeks']} weeks: {skill['hit_rate']:.0%} of "
+                f"shootings fell in the riskiest 5% of the city (PAI {skill['pai']:.1f})"
+            )
     else:
         head = safe_text(routes[0]["team"])
         extra = f"Contact: {safe_text(routes[0]['contact'])}"
