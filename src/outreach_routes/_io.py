@@ -56,6 +56,13 @@ def read_table(path: Path, *, delimiter: str | None = None) -> pd.DataFrame:
         ) from exc
 
 
+def read_city_limits(city: Any) -> Any:
+    """The city limits of a ``[city]`` table as one polygon in the city's CRS (None if unset)."""
+    if city.limits is None:
+        return None
+    return read_vector(city.limits, what="city limits").to_crs(city.crs).union_all()
+
+
 def _zip_holds_csv(path: Path) -> bool:
     with zipfile.ZipFile(path) as archive:
         names = [n for n in archive.namelist() if not n.endswith("/")]

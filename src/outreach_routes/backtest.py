@@ -27,6 +27,7 @@ import shapely
 from scipy.ndimage import gaussian_filter
 
 from ._errors import InputDataError
+from ._io import read_city_limits
 from .config import HotspotConfig, PlanConfig
 from .hotspots import Grid, make_grid, risk_raster
 
@@ -139,11 +140,13 @@ def backtest_city(
     *,
     test_from: pd.Timestamp,
     test_to: pd.Timestamp,
+    limits: shapely.Geometry | None = None,
 ) -> pd.DataFrame:
-    """:func:`backtest` of the config's hotspot model and the baselines, on the city's grid."""
-    if config.city.limits is None:
-        raise InputDataError("the backtest needs [city] limits: its grid covers the city")
-    limits = gpd.read_file(config.city.limits).to_crs(config.city.crs).union_all()
+    """:func:`backtest` of the config's hotspot model and the baselines, on the city's grid.
+
+    ``limits`` (in the city's CRS) saves reading the city limits file again.
+    """
+    limits = limits if limits is not None else _city_limits(config)
     grid = make_grid(limits, config.hotspots.cell_m)
     models = {**baseline_models(), "model": model_risk(config.hotspots)}
     return backtest(incidents, grid=grid, models=models, test_from=test_from, test_to=test_to)
@@ -177,8 +180,7 @@ def flagged_cells(
     share: float = 0.05,
 ) -> gpd.GeoDataFrame:
     """Each model's flagged cells for one week (``model``, square polygon), for maps."""
-    limits = gpd.read_file(config.city.limits).to_crs(config.city.crs).union_all()
-    grid = make_grid(limits, config.hotspots.cell_m)
+    grid = make_grid(_city_limits(config), config.hotspots.cell_m)
     history = incidents[incidents["occurred_at"] < week_start]
     squares = grid.squares()
     models = {**baseline_models(), "model": model_risk(config.hotspots)}
@@ -209,13 +211,18 @@ def plot_scores(scores: pd.DataFrame, *, share: float = 0.05):
 
 
 def recent_skill(
-    config: PlanConfig, incidents: gpd.GeoDataFrame, *, week_start: pd.Timestamp, weeks: int = 26
+    config: PlanConfig,
+    incidents: gpd.GeoDataFrame,
+    *,
+    week_start: pd.Timestamp,
+    weeks: int = 26,
+    limits: shapely.Geometry | None = None,
 ) -> dict[str, float]:
     """Backtested hit rate and PAI at 5 % of the city over the ``weeks`` before the plan week,
     for the plan's model and the all-history count, as the weekly plan reports them."""
     first = (week_start - pd.Timedelta(weeks=weeks)).tz_localize(None)
     last = (week_start - pd.Timedelta(weeks=1)).tz_localize(None)
-    scores = backtest_city(config, incidents, test_from=first, test_to=last)
+    scores = backtest_city(config, incidents, test_from=first, test_to=last, limits=limits)
     at5 = summarise(scores[scores["share"] == 0.05]).set_index("model")
     return {
         "weeks": int(at5.at["model", "weeks"]),
@@ -224,6 +231,13 @@ def recent_skill(
         "pai": round(float(at5.at["model", "pai"]), 2),
         "baseline_count_all_hit_rate": round(float(at5.at["count_all", "hit_rate"]), 3),
     }
+
+
+def _city_limits(config: PlanConfig) -> shapely.Geometry:
+    limits = read_city_limits(config.city)
+    if limits is None:
+        raise InputDataError("the backtest needs [city] limits: its grid covers the city")
+    return limits
 
 
 def _hits(risk: np.ndarray, actual: np.ndarray, share: float) -> float:

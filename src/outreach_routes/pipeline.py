@@ -27,14 +27,13 @@ from typing import Any
 
 import geopandas as gpd
 import networkx as nx
-import numpy as np
 import osmnx as ox
 import pandas as pd
 from pyproj import Transformer
 
 from . import render
 from ._errors import InputDataError
-from ._io import dumps_json, read_vector
+from ._io import dumps_json, read_city_limits
 from .backtest import recent_skill
 from .config import PlanConfig, load_config
 from .hotspots import find_hotspots, risk_cells
@@ -144,11 +143,7 @@ def plan_week(
         say(f"{name} done in {seconds:.1f} s")
 
     with stage("incidents"):
-        limits = (
-            read_vector(config.city.limits, what="city limits").to_crs(crs).union_all()
-            if config.city.limits
-            else None
-        )
+        limits = read_city_limits(config.city)
         table = load_incidents(config.incidents, crs=crs, timezone=tz, area=limits)
     notes = list(table.notes)
     if week_of is None:
@@ -158,8 +153,8 @@ def plan_week(
     week_end = (week_start + pd.Timedelta(days=6)).date()
     with stage("hotspots"):
         skill = (
-            recent_skill(config, table.incidents, week_start=week_start)
-            if config.city.limits
+            recent_skill(config, table.incidents, week_start=week_start, limits=limits)
+            if limits is not None
             else None
         )
         cells = risk_cells(
@@ -475,9 +470,6 @@ def _swap_in(staging: Path, out_dir: Path) -> None:
     os.chmod(out_dir, 0o755)
 
 
-_ = np  # numpy is used through pandas types in annotations
-
-
 def validate_inputs(config_path: str | Path | None = None) -> tuple[list[str], list[str]]:
     """Check every input of a plan without planning; report every problem at once.
 
@@ -504,10 +496,7 @@ def validate_inputs(config_path: str | Path | None = None) -> tuple[list[str], l
             problems.append(str(exc))
             return None
 
-    limits = None
-    if config.city.limits:
-        frame = check(lambda: read_vector(config.city.limits, what="city limits"))
-        limits = frame.to_crs(crs).union_all() if frame is not None else None
+    limits = check(lambda: read_city_limits(config.city))
     table = check(lambda: load_incidents(config.incidents, crs=crs, timezone=tz, area=limits))
     if table is not None:
         notes += table.notes
