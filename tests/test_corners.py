@@ -11,7 +11,13 @@ import shapely
 from conftest import CITIES
 
 from outreach_routes import InputDataError, load_config, load_network
-from outreach_routes.requests import corner_index, find_corner, normalise_street
+from outreach_routes.requests import (
+    corner_index,
+    corner_outcomes,
+    find_corner,
+    locate_corners,
+    normalise_street,
+)
 
 # GVA addresses that are not street corners in the city's walking network: freeways (not
 # walked), campus buildings, and blocks.
@@ -72,6 +78,45 @@ def test_one_string_that_is_not_a_corner(minneapolis):
         find_corner("1611 E Lake St", index)
 
 
+def test_a_name_the_file_keeps_with_its_suffix(minneapolis):
+    _, index, _ = minneapolis
+    # Downtown, Nicollet Avenue is NICOLLET MALL in the city's file.
+    corner = shapely.Point(find_corner("3rd Street and Nicollet Avenue", index))
+    mall = [index.xy[n] for n in index.nodes_by_name["NICOLLET MALL"]]
+    assert min(corner.distance(shapely.Point(xy)) for xy in mall) < 1
+
+
+def test_a_corner_outside_the_territory_is_reported_not_guessed(minneapolis):
+    _, index, areas = minneapolis
+    phillips = areas[areas["BDNAME"] == "East Phillips"].union_all()
+    # W Lake St & Pillsbury Ave S is 2.7 km west of East Phillips.
+    elsewhere = find_corner("Pillsbury and Lake", index)
+    assert not phillips.buffer(500).contains(shapely.Point(elsewhere))
+    with pytest.raises(
+        InputDataError, match=r"do not meet inside the team's territory; they meet at \(\d+"
+    ):
+        find_corner("Pillsbury and Lake", index, within=phillips)
+
+
+def test_unmatched_corner_requests_are_listed_not_fatal(minneapolis):
+    _, index, areas = minneapolis
+    requests = gpd.GeoDataFrame(
+        {
+            "request_id": ["A", "B"],
+            "active": [True, True],
+            "intersection": ["Lake St and Chicago Ave", "3rd St N and 1st Ave N"],
+            "team": [None, None],
+        },
+        geometry=[None, None],
+        crs=areas.crs,
+    )
+    territories = areas.rename(columns={"BDNAME": "team"})
+    located, unplaced = locate_corners(requests, index, territories)
+    assert located.geometry.notna().tolist() == [True, False]
+    assert unplaced["request_id"].tolist() == ["B"]
+    assert re.search(r"meet at \d places \(\(\d+", unplaced["reason"].iloc[0])
+
+
 def test_real_gva_corners_resolve(minneapolis):
     """GVA's hand-written corners inside the city, against their geocoded points."""
     config, index, areas = minneapolis
@@ -80,24 +125,16 @@ def test_real_gva_corners_resolve(minneapolis):
     points = gpd.GeoSeries(gpd.points_from_xy(gva["longitude"], gva["latitude"]), crs=4326)
     points = points.to_crs(config.city.crs).to_numpy()
     city = areas.union_all()
-    cases = [
-        (a, p)
+    in_city = [
+        city.contains(p) and not NOT_A_CORNER.search(a)
         for a, p in zip(gva["address"], points, strict=True)
-        if city.contains(p) and not NOT_A_CORNER.search(a)
     ]
-    assert len(cases) > 150
-    right = reported = wrong = 0
-    for address, point in cases:
-        hood = areas[areas.contains(point)].union_all().buffer(200)
-        try:
-            corner = find_corner(address, index, within=hood)
-        except InputDataError:
-            reported += 1
-            continue
-        if shapely.Point(corner).distance(point) < 400:
-            right += 1
-        else:
-            wrong += 1
-    assert right / len(cases) >= 0.90
-    assert wrong / len(cases) <= 0.03
-    assert right + reported + wrong == len(cases)
+    frame = corner_outcomes(gva["address"].tolist(), points, index, areas.geometry)
+    frame = frame[in_city]
+    assert len(frame) > 150
+    assert (frame["outcome"] != "wrong").all()
+    trusted = frame[frame["truth_on_streets"]]
+    assert len(trusted) > 0.95 * len(frame)
+    assert (trusted["outcome"] == "right").mean() >= 0.95
+    reported = frame[frame["outcome"] == "reported"]
+    assert reported["message"].str.contains(r"meet at|come closest at|closest names").all()

@@ -176,14 +176,15 @@ def plan_week(
         requests = load_requests(
             config.requests.path, crs=crs, week_start=week_start.date(), week_end=week_end
         )
+        not_located = pd.DataFrame(columns=["request_id", "reason"])
         if requests["intersection"].notna().any():
-            requests = locate_corners(requests, corner_index(graph), territories)
+            requests, not_located = locate_corners(requests, corner_index(graph), territories)
     notes += _expiry_notes(config, requests, week_start)
     with stage("stops"):
         stops, unplaced = build_stops(
             cells=cells,
             hotspots=hotspots,
-            requests=requests,
+            requests=requests[requests.geometry.notna()],
             incidents=table.incidents,
             teams=teams,
             networks=networks,
@@ -194,7 +195,7 @@ def plan_week(
         )
     with stage("routing"):
         routes = plan_routes(teams, networks, stops, week_start=week_start, config=config.routing)
-    unserved = _unserved(requests, unplaced, routes)
+    unserved = _unserved(requests, pd.concat([not_located, unplaced]), routes)
     return Plan(
         config=config,
         week_start=week_start,
@@ -527,5 +528,11 @@ def validate_inputs(config_path: str | Path | None = None) -> tuple[list[str], l
     if requests is not None:
         notes += _expiry_notes(config, requests, week_start)
         if loaded is not None and placed is not None and requests["intersection"].notna().any():
-            check(lambda: locate_corners(requests, corner_index(loaded[0]), placed[1]))
+            located = check(lambda: locate_corners(requests, corner_index(loaded[0]), placed[1]))
+            if located is not None:
+                notes += [
+                    f"{config.requests.path.name}: request {row.request_id} will not be "
+                    f"served: {row.reason}"
+                    for row in located[1].itertuples()
+                ]
     return problems, notes

@@ -140,15 +140,17 @@ def locate_corners(
     requests: gpd.GeoDataFrame,
     index: CornerIndex,
     territories: gpd.GeoDataFrame,
-) -> gpd.GeoDataFrame:
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Give every active corner request the point where its two streets meet.
 
     A request's ``team`` (or, without one, every territory) picks the corner when the two
-    streets meet more than once. All unmatched corners are reported at once.
+    streets meet more than once. Returns the requests and the ones left without a point
+    (``request_id``, ``reason``: what the matcher found, with its candidates): those are not
+    served this week, and the plan says why.
     """
     requests = requests.copy()
     todo = requests["active"] & requests.geometry.isna() & requests["intersection"].notna()
-    problems = []
+    unplaced = []
     everywhere = territories.union_all() if len(territories) else None
     for i in requests.index[todo]:
         team = requests.at[i, "team"]
@@ -159,14 +161,12 @@ def locate_corners(
         try:
             x, y = find_corner(requests.at[i, "intersection"], index, within=area)
         except InputDataError as exc:
-            problems.append(f"request {requests.at[i, 'request_id']}: {exc}")
+            unplaced.append({"request_id": requests.at[i, "request_id"], "reason": str(exc)})
             continue
         requests.loc[[i], "geometry"] = gpd.GeoSeries(
             [shapely.Point(x, y)], crs=requests.crs, index=[i]
         )
-    if problems:
-        raise InputDataError("; ".join(problems))
-    return requests
+    return requests, pd.DataFrame(unplaced, columns=["request_id", "reason"])
 
 
 def _request_geometry(frame: pd.DataFrame, path: Path) -> gpd.GeoSeries:
@@ -200,7 +200,7 @@ _SUFFIXES = {
     "WAY": "WAY",
     "TRAIL": "TRL",
 }
-_SUFFIX_SET = set(_SUFFIXES.values()) | {"PKY"}
+_SUFFIX_SET = set(_SUFFIXES.values()) | {"PKY", "MALL"}
 _DIRECTIONS = {
     "NORTH": "N",
     "SOUTH": "S",
@@ -348,20 +348,7 @@ def find_corner(
             f"corner {text!r}: write two street names joined by '&' or 'and', e.g. "
             "'Lake St & Chicago Ave'"
         )
-    keys = []
-    for part in parts:
-        found = [v for v in _variants(part) if v in index.names]
-        if not found:
-            close = difflib.get_close_matches(_variants(part)[-1], index.names, n=4, cutoff=0.6)
-            raise InputDataError(
-                f"corner {text!r}: no street named {part.strip()!r} in the network; closest "
-                f"names: {', '.join(sorted(close)) or 'none'}"
-            )
-        # A bare name may be a directional street people shorten ("Broadway" for WEST
-        # BROADWAY): try those after the exact forms.
-        base = found[-1]
-        found += [f"{d} {base}" for d in sorted(_DIRECTION_SET) if f"{d} {base}" in index.names]
-        keys.append(list(dict.fromkeys(found)))
+    keys = [_street_keys(text, part, index) for part in parts]
     # Every reading of the two names that meets somewhere, most literal first; prefer the
     # first reading that meets inside `within`.
     readings = []
@@ -370,18 +357,34 @@ def find_corner(
             common = index.nodes_by_name[first] & index.nodes_by_name[second]
             if common:
                 readings.append(_cluster([index.xy[n] for n in sorted(common)], same_corner_m))
-    if not readings:
-        near = _nearest_approach(index, keys[0][0], keys[1][0], gap_m)
-        if near is None:
-            raise InputDataError(f"corner {text!r}: these streets do not meet in the network")
-        readings.append([near])
-    clusters = readings[0]
+    clusters = readings[0] if readings else []
     if within is not None:
-        for candidate in readings:
-            inside = [c for c in candidate if within.intersects(shapely.Point(c))]
-            if inside:
-                clusters = inside
-                break
+        inside = next(
+            (
+                [c for c in reading if within.intersects(shapely.Point(c))]
+                for reading in readings
+                if any(within.intersects(shapely.Point(c)) for c in reading)
+            ),
+            [],
+        )
+        if not inside:
+            near = _nearest_approach(index, keys, within)
+            if near is not None and near[1] <= gap_m:
+                return near[0]
+            elsewhere = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in clusters[:5])
+            raise InputDataError(
+                f"corner {text!r}: these streets do not meet inside the team's territory"
+                + (f"; they meet at {elsewhere} in the city CRS" if elsewhere else "")
+                + _closest_note(near)
+            )
+        clusters = inside
+    if not clusters:
+        near = _nearest_approach(index, keys, None)
+        if near is not None and near[1] <= gap_m:
+            return near[0]
+        raise InputDataError(
+            f"corner {text!r}: these streets do not meet in the network" + _closest_note(near)
+        )
     if len(clusters) > 1:
         shown = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in clusters[:5])
         raise InputDataError(
@@ -392,17 +395,106 @@ def find_corner(
     return clusters[0]
 
 
+def corner_outcomes(
+    addresses: list[str],
+    points: np.ndarray,
+    index: CornerIndex,
+    areas: gpd.GeoSeries,
+    *,
+    right_m: float = 400.0,
+    on_street_m: float = 150.0,
+) -> pd.DataFrame:
+    """Match corners whose true points are known, and say how each came out.
+
+    Each address is matched with the area holding its point (plus 200 m) as the team's
+    territory. ``outcome`` is "right" (within ``right_m`` of the point), "wrong", or
+    "reported" (an error naming the candidates, in ``message``). ``truth_on_streets`` says
+    whether the known point lies within ``on_street_m`` of both named streets at all; where
+    it does not, the point itself was placed wrongly (a geocoder that matched one street
+    only) or the network lacks the street there.
+    """
+    rows = []
+    for address, point in zip(addresses, points, strict=True):
+        holding = areas[areas.contains(point)]
+        within = holding.union_all().buffer(200) if len(holding) else None
+        message = ""
+        try:
+            corner = find_corner(address, index, within=within)
+            outcome = "right" if shapely.Point(corner).distance(point) < right_m else "wrong"
+        except InputDataError as exc:
+            outcome, message = "reported", str(exc)
+        rows.append(
+            {
+                "address": address,
+                "outcome": outcome,
+                "message": message,
+                "truth_on_streets": _on_both_streets(address, point, index, on_street_m),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _on_both_streets(address: str, point: shapely.Point, index: CornerIndex, gap_m: float):
+    parts = [p for p in _SPLIT.split(str(address)) if p.strip()]
+    for part in parts:
+        try:
+            names = _street_keys(address, part, index)
+        except InputDataError:
+            return False
+        xy = np.vstack([_node_xy(index, name, None) for name in names])
+        if np.hypot(*(xy - [point.x, point.y]).T).min() > gap_m:
+            return False
+    return len(parts) == 2
+
+
+def _street_keys(text: str, part: str, index: CornerIndex) -> list[str]:
+    """Names in the index that ``part`` may mean, most literal first."""
+    found = [v for v in _variants(part) if v in index.names]
+    if not found:
+        close = difflib.get_close_matches(_variants(part)[-1], index.names, n=4, cutoff=0.6)
+        raise InputDataError(
+            f"corner {text!r}: no street named {part.strip()!r} in the network; closest "
+            f"names: {', '.join(sorted(close)) or 'none'}"
+        )
+    # A bare name may be a directional street people shorten ("Broadway" for WEST
+    # BROADWAY), or a name whose file form keeps a suffix ("Nicollet" for NICOLLET MALL):
+    # try those after the exact forms.
+    base = found[-1]
+    found += [f"{d} {base}" for d in sorted(_DIRECTION_SET) if f"{d} {base}" in index.names]
+    found += [f"{base} {s}" for s in sorted(_SUFFIX_SET) if f"{base} {s}" in index.names]
+    return list(dict.fromkeys(found))
+
+
+def _closest_note(near: tuple[tuple[float, float], float] | None) -> str:
+    if near is None:
+        return ""
+    (x, y), gap = near
+    return f"; they come closest at ({x:.0f}, {y:.0f}), {gap:.0f} m apart"
+
+
 def _nearest_approach(
-    index: CornerIndex, first: str, second: str, gap_m: float
-) -> tuple[float, float] | None:
-    """The node of ``first`` nearest to ``second``, if they come within ``gap_m``."""
-    a = np.array([index.xy[n] for n in sorted(index.nodes_by_name[first])])
-    b = np.array([index.xy[n] for n in sorted(index.nodes_by_name[second])])
-    distance, nearest = cKDTree(b).query(a)
-    best = int(np.argmin(distance))
-    if distance[best] > gap_m:
-        return None
-    return float(a[best, 0]), float(a[best, 1])
+    index: CornerIndex, keys: list[list[str]], within: shapely.Geometry | None
+) -> tuple[tuple[float, float], float] | None:
+    """The node of the first street nearest to the second (over every reading of the two
+    names, inside ``within`` when given), and the gap between them in metres."""
+    best = None
+    for first in keys[0]:
+        for second in keys[1]:
+            a, b = (_node_xy(index, name, within) for name in (first, second))
+            if not len(a) or not len(b):
+                continue
+            distance, _ = cKDTree(b).query(a)
+            i = int(np.argmin(distance))
+            if best is None or distance[i] < best[1]:
+                best = ((float(a[i, 0]), float(a[i, 1])), float(distance[i]))
+    return best
+
+
+def _node_xy(index: CornerIndex, name: str, within: shapely.Geometry | None) -> np.ndarray:
+    xy = np.array([index.xy[n] for n in sorted(index.nodes_by_name[name])]).reshape(-1, 2)
+    if within is not None and len(xy):
+        xy = xy[shapely.intersects(within, shapely.points(xy))]
+    return xy
 
 
 def _cluster(points: list[tuple[float, float]], radius: float) -> list[tuple[float, float]]:
