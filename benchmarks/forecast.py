@@ -9,7 +9,9 @@ Usage::
 Files in the format of ``philly-shootings`` (victim rows, ``dc_key``, ``date``); more years may
 be passed. The protocol is :mod:`outreach_routes.backtest`'s: 150 m cells inside the city
 limits, weekly forecasts fitted on everything before each test week. The model's parameters
-are those of the bundled Philadelphia config (tuned on 2019-2020, never on the test weeks).
+are those of the bundled Philadelphia config (tuned on 2017-2020, never on the test weeks);
+``--bandwidth-m 110`` or ``--bandwidth-m 60 85 110 150`` tries other kernels, for tuning on
+earlier weeks.
 Prints the table, the paired weekly difference to the all-history count and its standard
 error, the run time, and as its last line
 ``hit@5% model X.XXX PAI X.XX | best baseline NAME X.XXX PAI X.XX``.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -38,10 +41,20 @@ def main() -> None:
     parser.add_argument("--test-to", required=True)
     parser.add_argument("--weekly-csv", type=Path, default=None)
     parser.add_argument("--config", type=Path, default=CONFIG)
+    parser.add_argument(
+        "--bandwidth-m",
+        type=float,
+        nargs="+",
+        default=None,
+        help="kernel widths to try instead of the config's (for tuning on earlier weeks)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
 
     config = load_config(args.config)
+    if args.bandwidth_m:
+        hotspots = replace(config.hotspots, bandwidth_m=tuple(args.bandwidth_m))
+        config = replace(config, hotspots=hotspots)
     frames = [gpd.read_file(path) for path in args.incidents]
     victims = pd.concat(frames, ignore_index=True)
     keep = [c for c in ("dc_key", "date", "fatal", "geometry") if c in victims]

@@ -124,7 +124,7 @@ The backtest of `outreach_routes.backtest` on the bundled Philadelphia data: for
 2021-2022, each model is fitted on everything before the week and flags the riskiest cells;
 a hit is a shooting of that week inside a flagged cell. The baselines are counts of the last
 52 weeks, counts of all history and a kernel density of the last 365 days; `model` is the
-weekly plan's own risk surface (parameters tuned on 2019-2020).""",
+weekly plan's own risk surface (parameters tuned on 2017-2020).""",
     ),
     (
         "code",

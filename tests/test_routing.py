@@ -90,3 +90,19 @@ def test_mandatory_stop_out_of_reach_is_an_input_error():
     travel, prize, service = instance(5, n=10)
     with pytest.raises(InputDataError, match="mandatory stop 3 does not fit"):
         solve_orienteering(travel, prize, service, budget=1.0, mandatory=[3])
+
+
+def test_a_night_never_repeats_an_earlier_nights_walk():
+    from outreach_routes.routing import _unlike
+
+    xy = np.array([[0, 0], [1, 0], [2, 1], [1, 2], [0, 1]], dtype=float)
+    travel, service = euclid(xy), np.zeros(5)
+    loop = [1, 2, 3, 4]
+    budget = route_cost(loop, travel, service) + 2.5
+    assert _unlike(loop, set(), travel, service, budget) == loop
+    seen = {tuple(loop), tuple(loop[::-1])}
+    other = _unlike(loop, seen, travel, service, budget)
+    assert tuple(other) not in seen and sorted(other) == loop
+    assert route_cost(other, travel, service) <= budget
+    # With no slack at all, nothing else fits: the walk stays as it was.
+    assert _unlike(loop, seen, travel, service, route_cost(loop, travel, service)) == loop

@@ -73,7 +73,8 @@ class HotspotConfig:
     """How risk is estimated over space and cut into hotspots."""
 
     cell_m: float = 150.0
-    bandwidth_m: float = 110.0
+    # One bandwidth, or several: the kernel is then the mean of Gaussians of those widths.
+    bandwidth_m: float | tuple[float, ...] = (60.0, 85.0, 110.0, 150.0)
     half_life_days: float = 2920.0
     history_days: int = 36500
     area_share: float = 0.03
@@ -265,7 +266,19 @@ class _Reader:
         territories = self.build(
             TerritoryConfig, raw.get("territories"), "[territories]", paths={"path"}
         )
-        hotspots = self.build(HotspotConfig, raw.get("hotspots", {}), "[hotspots]")
+        hotspots = self.build(
+            HotspotConfig, raw.get("hotspots", {}), "[hotspots]", tuples={"bandwidth_m"}
+        )
+        if hotspots is not None:
+            widths = hotspots.bandwidth_m
+            widths = widths if isinstance(widths, tuple) else (widths,)
+            if not widths or not all(
+                isinstance(w, int | float) and not isinstance(w, bool) and w > 0 for w in widths
+            ):
+                self.problems.append(
+                    f"[hotspots] `bandwidth_m` = {hotspots.bandwidth_m!r}: give metres, one "
+                    "number (110) or a list ([60, 85, 110, 150])"
+                )
         requests = self.build(RequestConfig, raw.get("requests", {}), "[requests]", paths={"path"})
         routing = self.build(RoutingConfig, raw.get("routing", {}), "[routing]")
         if network is not None and network.cache_dir is not None:
@@ -320,7 +333,7 @@ class _Reader:
                         f"{self.base}"
                     )
                     continue
-            elif key in tuples:
+            elif key in tuples and isinstance(value, list):
                 value = tuple(value)
             kwargs[key] = value
         missing = [

@@ -192,6 +192,7 @@ def plan_routes(
         base_prize = np.concatenate([[0.0], team_stops["prize"].to_numpy(dtype=float)])
         core = _core_stops(base_prize, config.core_risk_share)
         visits = np.zeros(len(sources))
+        seen: set[tuple[int, ...]] = set()
         for night_index, shift in enumerate(team.shifts(week_start)):
             prize = _night_prize(base_prize, visits, core, night_index, config)
             must = [int(i) for i in np.flatnonzero(core)[np.argsort(-base_prize[core])]]
@@ -211,11 +212,39 @@ def plan_routes(
                     must = must[:-1]
             if night_index % 2:  # walk every other night the other way round
                 order = order[::-1]
+            order = _unlike(order, seen, travel, service, team.config.shift_minutes)
+            seen.add(tuple(order))
             visits[order] += 1
             routes.append(
                 _timed_route(team, net, team_stops, shift, order, travel, prize, metres, pred)
             )
     return routes
+
+
+def _unlike(
+    order: list[int],
+    seen: set[tuple[int, ...]],
+    travel: np.ndarray,
+    service: np.ndarray,
+    budget: float,
+) -> list[int]:
+    """``order``, or when an earlier night walked exactly that, the shortest variant of it with
+    one stretch walked backwards that fits the shift and no night walked yet.
+
+    A team whose every stop fits in one shift would otherwise walk the same loop every other
+    night, and a route anyone can predict is one to avoid.
+    """
+    if tuple(order) not in seen:
+        return order
+    best, best_minutes = order, np.inf
+    for i in range(len(order) - 1):
+        for j in range(i + 1, len(order)):
+            variant = [*order[:i], *order[i : j + 1][::-1], *order[j + 1 :]]
+            walk = [0, *variant, 0]  # index 0 is the base
+            minutes = travel[walk[:-1], walk[1:]].sum() + service[variant].sum()
+            if minutes <= budget + 1e-9 and minutes < best_minutes and tuple(variant) not in seen:
+                best, best_minutes = variant, minutes
+    return best
 
 
 def _core_stops(prize: np.ndarray, share: float) -> np.ndarray:
