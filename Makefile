@@ -1,11 +1,11 @@
 # Two commands do everything on a fresh machine:
 #   make run    create .venv, install, plan the bundled week, write out/
-#   make test   the same set-up plus the browser test assets, then ruff and the whole test suite
+#   make test   the same set-up plus the browser and map assets, then ruff and the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-NPM_STAMP := tests/browser/node_modules/.installed
+NPM_STAMP := assets/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint browser bench clean
@@ -38,15 +38,16 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
-# Browser tests: Debian's Chromium, and npm copies of the map's JavaScript and CSS.
+# Browser tests: Debian's Chromium, and npm copies of the map's JavaScript and CSS (the same
+# copies `outreach-routes plan --offline` inlines into its maps).
 browser: $(NPM_STAMP) $(CHROMIUM)
 
-$(NPM_STAMP): tests/browser/package.json tests/browser/package-lock.json
-	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+$(NPM_STAMP): assets/package.json assets/package-lock.json
+	cd assets && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(CHROMIUM):
 	apt-get update -qq && apt-get install -y -qq chromium
 
 clean:
-	rm -rf $(VENV) out tests/browser/node_modules
+	rm -rf $(VENV) out assets/node_modules

@@ -4,9 +4,12 @@ Usage::
 
     .venv/bin/python benchmarks/plan_city.py [--config FILE] [--out DIR]
 
-Prints one row per stage (seconds, peak MiB traced by tracemalloc while that stage ran), then
-the whole run (plan and writing every output) with the process's peak resident memory on the
-last line. The target (issue 2): under 60 s on a 2-core, 24 GB machine, after install.
+Prints one row per stage (seconds, peak MiB traced by tracemalloc while that stage ran), the
+weekly coverage per team, the map sizes (issue 6: overview under 3 MB, each team map under
+1 MB; for ``--offline`` maps, not counting the JavaScript, CSS and fonts inlined into every
+map, a fixed amount printed too), then the whole run (plan and writing every output) with the
+process's peak resident memory on the last line. The target (issue 2): under 60 s on a 2-core,
+24 GB machine, after install.
 """
 
 from __future__ import annotations
@@ -17,8 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from outreach_routes import plan_week, write_plan
+import folium
+
+from outreach_routes import InputDataError, plan_week, write_plan
+from outreach_routes._assets import assets_dir, inline_assets
 from outreach_routes.pipeline import weekly_coverage
+
+MB = 1_000_000
 
 
 def main() -> None:
@@ -45,8 +53,33 @@ def main() -> None:
             f"weekly coverage {team}: {cover['stops_visited']}/{cover['stops']} stops "
             f"({cover['stop_share']:.0%}), {cover['risk_share']:.0%} of the risk"
         )
+    print(f"map sizes, online: {_sizes(out, 0)}")
+    try:
+        modules = assets_dir()
+    except InputDataError as exc:
+        print(f"offline map sizes: not measured ({exc})")
+    else:
+        empty = folium.Map().get_root().render()
+        fixed = len(inline_assets(empty, modules).encode()) - len(empty.encode())
+        offline = out.parent / f"{out.name}-offline"
+        write_plan(plan, offline, offline=True, assets=modules)
+        print(
+            f"map sizes, --offline, less the {fixed / MB:.2f} MB of inlined assets every "
+            f"map carries: {_sizes(offline, fixed)}"
+        )
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"total plan + outputs: {total:.1f} s, peak RSS {peak_rss:.0f} MiB ({out})")
+
+
+def _sizes(folder: Path, fixed: int) -> str:
+    teams = {p.name: p.stat().st_size - fixed for p in (folder / "teams").glob("*.html")}
+    teams = {k: v for k, v in teams.items() if not k.endswith("-sheet.html")}
+    largest = max(teams, key=teams.get)
+    overview = (folder / "index.html").stat().st_size - fixed
+    return (
+        f"overview {overview / MB:.2f} MB, largest team map {teams[largest] / MB:.2f} MB "
+        f"({largest})"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Open the project's HTML maps in headless Chromium, offline.
 
 Playwright drives Debian's ``/usr/bin/chromium``. Every request a folium map makes to a CDN is
-answered from the npm copies in ``tests/browser/node_modules``; map tiles get a blank PNG; assets
+answered from the npm copies in ``assets/node_modules``; map tiles get a blank PNG; assets
 with no npm copy get an empty response. Nothing leaves the machine.
 
 Run as a script to take a screenshot: ``python tests/browser_support.py out/index.html shot.png``.
@@ -18,8 +18,10 @@ from pathlib import Path
 
 from playwright.sync_api import Route, sync_playwright
 
+from outreach_routes._assets import npm_file
+
 CHROMIUM = "/usr/bin/chromium"
-NODE_MODULES = Path(__file__).parent / "browser" / "node_modules"
+NODE_MODULES = Path(__file__).resolve().parents[1] / "assets" / "node_modules"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -50,24 +52,6 @@ def _blank_png(size: int = 256, rgb: tuple[int, int, int] = (242, 239, 233)) -> 
 
 
 BLANK_PNG = _blank_png()
-# CDN address -> file in node_modules (the same versions folium asks for).
-_NPM_RULES = [
-    (re.compile(r"cdn\.jsdelivr\.net/npm/(@?[^@/]+(?:/[^@/]+)?)@[^/]+/(.+)$"), r"\1/\2"),
-    (re.compile(r"code\.jquery\.com/jquery-[\d.]+\.min\.js$"), "jquery/dist/jquery.min.js"),
-    (
-        re.compile(r"cdnjs\.cloudflare\.com/ajax/libs/jquery/[\d.]+/jquery\.min\.js$"),
-        "jquery/dist/jquery.min.js",
-    ),
-    (re.compile(r"cdnjs\.cloudflare\.com/ajax/libs/d3/[\d.]+/d3\.min\.js$"), "d3/d3.min.js"),
-    (
-        re.compile(r"Leaflet\.awesome-markers/[\d.]+/(leaflet\.awesome-markers\.js)$"),
-        r"drmonty-leaflet-awesome-markers/js/\1",
-    ),
-    (
-        re.compile(r"Leaflet\.awesome-markers/[\d.]+/(leaflet\.awesome-markers\.css)$"),
-        r"drmonty-leaflet-awesome-markers/css/\1",
-    ),
-]
 _TILE = re.compile(r"tile|/\d+/\d+/\d+(@2x)?\.png")
 _TYPES = {
     ".js": "application/javascript",
@@ -87,33 +71,41 @@ class PageReport:
     errors: list[str] = field(default_factory=list)
     served_from_npm: list[str] = field(default_factory=list)
     emptied: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
 
 
-def npm_file(url: str) -> Path | None:
-    """The npm copy of a CDN asset, or None when there is none."""
-    address = url.split("?")[0].split("#")[0]
-    for pattern, target in _NPM_RULES:
-        match = pattern.search(address)
-        if match:
-            path = NODE_MODULES / match.expand(target)
-            return path if path.is_file() else None
-    return None
+def open_page(
+    playwright, path: Path, *, width: int = 1280, height: int = 900, block_all: bool = False
+):
+    """Launch Chromium, open a local HTML file offline, and return (browser, page, report).
 
-
-def open_page(playwright, path: Path, *, width: int = 1280, height: int = 900):
-    """Launch Chromium, open a local HTML file offline, and return (browser, page, report)."""
+    With ``block_all``, every request but the page itself is refused and listed in
+    ``report.blocked``: nothing is served from npm copies, tiles or anywhere else.
+    """
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport={"width": width, "height": height})
     report = PageReport()
     page.on("pageerror", lambda exc: report.errors.append(str(exc)))
     page.on("console", lambda msg: msg.type == "error" and report.errors.append(msg.text))
 
+    def on_dialog(dialog) -> None:
+        report.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page_url = path.resolve().as_uri()
+
     def handle(route: Route) -> None:
         url = route.request.url
+        if block_all and url != page_url:
+            report.blocked.append(url)
+            route.abort()
+            return
         if url.startswith("file://"):
             route.continue_()
             return
-        local = npm_file(url)
+        local = npm_file(url, NODE_MODULES)
         if local is not None:
             report.served_from_npm.append(url)
             route.fulfill(
@@ -129,7 +121,7 @@ def open_page(playwright, path: Path, *, width: int = 1280, height: int = 900):
             route.fulfill(status=200, body=b"", content_type=content_type)
 
     page.route("**/*", handle)
-    page.goto(path.resolve().as_uri())
+    page.goto(page_url)
     page.wait_for_load_state("load")
     page.wait_for_timeout(300)
     return browser, page, report
@@ -142,6 +134,11 @@ def screenshot(path: Path, png: Path, *, width: int = 1280, height: int = 900) -
         page.screenshot(path=str(png))
         browser.close()
     return report
+
+
+def map_name(path: Path) -> str:
+    """The JavaScript name folium gave the page's map."""
+    return re.search(r"var (map_[0-9a-f]+) = L\.map\(", path.read_text("utf-8")).group(1)
 
 
 if __name__ == "__main__":

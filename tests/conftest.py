@@ -50,7 +50,7 @@ def write_bundled_config(
     return path
 
 
-def run_plan(config: Path, out: Path) -> Path:
+def run_plan(config: Path, out: Path, *options: str) -> Path:
     """Plan a city's week through the command line, as a user does."""
     result = subprocess.run(
         [
@@ -63,6 +63,7 @@ def run_plan(config: Path, out: Path) -> Path:
             "--out",
             str(out),
             "--quiet",
+            *options,
         ],
         capture_output=True,
         text=True,

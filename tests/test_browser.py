@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_support import CHROMIUM, NODE_MODULES, open_page
+from browser_support import CHROMIUM, NODE_MODULES, map_name, open_page
+from conftest import run_plan, write_bundled_config
 from playwright.sync_api import sync_playwright
+
+from outreach_routes.schedule import position_at, route_track
 
 pytestmark = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and NODE_MODULES.is_dir()) and not os.environ.get("CI"),
-    reason="needs Debian's chromium and tests/browser/node_modules (`make test` installs both)",
+    reason="needs Debian's chromium and assets/node_modules (`make test` installs both)",
 )
 
 
@@ -35,6 +39,7 @@ def browser_pages(plan_dir: Path, plan_json: dict, tmp_path_factory):
     pages = {
         "overview": (plan_dir / "index.html", 1280, 900),
         "team": (plan_dir / "teams" / f"{slug}.html", 390, 844),
+        "overview_phone": (plan_dir / "index.html", 390, 844),
     }
     results = {}
     with sync_playwright() as p:
@@ -53,6 +58,9 @@ def browser_pages(plan_dir: Path, plan_json: dict, tmp_path_factory):
                 "layers": page.locator(".leaflet-control-layers").count(),
                 "viewport": page.eval_on_selector(
                     "meta[name=viewport]", "e => e.getAttribute('content')"
+                ),
+                "overflow_x": page.evaluate(
+                    "() => document.documentElement.scrollWidth - window.innerWidth"
                 ),
             }
             browser.close()
@@ -86,3 +94,172 @@ def test_team_map_shows_numbered_stops_on_a_phone(browser_pages, plan_json):
     assert team["markers"] == stops + 1  # numbered stops of the shown night, plus the base
     assert pixels_near(team["png"], "#1f77b4") > 100
     assert "width=device-width" in team["viewport"]
+
+
+def test_phone_pages_do_not_scroll_sideways(browser_pages):
+    assert browser_pages["team"]["overflow_x"] <= 0
+    assert browser_pages["overview_phone"]["overflow_x"] <= 0
+    assert browser_pages["overview_phone"]["report"].errors == []
+
+
+def test_night_buttons_switch_the_team_map(plan_dir: Path, plan_json: dict):
+    slug = plan_json["teams"][0]["slug"]
+    routes = [r for r in plan_json["teams"] if r["slug"] == slug]
+    with sync_playwright() as p:
+        browser, page, report = open_page(p, plan_dir / "teams" / f"{slug}.html", width=390)
+        buttons = page.locator(".night-picker button")
+        assert buttons.count() == len(routes)
+        for night in (1, len(routes) - 1):
+            buttons.nth(night).click()
+            # The chosen night's numbered stops, and the base.
+            assert page.locator(".stop-number").count() == len(routes[night]["stops"]) - 1
+            assert buttons.nth(night).get_attribute("aria-pressed") == "true"
+            assert buttons.nth(0).get_attribute("aria-pressed") == "false"
+        browser.close()
+    assert report.errors == []
+
+
+def test_time_slider_puts_each_team_where_the_plan_does(plan_dir: Path, plan_json: dict):
+    """Move the slider; each team's dot sits on the screen where the schedule puts the team."""
+    path = plan_dir / "index.html"
+    name = map_name(path)
+    first = dt_seconds(plan_json["teams"][0]["shift_start"])
+    with sync_playwright() as p:
+        browser, page, report = open_page(p, path, width=1280, height=900)
+        for tick in (30, 47):  # 20:30 and 21:55 on the first night (5-minute steps)
+            page.eval_on_selector(
+                "#plan-time",
+                f"e => {{ e.value = {tick}; e.dispatchEvent(new Event('input')); }}",
+            )
+            when = first + tick * 300
+            dots = page.eval_on_selector_all(
+                ".team-marker",
+                "els => els.map(e => { const r = e.getBoundingClientRect();"
+                " return [r.x + r.width / 2, r.y + r.height / 2]; })",
+            )
+            expected = []
+            for route in plan_json["teams"]:
+                position = position_at(route_track(route), when)
+                if position is not None:
+                    lon, lat = position
+                    expected.append(
+                        page.evaluate(
+                            f"() => {{ const p = {name}.latLngToContainerPoint([{lat}, {lon}]);"
+                            " const m = document.getElementById("
+                            f"'{name}').getBoundingClientRect(); return [p.x + m.x, p.y + m.y]; }}"
+                        )
+                    )
+            assert len(dots) == len(expected) == len({r["slug"] for r in plan_json["teams"]})
+            for x, y in expected:
+                assert min(np.hypot(x - dx, y - dy) for dx, dy in dots) < 2
+            statuses = page.inner_text("#plan-time-teams")
+            assert statuses.count("at stop") + statuses.count("walking") == len(expected)
+        page.eval_on_selector(
+            "#plan-time", "e => { e.value = e.max; e.dispatchEvent(new Event('input')); }"
+        )
+        # The last minute of the last shift: every team is back at its base, still on shift.
+        assert page.locator(".team-marker").count() == len(expected)
+        assert page.inner_text("#plan-time-teams").count("back at base") == len(expected)
+        browser.close()
+    assert report.errors == []
+
+
+def dt_seconds(stamp: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(stamp).timestamp()
+
+
+HOSTILE = ["<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>"]
+
+
+@pytest.fixture(scope="module")
+def hostile_offline_plan(tmp_path_factory) -> Path:
+    """An offline plan whose team name, contact line and request notes are attacks."""
+    folder = tmp_path_factory.mktemp("hostile")
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {
+                "request_id": f"X{i}",
+                "priority": 5,
+                "requester": HOSTILE[1 - i],
+                "note": HOSTILE[i],
+                "valid_from": "2022-12-01",
+                "valid_to": "2023-02-28",
+            },
+        }
+        for i, (lon, lat) in enumerate([(-75.1300, 40.0080), (-75.1280, 40.0060)])
+    ]
+    requests = folder / "requests.geojson"
+    requests.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    config = write_bundled_config(
+        folder,
+        **{
+            'contact = "Team lead line 215-555-0125"': f"contact = {json.dumps(HOSTILE[1])}",
+            f'"{ROOT_DATA / "requests.geojson"}"': json.dumps(str(requests)),
+        },
+    )
+    text = config.read_text("utf-8").replace("Team 25 Fairhill", f"Team 25 {HOSTILE[0]}")
+    config.write_text(text, "utf-8")
+    return run_plan(config, folder / "out", "--offline")
+
+
+ROOT_DATA = Path(__file__).resolve().parents[1] / "data" / "philadelphia"
+
+
+def test_offline_maps_open_with_every_request_blocked(hostile_offline_plan: Path):
+    plan = json.loads((hostile_offline_plan / "plan.json").read_text("utf-8"))
+    slug = plan["teams"][0]["slug"]
+    pages = [hostile_offline_plan / "index.html", hostile_offline_plan / "teams" / f"{slug}.html"]
+    with sync_playwright() as p:
+        for path in pages:
+            browser, page, report = open_page(p, path, block_all=True)
+            strokes = page.eval_on_selector_all(
+                ".leaflet-overlay-pane path", "els => els.map(e => e.getAttribute('stroke'))"
+            )
+            tiles = page.locator(".leaflet-tile").count()
+            browser.close()
+            assert report.errors == [] and report.blocked == [], path.name
+            assert tiles == 0  # no tile layer at all
+            assert "#9a9a9a" in strokes  # the street network is the base layer
+            assert "#1f77b4" in strokes  # and the first team's route is drawn on it
+
+
+def test_outside_text_shows_as_text_and_runs_nothing(hostile_offline_plan: Path):
+    plan = json.loads((hostile_offline_plan / "plan.json").read_text("utf-8"))
+    slug = plan["teams"][0]["slug"]
+    folder = hostile_offline_plan
+    pages = [folder / "index.html", folder / "teams" / f"{slug}.html"]
+    pages.append(folder / "teams" / f"{slug}-sheet.html")
+    with sync_playwright() as p:
+        for path in pages:
+            browser, page, report = open_page(p, path, block_all=True)
+            if path.name.endswith("-sheet.html"):
+                text = page.inner_text("body")
+            else:
+                # Open every popup and tooltip the map has, as a coordinator clicking around.
+                text = page.evaluate(
+                    f"""() => {{
+                    const seen = [];
+                    {map_name(path)}.eachLayer(layer => {{
+                      for (const kind of ["Popup", "Tooltip"]) {{
+                        const item = layer["get" + kind] && layer["get" + kind]();
+                        if (item) {{
+                          layer["open" + kind]();
+                          const el = item.getElement();
+                          if (el) seen.push(el.innerText);
+                        }}
+                      }}
+                    }});
+                    return seen.join("\\n") + "\\n" + document.body.innerText;
+                  }}"""
+                )
+            page.wait_for_timeout(200)
+            browser.close()
+            assert report.dialogs == [], path.name
+            assert report.errors == [], path.name
+            assert report.blocked == [], path.name  # not even the <img src=x>
+            assert HOSTILE[0] in text, path.name
+            assert HOSTILE[1] in text, path.name

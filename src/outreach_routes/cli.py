@@ -7,6 +7,7 @@ Exit codes: 0 done; 2 bad input (config or data: one line saying what, where and
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import time
 from pathlib import Path
@@ -47,8 +48,24 @@ def plan(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only errors.")] = False,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Maps that open with no connection: JavaScript and CSS inline, the street "
+            "network drawn instead of map tiles.",
+        ),
+    ] = False,
+    assets: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --offline: the node_modules folder to inline from; default: the "
+            "project's assets/ (make test installs it) or $OUTREACH_ROUTES_ASSETS."
+        ),
+    ] = None,
 ) -> None:
     """Plan a week for every team and write the maps, sheets, GPX and plan.json."""
+    from ._assets import assets_dir
     from .pipeline import plan_week, write_plan  # imported here so --help stays fast
 
     started = time.perf_counter()
@@ -62,9 +79,10 @@ def plan(
     except ValueError:
         _fail(f"--week-of {week_of!r} is not a date; write it as YYYY-MM-DD, e.g. 2023-01-02")
     try:
+        modules = assets_dir(assets) if offline else None  # before the work, not after
         result = plan_week(config, week_of=day, progress=say)
         say("writing maps ...")
-        folder = write_plan(result, out)
+        folder = write_plan(result, out, offline=offline, assets=modules)
     except InputDataError as exc:
         _fail(str(exc))
     for note in result.notes:
@@ -138,10 +156,17 @@ def main() -> None:
     """Entry point of the console script."""
     try:
         app()
-    except Exception:  # a stage failed on input that passed validation
+    except Exception as exc:  # a stage failed on input that passed validation: a bug
+        import tempfile
         import traceback
 
-        traceback.print_exc()
+        details = Path(tempfile.gettempdir()) / f"outreach-routes-failure-{os.getpid()}.txt"
+        details.write_text(traceback.format_exc(), encoding="utf-8")
+        typer.echo(
+            f"error: outreach-routes failed inside ({type(exc).__name__}: {exc}); no output was "
+            f"changed. This is a bug: please report it with the details in {details}",
+            err=True,
+        )
         sys.exit(EXIT_STAGE_FAILED)
 
 

@@ -38,12 +38,15 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 @dataclass(frozen=True)
 class CityConfig:
-    """The city: its name, time zone, metric CRS for distances and optional city limits."""
+    """The city: its name, time zone, metric CRS for distances and optional city limits; and
+    what every route sheet carries: the coordinators' line and a short safety card."""
 
     name: str
     timezone: str = "UTC"
     crs: str = "EPSG:3857"
     limits: Path | None = None
+    coordinators_contact: str = ""
+    safety_card: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,9 @@ class _Reader:
         }
         for key in raw.keys() - known:
             self.problems.append(f"unknown table [{key}]; known tables: {', '.join(sorted(known))}")
-        city = self.build(CityConfig, raw.get("city"), "[city]", paths={"limits"})
+        city = self.build(
+            CityConfig, raw.get("city"), "[city]", paths={"limits"}, tuples={"safety_card"}
+        )
         if city is not None:
             self.check_city(city)
         incidents = self.build(

@@ -40,7 +40,7 @@ from .hotspots import find_hotspots, risk_cells
 from .incidents import IncidentTable, load_incidents
 from .network import NetworkReport, load_network
 from .requests import corner_index, load_requests, locate_corners
-from .routing import Route, TeamNetwork, plan_routes, team_network
+from .routing import Route, TeamNetwork, plan_routes, street_name, team_network
 from .stops import build_stops
 from .teams import Team, load_teams
 
@@ -218,12 +218,16 @@ def plan_week(
     )
 
 
-def write_plan(plan: Plan, out_dir: str | Path) -> Path:
+def write_plan(
+    plan: Plan, out_dir: str | Path, *, offline: bool = False, assets: Path | None = None
+) -> Path:
     """Write every output of a plan into ``out_dir``, replacing it only when all succeeded.
 
     Writes ``index.html``, ``teams/<slug>.html``, ``teams/<slug>-sheet.html``,
     ``teams/<slug>.gpx``, ``plan.json``, ``rejects.csv``, ``network_nodes.parquet`` and
-    ``network_edges.parquet`` (the walking graph) and ``manifest.json``.
+    ``network_edges.parquet`` (the walking graph) and ``manifest.json``. With ``offline``, the
+    maps carry their JavaScript and CSS inline (from ``assets``, a ``node_modules`` folder; see
+    :func:`outreach_routes._assets.assets_dir`) and the street network as their base layer.
 
     Returns
     -------
@@ -240,8 +244,11 @@ def write_plan(plan: Plan, out_dir: str | Path) -> Path:
         plan.incidents.rejects.to_csv(staging / "rejects.csv", index=False)
         nodes, edges = ox.graph_to_gdfs(plan.graph)
         nodes[["x", "y", "geometry"]].to_parquet(staging / "network_nodes.parquet")
-        edges[["length", "geometry"]].to_parquet(staging / "network_edges.parquet")
-        render.write_maps(plan, document, staging)
+        walking = edges[["length", "geometry"]].copy()
+        if "name" in edges:
+            walking["name"] = edges["name"].map(street_name)
+        walking.to_parquet(staging / "network_edges.parquet")
+        render.write_maps(plan, document, staging, offline=offline, assets=assets)
         render_seconds = time.perf_counter() - started
         manifest = _manifest(plan, document, render_seconds)
         (staging / "manifest.json").write_text(dumps_json(manifest), encoding="utf-8")
@@ -273,8 +280,12 @@ def plan_document(plan: Plan) -> dict[str, Any]:
                 "depart": _iso(s.depart),
                 "prize": round(float(s.prize), 3),
                 "sources": list(s.sources),
+                # The streets walked from the previous stop: [name, metres] runs.
+                "via": [[name, round(m)] for name, m in ([], *route.legs)[k]],
             }
-            for s, la, lo in zip(route.stops.itertuples(), stop_lat, stop_lon, strict=True)
+            for k, (s, la, lo) in enumerate(
+                zip(route.stops.itertuples(), stop_lat, stop_lon, strict=True)
+            )
         ]
         teams.append(
             {
@@ -302,6 +313,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "city": plan.config.city.name,
         "week_of": plan.week_start.date().isoformat(),
         "timezone": plan.config.city.timezone,
+        "coordinators_contact": plan.config.city.coordinators_contact,
+        "safety_card": list(plan.config.city.safety_card),
         "rows_read": table.rows_read,
         "rows_used": table.rows_used,
         "rows_rejected": table.rows_rejected,

@@ -1,11 +1,16 @@
 """Maps, route sheets and GPX: what coordinators and walkers see.
 
-* ``index.html``: the overview for coordinators: every team's first-night route, territories,
-  hotspots shaded by risk with a legend, requests (served and unserved), no-go zones, a layer
-  control and a per-team summary.
-* ``teams/<slug>.html``: one team's map, each night a layer, numbered stops with times.
-* ``teams/<slug>-sheet.html``: a printable sheet, one page per night.
+* ``index.html``: the overview for coordinators: every team's first-night route with direction
+  arrows (the other nights as a hidden layer), territories, hotspots shaded by risk with a
+  legend, requests (served and unserved), hatched no-go zones, a layer control, a per-team
+  summary, and a time slider that moves each team along its route through the shifts.
+* ``teams/<slug>.html``: one team's map: a button per night, numbered stops with times.
+* ``teams/<slug>-sheet.html``: a printable sheet, one page per night, with the streets to walk,
+  the contact lines and the safety card.
 * ``teams/<slug>.gpx``: the track and the stops, for phone navigation apps.
+
+Offline maps (``offline=True``) carry their JavaScript and CSS inline and draw the street
+network as their base layer instead of map tiles, so they open with no connection at all.
 
 Every string that comes from outside (team names, contact lines, request notes) passes through
 :func:`safe_text` before it reaches HTML or JavaScript. No incident point and no victim attribute
@@ -16,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +30,11 @@ import branca.colormap
 import folium
 import gpxpy.gpx
 import numpy as np
+import osmnx as ox
+import shapely
+
+from ._assets import assets_dir, inline_assets
+from .schedule import route_track
 
 if TYPE_CHECKING:
     from .pipeline import Plan
@@ -51,30 +63,60 @@ def safe_text(value: Any) -> str:
     return text.replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
 
 
-def write_maps(plan: Plan, document: dict[str, Any], folder: Path) -> None:
-    """Write the overview, and per team its map, sheet and GPX, into ``folder``."""
+def write_maps(
+    plan: Plan,
+    document: dict[str, Any],
+    folder: Path,
+    *,
+    offline: bool = False,
+    assets: Path | None = None,
+) -> None:
+    """Write the overview, and per team its map, sheet and GPX, into ``folder``.
+
+    With ``offline``, the maps inline their JavaScript and CSS from ``assets`` (a
+    ``node_modules`` folder, see :func:`outreach_routes._assets.assets_dir`) and draw the street
+    network instead of tiles.
+    """
+    modules = assets_dir(assets) if offline else None
     (folder / "teams").mkdir(parents=True, exist_ok=True)
-    overview_map(plan, document).save(str(folder / "index.html"))
+    streets = _street_lines(plan) if offline else {}
+    city_streets = _feature(streets.get(None))
+    _save(overview_map(plan, document, streets=city_streets), folder / "index.html", modules)
     for slug in dict.fromkeys(r["slug"] for r in document["teams"]):
-        team_map(document, slug).save(str(folder / "teams" / f"{slug}.html"))
+        team = next(r["team"] for r in document["teams"] if r["slug"] == slug)
+        fmap = team_map(document, slug, streets=_feature(streets.get(team)))
+        _save(fmap, folder / "teams" / f"{slug}.html", modules)
         (folder / "teams" / f"{slug}-sheet.html").write_text(
             route_sheet(document, slug), encoding="utf-8"
         )
         (folder / "teams" / f"{slug}.gpx").write_text(route_gpx(document, slug), encoding="utf-8")
 
 
-def overview_map(plan: Plan, document: dict[str, Any]) -> folium.Map:
-    """The coordinators' map of the whole week."""
-    fmap = _base_map(document)
+def _save(fmap: folium.Map, path: Path, modules: Path | None) -> None:
+    page = fmap.get_root().render()
+    if modules is not None:
+        page = inline_assets(page, modules)
+    path.write_text(page, encoding="utf-8")
+
+
+def overview_map(
+    plan: Plan, document: dict[str, Any], *, streets: dict[str, Any] | None = None
+) -> folium.Map:
+    """The coordinators' map of the whole week (``streets``: a base layer for offline maps)."""
+    fmap = _base_map(document, streets)
     colours = _team_colours(document)
     _hotspot_layer(document, show=True).add_to(fmap)
     _risk_scale(document).add_to(fmap)
     _territories(document).add_to(fmap)
     _zones(document).add_to(fmap)
     _requests(plan, document).add_to(fmap)
-    first_nights = {}
+    first_nights: dict[str, dict[str, Any]] = {}
+    later = folium.FeatureGroup(name="Routes of the other nights", show=False)
     for route in document["teams"]:
-        first_nights.setdefault(route["slug"], route)
+        if route["slug"] in first_nights:
+            _route_line(route, colours[route["slug"]], weight=3, opacity=0.6).add_to(later)
+        else:
+            first_nights[route["slug"]] = route
     for slug, route in first_nights.items():
         group = folium.FeatureGroup(
             name=f"<span style='color:{colours[slug]}'>&#9632;</span> "
@@ -82,22 +124,28 @@ def overview_map(plan: Plan, document: dict[str, Any]) -> folium.Map:
             show=True,
         )
         _route_line(route, colours[slug]).add_to(group)
+        _arrows(route, colours[slug], group, every_m=1200)
         _base_marker(route, colours[slug]).add_to(group)
         group.add_to(fmap)
+    later.add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     _fit(fmap, document)
-    fmap.get_root().html.add_child(folium.Element(_title_block(document, overview=True)))
-    fmap.get_root().html.add_child(folium.Element(_summary_table(document, colours)))
-    fmap.get_root().header.add_child(folium.Element(_MAP_CSS))
+    root = fmap.get_root()
+    root.html.add_child(folium.Element(_title_block(document, overview=True)))
+    root.html.add_child(folium.Element(_summary_table(document, colours) + _HATCH))
+    _time_slider(fmap, document, colours)
+    root.header.add_child(folium.Element(_MAP_CSS))
     return fmap
 
 
-def team_map(document: dict[str, Any], slug: str) -> folium.Map:
-    """One team's map: a layer per night with numbered stops and times."""
+def team_map(
+    document: dict[str, Any], slug: str, *, streets: dict[str, Any] | None = None
+) -> folium.Map:
+    """One team's map: a button per night, numbered stops with times."""
     routes = [r for r in document["teams"] if r["slug"] == slug]
     if not routes:
         raise KeyError(f"no team with slug {slug!r} in the plan")
-    fmap = _base_map(document)
+    fmap = _base_map(document, streets)
     colour = _team_colours(document)[slug]
     team = routes[0]["team"]
     territory = {
@@ -118,9 +166,12 @@ def team_map(document: dict[str, Any], slug: str) -> folium.Map:
     ).add_to(fmap)
     _hotspot_layer(document, show=True).add_to(fmap)
     _zones(document, team=team).add_to(fmap)
+    nights = []
     for i, route in enumerate(routes):
-        group = folium.FeatureGroup(name=f"{_night_label(route['night'])}", show=i == 0)
+        # Nights are switched by the buttons in the title block, not the layer control.
+        group = folium.FeatureGroup(name=_night_label(route["night"]), show=i == 0, control=False)
         _route_line(route, colour).add_to(group)
+        _arrows(route, colour, group)
         for number, stop in enumerate(route["stops"][1:-1], start=1):
             folium.Marker(
                 [stop["lat"], stop["lon"]],
@@ -128,42 +179,56 @@ def team_map(document: dict[str, Any], slug: str) -> folium.Map:
                     html=f'<div class="stop-number" style="background:{colour}">{number}</div>',
                     icon_size=(30, 30),
                     icon_anchor=(15, 15),
+                    class_name="stop-icon",
                 ),
                 tooltip=folium.Tooltip(f"{number}. {_clock(stop['arrive'])}"),
                 popup=folium.Popup(_stop_popup(number, stop), max_width=260),
             ).add_to(group)
         group.add_to(fmap)
+        nights.append(group)
     _base_marker(routes[0]).add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     _fit(fmap, document, team=team)
-    fmap.get_root().html.add_child(folium.Element(_title_block(document, routes=routes)))
-    fmap.get_root().header.add_child(folium.Element(_MAP_CSS))
+    root = fmap.get_root()
+    root.html.add_child(folium.Element(_title_block(document, routes=routes) + _HATCH))
+    root.script.add_child(folium.Element(_night_picker_js(fmap, nights)))
+    root.header.add_child(folium.Element(_MAP_CSS))
     return fmap
 
 
 def route_sheet(document: dict[str, Any], slug: str) -> str:
-    """A printable HTML sheet for one team: one page per night, stops with times."""
+    """A printable HTML sheet for one team: one page per night, stops with times, the streets
+    to walk, the contact lines and the safety card."""
     routes = [r for r in document["teams"] if r["slug"] == slug]
     team = safe_text(routes[0]["team"])
+    coordinators = safe_text(document.get("coordinators_contact", "")) or "&ndash;"
+    card = "".join(f"<li>{safe_text(line)}</li>" for line in document.get("safety_card", []))
+    card = f'<div class="card"><strong>Safety</strong><ul>{card}</ul></div>' if card else ""
     pages = []
     for route in routes:
+        stops = route["stops"]
         rows = "".join(
             f"<tr><td>{n}</td><td>{_clock(s['arrive'])}</td><td>{_clock(s['depart'])}</td>"
-            f"<td>{safe_text(_stop_title(s))}</td><td>{s['lat']:.5f}, {s['lon']:.5f}</td></tr>"
-            for n, s in enumerate(route["stops"][1:-1], start=1)
+            f"<td>{safe_text(_stop_title(s))}</td><td>{_way(stops[n - 1], s)}</td>"
+            f"<td>{s['lat']:.5f}, {s['lon']:.5f}</td></tr>"
+            for n, s in enumerate(stops[1:-1], start=1)
         )
+        home = f"<p class='meta'><strong>Back to base:</strong> {_way(stops[-2], stops[-1])}</p>"
         shift = f"{_clock(route['shift_start'])}&ndash;{_clock(route['shift_end'])}"
         pages.append(
             f"""<section class="night">
 <h1>{team}</h1>
 <h2>{_night_label(route["night"])} &middot; {shift}</h2>
-<p class="meta">Leave base {_clock(route["stops"][0]["depart"])} &middot; back at base
-{_clock(route["stops"][-1]["arrive"])} &middot; {route["walk_km"]:.1f} km walking &middot;
-{len(route["stops"]) - 2} stops of {route["dwell_min"]:g} min</p>
-<table><thead><tr><th>#</th><th>Arrive</th><th>Leave</th><th>Stop</th>
+<p class="meta">Leave base {_clock(stops[0]["depart"])} &middot; back at base
+{_clock(stops[-1]["arrive"])} &middot; {route["walk_km"]:.1f} km walking &middot;
+{len(stops) - 2} stops of {route["dwell_min"]:g} min</p>
+<table><thead><tr><th>#</th><th>Arrive</th><th>Leave</th><th>Stop</th><th>Getting there</th>
 <th>Corner (lat, lon)</th></tr></thead>
 <tbody>{rows}</tbody></table>
-<p class="contact"><strong>Contact:</strong> {safe_text(route["contact"]) or "&ndash;"}</p>
+{home}
+<p class="contact"><strong>Team:</strong> {safe_text(route["contact"]) or "&ndash;"}
+&middot; <strong>Coordinators:</strong> {coordinators}</p>
+{card}
 </section>"""
         )
     return f"""<!DOCTYPE html>
@@ -174,15 +239,52 @@ def route_sheet(document: dict[str, Any], slug: str) -> str:
 body {{ font: 15px/1.4 system-ui, sans-serif; margin: 1.5em; color: #111; }}
 h1 {{ font-size: 1.4em; margin: 0; }} h2 {{ font-size: 1.1em; margin: .2em 0 .6em; }}
 table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ border-bottom: 1px solid #bbb; padding: .35em .5em; text-align: left; }}
+th, td {{ border-bottom: 1px solid #bbb; padding: .35em .5em; text-align: left;
+  vertical-align: top; }}
 td:first-child {{ font-weight: bold; }}
 .meta, .contact {{ margin: .5em 0; }}
+.card {{ border: 2px solid #111; padding: .3em .8em; margin-top: .8em; }}
+.card ul {{ margin: .3em 0; padding-left: 1.2em; }}
 section.night {{ margin-bottom: 2.5em; }}
-@media print {{ body {{ margin: 0; }} section.night {{ page-break-after: always; }} }}
+@media print {{ body {{ margin: 0; font-size: 12px; }}
+  section.night {{ page-break-after: always; }} }}
 </style></head><body>
 {"".join(pages)}
 </body></html>
 """
+
+
+def _way(previous: dict[str, Any], stop: dict[str, Any]) -> str:
+    """How to walk from ``previous`` to ``stop`` in words: the streets, or a heading where the
+    network has no street names."""
+    runs = [(name, metres) for name, metres in stop.get("via", []) if metres >= 1]
+    total = sum(m for _n, m in runs)
+    if runs and all(name for name, _m in runs):
+        # Short runs on another street are crossings and jogs: fold them into the walk.
+        kept = [(n, m) for n, m in runs if m >= 40] or runs
+        return " &rarr; ".join(f"{safe_text(_street(n))} {_distance(m)}" for n, m in kept)
+    heading = _compass(previous["lon"], previous["lat"], stop["lon"], stop["lat"])
+    return f"{_distance(total)} on foot, heading {heading}" if total else "&ndash;"
+
+
+def _street(name: str) -> str:
+    """A street name as people write it, when the file has it in capitals: "W Broadway",
+    "23rd"."""
+    if not name.isupper():
+        return name
+    return " ".join(w.lower() if w[:1].isdigit() else w.capitalize() for w in name.split())
+
+
+def _distance(metres: float) -> str:
+    return f"{metres / 1000:.1f} km" if metres >= 1000 else f"{round(metres, -1):.0f} m"
+
+
+def _compass(lon0: float, lat0: float, lon1: float, lat1: float) -> str:
+    east = (lon1 - lon0) * math.cos(math.radians((lat0 + lat1) / 2))
+    bearing = math.degrees(math.atan2(east, lat1 - lat0)) % 360
+    names = ["north", "north-east", "east", "south-east", "south", "south-west", "west"]
+    names.append("north-west")
+    return names[int((bearing + 22.5) // 45) % 8]
 
 
 def route_gpx(document: dict[str, Any], slug: str) -> str:
@@ -224,8 +326,48 @@ _MAP_CSS = """<style>
 .plan-summary table { border-collapse: collapse; }
 .plan-summary td, .plan-summary th { padding: 1px 5px; text-align: right; }
 .plan-summary td:first-child, .plan-summary th:first-child { text-align: left; }
-@media (max-width: 600px) { .plan-summary { display: none; } .plan-title { font-size: 13px; } }
+.route-arrow { font: bold 15px/16px system-ui, sans-serif; text-align: center;
+  text-shadow: 0 0 2px #fff, 0 0 2px #fff; }
+.nogo-zone { fill: url(#nogo-hatch); fill-opacity: 1; }
+.plan-key { display: flex; flex-wrap: wrap; gap: 2px 12px; margin-top: 4px;
+  border-top: 1px solid #ddd; padding-top: 3px; }
+.plan-key i { display: inline-block; width: 14px; height: 10px; margin-right: 4px;
+  vertical-align: middle; }
+.time-panel { position: fixed; bottom: 30px; right: 10px;
+  z-index: 1001; background: #fff; padding: 6px 10px; border-radius: 6px; width: 330px;
+  box-shadow: 0 1px 4px rgba(0,0,0,.4); font: 13px/1.4 system-ui, sans-serif; }
+.time-panel input { width: 100%; height: 28px; margin: 2px 0; }
+.time-panel ul { margin: 2px 0 0; padding: 0; list-style: none; max-height: 9em;
+  overflow: auto; }
+.team-dot { width: 16px; height: 16px; border-radius: 10px; border: 3px solid #111;
+  box-shadow: 0 0 4px #000; }
+.night-picker { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 4px; }
+.night-picker button { min-width: 44px; min-height: 36px; border: 1px solid #888;
+  border-radius: 6px; background: #f4f4f4; font: 14px system-ui, sans-serif; }
+.night-picker button[aria-pressed="true"] { background: #222; color: #fff; }
+@media (max-width: 600px) {
+  .plan-summary, .plan-key { display: none; }
+  .plan-title { font-size: 13px; max-width: calc(100vw - 120px); }
+  .time-panel { width: auto; left: 8px; right: 8px; bottom: 20px; }
+}
 </style>"""
+
+# Symbols of the overview, for the reader who has not used the tool before.
+_KEY = """<div class="plan-key">
+<div><i style="background:#1f77b4;height:4px"></i>route (&#9650; walking direction)</div>
+<div><i style="background:#238b45;border-radius:5px;width:10px"></i>request served</div>
+<div><i style="background:#999;border-radius:5px;width:10px;opacity:.6"></i>request not
+served</div>
+<div><i style="background:repeating-linear-gradient(45deg,#c00 0 2px,#fff 2px 5px)"></i>no-go
+zone</div>
+<div><i style="border-top:2px dashed #555;height:0"></i>territory</div>
+</div>"""
+
+# The stripes that fill no-go zones (an SVG pattern the map's paths refer to by id).
+_HATCH = """<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>
+<pattern id="nogo-hatch" patternUnits="userSpaceOnUse" width="8" height="8"
+ patternTransform="rotate(45)"><rect width="8" height="8" fill="#c00" fill-opacity=".08"/>
+<rect width="3" height="8" fill="#c00" fill-opacity=".55"/></pattern></defs></svg>"""
 
 
 def _risk_scale(document: dict[str, Any]) -> branca.colormap.LinearColormap:
@@ -257,8 +399,41 @@ def _hotspot_layer(document: dict[str, Any], *, show: bool) -> folium.FeatureGro
     return layer
 
 
-def _base_map(document: dict[str, Any]) -> folium.Map:
-    return folium.Map(location=_centre(document), zoom_start=12, tiles=TILES, control_scale=True)
+def _base_map(document: dict[str, Any], streets: dict[str, Any] | None = None) -> folium.Map:
+    """A map with tiles, or with ``streets`` drawn as its base layer and no tiles (offline)."""
+    tiles = None if streets else TILES
+    fmap = folium.Map(location=_centre(document), zoom_start=12, tiles=tiles, control_scale=True)
+    if streets:
+        folium.GeoJson(
+            streets,
+            name="Streets",
+            control=False,
+            style_function=lambda _f: {"color": "#9a9a9a", "weight": 1.2, "opacity": 0.9},
+            interactive=False,
+        ).add_to(fmap)
+    return fmap
+
+
+def _street_lines(plan: Plan) -> dict[str | None, shapely.Geometry]:
+    """The walking network as display lines (WGS84): for each team its territory's streets,
+    and under ``None`` the streets of every territory together."""
+    edges = ox.graph_to_gdfs(plan.graph, nodes=False)[["geometry"]]
+    projected = edges.geometry.to_numpy()
+    lines = edges.geometry.simplify(3).to_crs("EPSG:4326").set_precision(1e-5).to_numpy()
+    drawn = ~shapely.is_empty(lines)
+    out: dict[str | None, shapely.Geometry] = {}
+    for team in plan.teams:
+        near = drawn & shapely.intersects(projected, team.territory.buffer(250))
+        out[team.name] = shapely.multilinestrings(lines[near])
+    everywhere = shapely.union_all([t.territory for t in plan.teams]).buffer(400)
+    out[None] = shapely.multilinestrings(lines[drawn & shapely.intersects(projected, everywhere)])
+    return out
+
+
+def _feature(geometry: shapely.Geometry | None) -> dict[str, Any] | None:
+    if geometry is None:
+        return None
+    return {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(geometry)}
 
 
 def _centre(document: dict[str, Any]) -> list[float]:
@@ -312,6 +487,7 @@ def _zones(document: dict[str, Any], team: str | None = None) -> folium.FeatureG
                 "dashArray": "4 3",
                 "fillColor": "#c00",
                 "fillOpacity": 0.25,
+                "className": "nogo-zone",
             },
             tooltip=folium.Tooltip(
                 f"<b>No-go: {safe_text(p['name'])}</b><br>{safe_text(who)}{safe_text(until)}"
@@ -353,17 +529,50 @@ def _requests(plan: Plan, document: dict[str, Any]) -> folium.FeatureGroup:
     return group
 
 
-def _route_line(route: dict[str, Any], colour: str) -> folium.PolyLine:
+def _route_line(
+    route: dict[str, Any], colour: str, *, weight: float = 5, opacity: float = 0.85
+) -> folium.PolyLine:
     return folium.PolyLine(
         [[lat, lon] for lon, lat in route["path"]],
         color=colour,
-        weight=5,
-        opacity=0.85,
+        weight=weight,
+        opacity=opacity,
         tooltip=folium.Tooltip(
             f"{safe_text(route['team'])}: {_night_label(route['night'])}, "
             f"{len(route['stops']) - 2} stops, {route['walk_km']:.1f} km"
         ),
     )
+
+
+def _arrows(
+    route: dict[str, Any], colour: str, group: folium.FeatureGroup, *, every_m: float = 400.0
+) -> None:
+    """Small arrowheads along the route, every ``every_m`` metres, pointing the way walked."""
+    path = np.asarray(route["path"], dtype=float)
+    if len(path) < 2:
+        return
+    scale = np.cos(np.radians(path[:, 1].mean()))
+    xy = np.column_stack([path[:, 0] * scale, path[:, 1]]) * 111_195.0
+    step = np.hypot(*np.diff(xy, axis=0).T)
+    along = np.concatenate([[0.0], np.cumsum(step)])
+    for mark in np.arange(every_m / 2, along[-1], every_m):
+        i = min(int(np.searchsorted(along, mark, side="right")) - 1, len(step) - 1)
+        if step[i] <= 0:
+            continue
+        share = (mark - along[i]) / step[i]
+        lon, lat = path[i] + share * (path[i + 1] - path[i])
+        dx, dy = xy[i + 1] - xy[i]
+        angle = math.degrees(math.atan2(dx, dy))
+        folium.Marker(
+            [float(lat), float(lon)],
+            icon=folium.DivIcon(
+                html=f'<div style="color:{colour};transform:rotate({angle:.0f}deg)">&#9650;</div>',
+                icon_size=(16, 16),
+                icon_anchor=(8, 8),
+                class_name="route-arrow",
+            ),
+            interactive=False,
+        ).add_to(group)
 
 
 def _base_marker(route: dict[str, Any], colour: str = "#000") -> folium.Marker:
@@ -374,9 +583,146 @@ def _base_marker(route: dict[str, Any], colour: str = "#000") -> folium.Marker:
             html=f'<div class="stop-number base" style="background:{colour}">B</div>',
             icon_size=(30, 30),
             icon_anchor=(15, 15),
+            class_name="base-icon",
         ),
         tooltip=folium.Tooltip(f"Base: {safe_text(route['team'])}"),
     )
+
+
+def _time_slider(fmap: folium.Map, document: dict[str, Any], colours: dict[str, str]) -> None:
+    """A slider over the shifts' minutes that moves a dot per team to where the plan puts it."""
+    routes = document["teams"]
+    starts = sorted({(r["shift_start"], r["shift_end"]) for r in routes})
+    origin = dt.datetime.fromisoformat(starts[0][0]).timestamp()
+    ticks = []
+    for start, end in starts:
+        t0, t1 = (dt.datetime.fromisoformat(x) for x in (start, end))
+        clock = t0
+        while clock <= t1:
+            if not ticks or clock.timestamp() - origin > ticks[-1][0]:
+                ticks.append([round(clock.timestamp() - origin), clock.strftime("%a %d %b %H:%M")])
+            clock += dt.timedelta(minutes=_SLIDER_MIN)
+    teams = []
+    for slug, colour in colours.items():
+        tracks = []
+        for route in (r for r in routes if r["slug"] == slug):
+            track = route_track(route)
+            stops = [
+                [_rel(s["arrive"], origin), _rel(s["depart"], origin)] for s in route["stops"][1:-1]
+            ]
+            tracks.append(
+                {
+                    "t": [round(t - origin) for t in track[:, 0]],
+                    "ll": [[round(lat, 5), round(lon, 5)] for _t, lon, lat in track],
+                    "stops": stops,
+                    "shift": [_rel(route["shift_start"], origin), _rel(route["shift_end"], origin)],
+                }
+            )
+        name = next(r["team"] for r in routes if r["slug"] == slug)
+        teams.append({"name": name, "colour": colour, "tracks": tracks})
+    data = json.dumps({"ticks": ticks, "teams": teams}, separators=(",", ":"))
+    data = data.replace("</", "<\\/")  # nothing in the data can close the script element
+    fmap.get_root().html.add_child(
+        folium.Element(
+            '<div class="time-panel"><label for="plan-time">Where the plan puts each team: '
+            '<b id="plan-time-label"></b></label>'
+            f'<input type="range" id="plan-time" min="0" max="{len(ticks) - 1}" value="0" '
+            'step="1"><ul id="plan-time-teams"></ul></div>'
+        )
+    )
+    fmap.get_root().script.add_child(
+        folium.Element(_SLIDER_JS.replace("MAP", fmap.get_name()).replace("DATA", data))
+    )
+
+
+_SLIDER_MIN = 5
+# Team names reach the page only through textContent: never parsed as HTML. Runs once the page
+# is parsed: folium defines the map after this script.
+_SLIDER_JS = """
+document.addEventListener("DOMContentLoaded", function () {
+  var map = MAP, data = DATA;
+  var slider = document.getElementById("plan-time");
+  var label = document.getElementById("plan-time-label");
+  var list = document.getElementById("plan-time-teams");
+  var rows = [], markers = data.teams.map(function (team) {
+    var icon = L.divIcon({className: "team-marker", iconSize: [18, 18], iconAnchor: [9, 9],
+      html: '<div class="team-dot" style="background:' + team.colour + '"></div>'});
+    var marker = L.marker([0, 0], {icon: icon, zIndexOffset: 1000, keyboard: false});
+    var name = document.createElement("span");
+    name.textContent = team.name;
+    marker.bindTooltip(name);
+    var row = document.createElement("li"), swatch = document.createElement("span");
+    swatch.style.color = team.colour;
+    swatch.textContent = "\u25a0 ";
+    row.appendChild(swatch);
+    row.appendChild(document.createTextNode(""));
+    list.appendChild(row);
+    rows.push(row);
+    return marker;
+  });
+  function where(track, t) {
+    var times = track.t, lo = 0, hi = times.length - 1;
+    t = Math.min(Math.max(t, times[0]), times[hi]);  // before leaving or once back: at base
+    while (hi - lo > 1) { var mid = (lo + hi) >> 1; if (times[mid] <= t) lo = mid; else hi = mid; }
+    var span = times[hi] - times[lo], f = span > 0 ? (t - times[lo]) / span : 0;
+    var a = track.ll[lo], b = track.ll[hi];
+    return [a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1])];
+  }
+  function status(track, t) {
+    if (t < track.t[0]) return "at base";
+    if (t >= track.t[track.t.length - 1]) return "back at base";
+    for (var i = 0; i < track.stops.length; i++) {
+      var s = track.stops[i];
+      if (t < s[0]) return "walking to stop " + (i + 1);
+      if (t <= s[1]) return "at stop " + (i + 1);
+    }
+    return "walking back to base";
+  }
+  function show(index) {
+    var tick = data.ticks[index], t = tick[0];
+    label.textContent = tick[1];
+    data.teams.forEach(function (team, k) {
+      var track = team.tracks.find(function (r) {
+        return r.shift[0] <= t && t <= r.shift[1];
+      });
+      var text = rows[k].lastChild;
+      if (track) {
+        markers[k].setLatLng(where(track, t)).addTo(map);
+        text.textContent = team.name + ": " + status(track, t);
+      } else {
+        markers[k].remove();
+        text.textContent = team.name + ": off shift";
+      }
+    });
+  }
+  slider.addEventListener("input", function () { show(+slider.value); });
+  show(+slider.value);
+});
+"""
+
+
+def _night_picker_js(fmap: folium.Map, nights: list[folium.FeatureGroup]) -> str:
+    names = ", ".join(g.get_name() for g in nights)
+    # Runs once the page is parsed: folium defines the map and its layers after this script.
+    return f"""
+document.addEventListener("DOMContentLoaded", function () {{
+  var map = {fmap.get_name()}, nights = [{names}];
+  var buttons = Array.from(document.querySelectorAll(".night-picker button"));
+  buttons.forEach(function (button) {{
+    button.addEventListener("click", function () {{
+      var chosen = +button.dataset.night;
+      nights.forEach(function (layer, k) {{
+        if (k === chosen) map.addLayer(layer); else map.removeLayer(layer);
+      }});
+      buttons.forEach(function (b) {{ b.setAttribute("aria-pressed", String(b === button)); }});
+    }});
+  }});
+}});
+"""
+
+
+def _rel(stamp: str, origin: float) -> int:
+    return round(dt.datetime.fromisoformat(stamp).timestamp() - origin)
 
 
 def _stop_title(stop: dict[str, Any]) -> str:
@@ -407,9 +753,18 @@ def _title_block(
     else:
         head = safe_text(routes[0]["team"])
         extra = f"Contact: {safe_text(routes[0]['contact'])}"
+        buttons = "".join(
+            f'<button type="button" data-night="{i}" aria-pressed="{str(i == 0).lower()}" '
+            f'title="{_night_label(r["night"])}">{_night_label(r["night"])[:3]}</button>'
+            for i, r in enumerate(routes)
+        )
+        extra += f'<div class="night-picker">{buttons}</div>'
+    coordinators = document.get("coordinators_contact")
+    if overview and coordinators:
+        extra += f"<br>{safe_text(coordinators)}"
     return (
         f'<div class="plan-title"><h1>{head}</h1>Week of {document["week_of"]} &middot; '
-        f"{extra}<br><small>Generated {generated}</small></div>"
+        f'{extra}<small style="display:block">Generated {generated}</small></div>'
     )
 
 
@@ -435,7 +790,7 @@ def _summary_table(document: dict[str, Any], colours: dict[str, str]) -> str:
         "<th>stops</th><th>km</th><th>min</th><th>covered (stops / risk)</th>"
         "<th>requests</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
-        f"<small>{len(document['unserved_requests'])} request(s) not served</small></div>"
+        f"<small>{len(document['unserved_requests'])} request(s) not served</small>{_KEY}</div>"
     )
 
 

@@ -16,7 +16,7 @@ import itertools
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -49,6 +49,7 @@ class TeamNetwork:
     xy: np.ndarray  # (n, 2) projected coordinates
     matrix: csr_array  # (n, n) shortest edge length in metres between adjacent nodes
     geometry: dict[tuple[int, int], np.ndarray]  # coordinates of the edge used from i to j
+    names: dict[tuple[int, int], str]  # street name of that edge ("" when it has none)
     corners: np.ndarray  # local nodes where three or more street segments meet
     base: int  # local node nearest the team's base
 
@@ -63,6 +64,8 @@ class Route:
     stops: pd.DataFrame  # stop_id, kind, label, prize, node, x, y, arrive, depart, sources
     path: np.ndarray  # (k, 2) projected coordinates, base to base
     walk_m: float
+    # Per stop after the base: the streets walked to reach it, as (name, metres) runs.
+    legs: list[list[tuple[str, float]]] = field(default_factory=list)
 
     @property
     def duration_min(self) -> float:
@@ -140,7 +143,10 @@ def team_network(
     m = int(inside.sum())
     matrix = csr_array((lengths[best], (bu, bv)), shape=(m, m))
     coords = [shapely.get_coordinates(g) for g in sub.geometry.to_numpy()[best]]
-    geometry = dict(zip(zip(bu.tolist(), bv.tolist(), strict=True), coords, strict=True))
+    pairs = list(zip(bu.tolist(), bv.tolist(), strict=True))
+    geometry = dict(zip(pairs, coords, strict=True))
+    raw_names = sub["name"].to_numpy()[best] if "name" in sub else [None] * len(pairs)
+    names = dict(zip(pairs, (street_name(n) for n in raw_names), strict=True))
     kept_ids = node_ids[inside]
     xy = nodes.loc[kept_ids, ["x", "y"]].to_numpy(dtype=float)
     degree = np.bincount(np.concatenate([bu, bv]), minlength=m) // 2
@@ -158,6 +164,7 @@ def team_network(
         xy=xy,
         matrix=matrix,
         geometry=geometry,
+        names=names,
         corners=np.flatnonzero(degree >= 3),
         base=base,
     )
@@ -737,7 +744,7 @@ def _timed_route(
         row.update(x=net.xy[row["node"], 0], y=net.xy[row["node"], 1], arrive=arrive, depart=depart)
         rows.append(row)
         clock = depart
-    path, walk_m = _street_path(
+    path, walk_m, legs = _street_path(
         net, [rows[i]["node"] for i in range(len(rows))], points, pred, metres
     )
     return Route(
@@ -747,12 +754,18 @@ def _timed_route(
         stops=pd.DataFrame(rows),
         path=path,
         walk_m=walk_m,
+        legs=legs,
     )
 
 
-def _street_path(net, nodes, points, pred, metres) -> tuple[np.ndarray, float]:
-    """Concatenate edge geometries along the shortest paths between consecutive stops."""
+def _street_path(net, nodes, points, pred, metres):
+    """Concatenate edge geometries along the shortest paths between consecutive stops.
+
+    Returns the path, its length in metres, and per leg the streets walked as runs of
+    (name, metres).
+    """
     pieces = [net.xy[nodes[0]][None, :]]
+    legs = []
     walk_m = 0.0
     for (a, _b), (na, nb) in zip(
         zip(points, points[1:], strict=False), zip(nodes, nodes[1:], strict=False), strict=True
@@ -762,6 +775,22 @@ def _street_path(net, nodes, points, pred, metres) -> tuple[np.ndarray, float]:
         while chain[-1] != na:
             chain.append(int(pred[a, chain[-1]]))
         chain.reverse()
+        runs: list[tuple[str, float]] = []
         for i, j in zip(chain, chain[1:], strict=False):
-            pieces.append(net.geometry[(i, j)][1:])
-    return np.vstack(pieces), walk_m
+            line = net.geometry[(i, j)]
+            pieces.append(line[1:])
+            length = float(np.hypot(*np.diff(line, axis=0).T).sum())
+            name = net.names.get((i, j), "")
+            if runs and runs[-1][0] == name:
+                runs[-1] = (name, runs[-1][1] + length)
+            else:
+                runs.append((name, length))
+        legs.append(runs)
+    return np.vstack(pieces), walk_m, legs
+
+
+def street_name(value: object) -> str:
+    """An edge's street name: osmnx gives a list where merged OSM ways had several."""
+    if isinstance(value, list | tuple | np.ndarray):
+        value = next((v for v in value if isinstance(v, str) and v.strip()), "")
+    return value.strip() if isinstance(value, str) else ""
