@@ -442,11 +442,14 @@ def _centre(document: dict[str, Any]) -> list[float]:
 
 
 def _fit(fmap: folium.Map, document: dict[str, Any], team: str | None = None) -> None:
+    """Frame the routes, clear of the title block above and the panels below."""
     coords = np.array(
         [c for r in document["teams"] if team in (None, r["team"]) for c in r["path"]]
     )
     fmap.fit_bounds(
-        [[coords[:, 1].min(), coords[:, 0].min()], [coords[:, 1].max(), coords[:, 0].max()]]
+        [[coords[:, 1].min(), coords[:, 0].min()], [coords[:, 1].max(), coords[:, 0].max()]],
+        padding_top_left=(10, 120 if team is None else 170),
+        padding_bottom_right=(10, 200 if team is None else 40),
     )
 
 
