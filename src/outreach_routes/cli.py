@@ -147,6 +147,62 @@ def backtest(
     typer.echo(bt.summarise(scores).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
+@app.command()
+def where(
+    plan: Annotated[
+        Path, typer.Option(help="A plan's plan.json, or the folder `plan` wrote.")
+    ] = Path("out"),
+    at: Annotated[
+        str | None,
+        typer.Option(help="Time, YYYY-MM-DDTHH:MM in the city's time zone; default: now."),
+    ] = None,
+    near: Annotated[
+        str,
+        typer.Option(
+            help='Where help is needed: "lat,lon", or a corner like "Lake St & Chicago Ave".'
+        ),
+    ] = ...,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other programs.")] = False,
+) -> None:
+    """Which team is nearest, at a given time: ranked by walking time over the streets."""
+    import json
+
+    from .schedule import load_schedule, nearest_teams
+
+    try:
+        schedule = load_schedule(plan)
+        when = at or dt.datetime.now(schedule.timezone).isoformat(timespec="minutes")
+        rows = nearest_teams(schedule, when, near)
+    except InputDataError as exc:
+        _fail(str(exc))
+    if as_json:
+        keys = ("team", "on_shift", "position", "next_stop", "walk_min", "contact")
+        out = [{**{k: r[k] for k in keys}, "next_shift_start": r["next_shift_start"]} for r in rows]
+        typer.echo(json.dumps(out, indent=2))
+        return
+    stamp = dt.datetime.fromisoformat(when) if isinstance(when, str) else when
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=schedule.timezone)
+    local = stamp.astimezone(schedule.timezone)
+    typer.echo(f"{local:%a %d %b %Y %H:%M} ({schedule.timezone.key}), near {near}")
+    on = [r for r in rows if r["on_shift"]]
+    if not on:
+        typer.echo("No team is on shift at this time.")
+    for rank, r in enumerate(on, start=1):
+        walk = f"{r['walk_min']:.0f} min on foot" if r["walk_min"] is not None else "no street path"
+        stop = f" ({r['next_stop']['label']})" if r["next_stop"] else ""
+        typer.echo(f"{rank}. {r['team']}: {walk}; {r['status']}{stop}; contact {r['contact']}")
+    for r in rows:
+        if not r["on_shift"]:
+            nxt = r["next_shift_start"]
+            when_next = (
+                f"next shift {dt.datetime.fromisoformat(nxt):%a %d %b %H:%M}"
+                if nxt
+                else "no more shifts in this plan's week"
+            )
+            typer.echo(f"   {r['team']}: off shift, {when_next}; contact {r['contact']}")
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)

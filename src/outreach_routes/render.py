@@ -8,6 +8,8 @@
 * ``teams/<slug>-sheet.html``: a printable sheet, one page per night, with the streets to walk,
   the contact lines and the safety card.
 * ``teams/<slug>.gpx``: the track and the stops, for phone navigation apps.
+* ``teams/<slug>.ics``: each shift as a calendar event, with its stops and times.
+* ``contacts.html``: every team's shift days, hours and line, and the coordinators' line.
 
 Offline maps (``offline=True``) carry their JavaScript and CSS inline and draw the street
 network as their base layer instead of map tiles, so they open with no connection at all.
@@ -25,10 +27,12 @@ import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import branca.colormap
 import folium
 import gpxpy.gpx
+import icalendar
 import numpy as np
 import osmnx as ox
 import shapely
@@ -39,7 +43,16 @@ from .schedule import route_track
 if TYPE_CHECKING:
     from .pipeline import Plan
 
-__all__ = ["overview_map", "route_gpx", "route_sheet", "safe_text", "team_map", "write_maps"]
+__all__ = [
+    "contact_sheet",
+    "overview_map",
+    "route_gpx",
+    "route_sheet",
+    "safe_text",
+    "shift_calendar",
+    "team_map",
+    "write_maps",
+]
 
 TEAM_COLOURS = [
     "#1f77b4",
@@ -90,6 +103,8 @@ def write_maps(
             route_sheet(document, slug), encoding="utf-8"
         )
         (folder / "teams" / f"{slug}.gpx").write_text(route_gpx(document, slug), encoding="utf-8")
+        (folder / "teams" / f"{slug}.ics").write_bytes(shift_calendar(document, slug))
+    (folder / "contacts.html").write_text(contact_sheet(document), encoding="utf-8")
 
 
 def _save(fmap: folium.Map, path: Path, modules: Path | None) -> None:
@@ -285,6 +300,82 @@ def _compass(lon0: float, lat0: float, lon1: float, lat1: float) -> str:
     names = ["north", "north-east", "east", "south-east", "south", "south-west", "west"]
     names.append("north-west")
     return names[int((bearing + 22.5) // 45) % 8]
+
+
+def contact_sheet(document: dict[str, Any]) -> str:
+    """A printable page: every team with its shift days and hours and its line, and the
+    coordinators' line on top."""
+    rows = []
+    for slug in dict.fromkeys(r["slug"] for r in document["teams"]):
+        routes = [r for r in document["teams"] if r["slug"] == slug]
+        days = ", ".join(_night_label(r["night"])[:3] for r in routes)
+        hours = sorted(
+            {f"{_clock(r['shift_start'])}&ndash;{_clock(r['shift_end'])}" for r in routes}
+        )
+        base = routes[0]["base"]
+        rows.append(
+            f"<tr><td>{safe_text(routes[0]['team'])}</td><td>{days}</td><td>{', '.join(hours)}</td>"
+            f"<td>{safe_text(routes[0]['contact']) or '&ndash;'}</td>"
+            f"<td>{base[1]:.5f}, {base[0]:.5f}</td>"
+            f'<td><a href="teams/{slug}.html">map</a> &middot; <a href="teams/{slug}-sheet.html">'
+            f'sheet</a> &middot; <a href="teams/{slug}.ics">calendar</a></td></tr>'
+        )
+    coordinators = safe_text(document.get("coordinators_contact", "")) or "&ndash;"
+    city = safe_text(document["city"])
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{city}: team contacts, week of {document["week_of"]}</title>
+<style>
+body {{ font: 15px/1.4 system-ui, sans-serif; margin: 1.5em; color: #111; }}
+h1 {{ font-size: 1.4em; margin: 0 0 .3em; }}
+.coordinators {{ font-size: 1.2em; border: 2px solid #111; padding: .4em .8em;
+  display: inline-block; margin: .4em 0 1em; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border-bottom: 1px solid #bbb; padding: .4em .5em; text-align: left; }}
+@media print {{ a {{ color: inherit; text-decoration: none; }} }}
+</style></head><body>
+<h1>{city} outreach teams, week of {document["week_of"]}</h1>
+<div class="coordinators"><strong>Coordinators:</strong> {coordinators}</div>
+<table><thead><tr><th>Team</th><th>Shift days</th><th>Hours ({safe_text(document["timezone"])})</th>
+<th>Contact</th><th>Base (lat, lon)</th><th></th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table>
+<p><a href="index.html">Overview map</a></p>
+</body></html>
+"""
+
+
+def shift_calendar(document: dict[str, Any], slug: str) -> bytes:
+    """An iCalendar file for one team: each shift an event, its stops and times described."""
+    routes = [r for r in document["teams"] if r["slug"] == slug]
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//outreach-routes//weekly plan//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", f"{routes[0]['team']}: outreach shifts")
+    # No clock in the file: the same plan gives the same bytes.
+    stamp = dt.datetime.fromisoformat(routes[0]["shift_start"]).astimezone(dt.UTC)
+    zone = ZoneInfo(document["timezone"])
+    for route in routes:
+        event = icalendar.Event()
+        event.add("uid", f"{slug}-{route['night']}@outreach-routes")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", dt.datetime.fromisoformat(route["shift_start"]).astimezone(zone))
+        event.add("dtend", dt.datetime.fromisoformat(route["shift_end"]).astimezone(zone))
+        event.add("summary", f"{route['team']}: outreach shift")
+        lon, lat = route["base"]
+        event.add("location", f"Base {lat:.5f}, {lon:.5f}")
+        lines = [
+            f"{n}. {_clock(stop['arrive'])}-{_clock(stop['depart'])} {_stop_title(stop)}"
+            for n, stop in enumerate(route["stops"][1:-1], start=1)
+        ]
+        lines.append(f"Back at base {_clock(route['stops'][-1]['arrive'])}")
+        lines.append(f"Team line: {route['contact']}")
+        if document.get("coordinators_contact"):
+            lines.append(f"Coordinators: {document['coordinators_contact']}")
+        event.add("description", "\n".join(lines))
+        calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
 
 
 def route_gpx(document: dict[str, Any], slug: str) -> str:
@@ -763,8 +854,9 @@ def _title_block(
         )
         extra += f'<div class="night-picker">{buttons}</div>'
     coordinators = document.get("coordinators_contact")
-    if overview and coordinators:
-        extra += f"<br>{safe_text(coordinators)}"
+    if overview:
+        line = f"{safe_text(coordinators)} &middot; " if coordinators else ""
+        extra += f'<br>{line}<a href="contacts.html">All team contacts</a>'
     return (
         f'<div class="plan-title"><h1>{head}</h1>Week of {document["week_of"]} &middot; '
         f'{extra}<small style="display:block">Generated {generated}</small></div>'

@@ -3,18 +3,35 @@
 A route in ``plan.json`` has its street path and its stops with arrival and departure times. A
 team waits at each stop from arrival to departure and walks the path between stops at a steady
 pace, so its scheduled position is a function of time: :func:`route_track` samples it at every
-path vertex and :func:`position_at` interpolates. The overview map's time slider and the
-``where`` lookup both use these.
+path vertex and :func:`position_at` interpolates. The overview map's time slider uses these.
+
+:func:`load_schedule` and :func:`nearest_teams` answer a coordinator's question, "which team is
+nearest to this corner right now, and how long would they take on foot?", from a plan's output
+folder alone (``plan.json`` and the walking graph beside it): no config, no network.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import networkx as nx
 import numpy as np
+import pandas as pd
+from pyproj import Transformer
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
 
-__all__ = ["position_at", "route_track"]
+from ._errors import InputDataError
+from .requests import CornerIndex, corner_index, find_corner
+
+__all__ = ["Schedule", "load_schedule", "nearest_teams", "position_at", "route_track"]
 
 _EARTH_M = 6_371_008.8
 
@@ -81,3 +98,207 @@ def _step_metres(path: np.ndarray) -> np.ndarray:
 
 def _seconds(stamp: str) -> float:
     return dt.datetime.fromisoformat(stamp).timestamp()
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A plan's routes and walking graph, loaded once for many lookups."""
+
+    document: dict[str, Any]
+    timezone: ZoneInfo
+    tracks: list[np.ndarray]  # per route of document["teams"]: route_track
+    xy: np.ndarray  # (n, 2) graph nodes in the city CRS
+    lengths: csr_array  # (n, n) metres between adjacent nodes, both ways
+    tree: cKDTree
+    to_city: Transformer  # WGS84 lon/lat -> city CRS
+    corners: CornerIndex | None  # None when the network has no street names
+
+
+def load_schedule(plan: str | Path) -> Schedule:
+    """Load ``plan.json`` (or its folder) with the walking graph written beside it."""
+    path = Path(plan)
+    folder = path if path.is_dir() else path.parent
+    try:
+        document = json.loads((folder / "plan.json").read_text("utf-8"))
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        graph_files = manifest["outputs"]["walking_graph"]
+        nodes = pd.read_parquet(folder / graph_files["nodes"], columns=["x", "y"])
+        edges = pd.read_parquet(folder / graph_files["edges"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputDataError(
+            f"{folder}: not a complete plan folder ({exc}); give the folder `outreach-routes "
+            "plan` wrote, or its plan.json"
+        ) from exc
+    index = {node: i for i, node in enumerate(nodes.index)}
+    edges = edges.reset_index()
+    u = edges["u"].map(index).to_numpy()
+    v = edges["v"].map(index).to_numpy()
+    lengths = _street_lengths(u, v, edges["length"].to_numpy(float), len(nodes))
+    xy = nodes[["x", "y"]].to_numpy(float)
+    corners = None
+    if "name" in edges and edges["name"].fillna("").astype(str).str.strip().any():
+        graph = nx.Graph()
+        graph.add_nodes_from((i, {"x": x, "y": y}) for i, (x, y) in enumerate(xy))
+        graph.add_edges_from(
+            (a, b, {"name": name})
+            for a, b, name in zip(u, v, edges["name"], strict=True)
+            if isinstance(name, str) and name
+        )
+        corners = corner_index(graph)
+    return Schedule(
+        document=document,
+        timezone=ZoneInfo(document["timezone"]),
+        tracks=[route_track(r) for r in document["teams"]],
+        xy=xy,
+        lengths=lengths,
+        tree=cKDTree(xy),
+        to_city=Transformer.from_crs("EPSG:4326", graph_files["crs"], always_xy=True),
+        corners=corners,
+    )
+
+
+def nearest_teams(
+    schedule: Schedule, at: str | dt.datetime, near: str | tuple[float, float]
+) -> list[dict[str, Any]]:
+    """Every team at time ``at``: those on shift nearest first, then those off shift.
+
+    Parameters
+    ----------
+    at
+        A time; without a UTC offset it is read in the city's time zone.
+    near
+        ``(lat, lon)``, ``"lat,lon"``, or a street corner such as ``"W Broadway & Emerson Ave
+        N"`` where the network has street names.
+
+    Returns
+    -------
+    list of dict
+        ``team``, ``on_shift``, ``position`` ([lon, lat] where the plan puts the team, None
+        off shift), ``status`` ("at stop 4", "walking to stop 5", ...), ``next_stop``
+        (number, label, arrive), ``walk_min`` (on foot to ``near`` over the streets, at the
+        team's pace), ``contact``, ``next_shift_start`` (ISO time, None when none is left in
+        the plan's week).
+    """
+    when = _local_time(schedule, at)
+    target = _target_xy(schedule, near)
+    routes = schedule.document["teams"]
+    monday = dt.datetime.combine(
+        dt.date.fromisoformat(schedule.document["week_of"]), dt.time(), schedule.timezone
+    )
+    last = max(dt.datetime.fromisoformat(r["shift_end"]) for r in routes)
+    if not monday <= when <= max(last, monday + dt.timedelta(days=7)):
+        raise InputDataError(
+            f"{when:%a %d %b %Y %H:%M} is outside this plan's week ({monday:%a %d %b} to "
+            f"{last:%a %d %b %H:%M}); ask the plan of that week"
+        )
+    gap, node = schedule.tree.query(target)
+    metres = dijkstra(schedule.lengths, indices=int(node), directed=False)
+    t = when.timestamp()
+    rows = []
+    for team in dict.fromkeys(r["team"] for r in routes):
+        mine = [(r, k) for k, r in enumerate(routes) if r["team"] == team]
+        on = next(
+            (
+                (r, k)
+                for r, k in mine
+                if _seconds(r["shift_start"]) <= t <= _seconds(r["shift_end"])
+            ),
+            None,
+        )
+        later = [r["shift_start"] for r, _k in mine if _seconds(r["shift_start"]) > t]
+        row: dict[str, Any] = {
+            "team": team,
+            "on_shift": on is not None,
+            "position": None,
+            "status": "off shift",
+            "next_stop": None,
+            "walk_min": None,
+            "contact": mine[0][0]["contact"],
+            "next_shift_start": min(later, key=_seconds) if later else None,
+        }
+        if on is not None:
+            route, k = on
+            track = schedule.tracks[k]
+            lon, lat = position_at(track, min(max(t, track[0, 0]), track[-1, 0]))
+            x, y = schedule.to_city.transform(lon, lat)
+            offset, at_node = schedule.tree.query([x, y])
+            walk_m = float(metres[at_node]) + offset + gap
+            status, stop = _status(route, track, t)
+            row.update(
+                position=[round(lon, 6), round(lat, 6)],
+                status=status,
+                next_stop=stop,
+                walk_min=round(walk_m / (route["walk_speed_kmh"] * 1000 / 60), 1)
+                if np.isfinite(walk_m)
+                else None,
+            )
+        rows.append(row)
+    on_shift = sorted(
+        (r for r in rows if r["on_shift"]),
+        key=lambda r: (r["walk_min"] is None, r["walk_min"] or 0.0, r["team"]),
+    )
+    off_shift = sorted(
+        (r for r in rows if not r["on_shift"]),
+        key=lambda r: (r["next_shift_start"] is None, _seconds(r["next_shift_start"] or "")),
+    )
+    return on_shift + off_shift
+
+
+def _status(route: dict[str, Any], track: np.ndarray, t: float):
+    stops = route["stops"][1:-1]
+    if t < track[0, 0]:
+        return "at base, leaving soon", _stop_info(1, stops[0]) if stops else None
+    for number, stop in enumerate(stops, start=1):
+        if t < _seconds(stop["arrive"]):
+            return f"walking to stop {number}", _stop_info(number, stop)
+        if t <= _seconds(stop["depart"]):
+            return f"at stop {number}", _stop_info(number, stop)
+    if t < track[-1, 0]:
+        return "walking back to base", None
+    return "back at base", None
+
+
+def _stop_info(number: int, stop: dict[str, Any]) -> dict[str, Any]:
+    return {"number": number, "label": stop["label"], "arrive": stop["arrive"]}
+
+
+def _local_time(schedule: Schedule, at: str | dt.datetime) -> dt.datetime:
+    if isinstance(at, str):
+        try:
+            at = dt.datetime.fromisoformat(at)
+        except ValueError as exc:
+            raise InputDataError(
+                f"--at {at!r} is not a time; write it as YYYY-MM-DDTHH:MM, e.g. 2023-01-07T21:30 "
+                "(the city's local time)"
+            ) from exc
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=schedule.timezone)
+    return at.astimezone(schedule.timezone)
+
+
+_LATLON = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def _target_xy(schedule: Schedule, near: str | tuple[float, float]) -> np.ndarray:
+    if isinstance(near, str):
+        match = _LATLON.match(near)
+        if match is None:
+            if schedule.corners is None:
+                raise InputDataError(
+                    f"--near {near!r}: this plan's street network has no street names, so "
+                    'give the place as "lat,lon", e.g. "39.99,-75.15"'
+                )
+            return np.array(find_corner(near, schedule.corners))
+        near = (float(match.group(1)), float(match.group(2)))
+    lat, lon = near
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise InputDataError(f"--near {near}: give latitude first, then longitude")
+    return np.array(schedule.to_city.transform(lon, lat))
+
+
+def _street_lengths(u: np.ndarray, v: np.ndarray, length: np.ndarray, n: int) -> csr_array:
+    """Metres between adjacent nodes, the shortest of parallel streets, for walking either way
+    (searched with ``directed=False``)."""
+    pairs = pd.DataFrame({"a": np.minimum(u, v), "b": np.maximum(u, v), "m": length})
+    shortest = pairs.groupby(["a", "b"], sort=False)["m"].min().reset_index()
+    return csr_array((shortest["m"], (shortest["a"], shortest["b"])), shape=(n, n))
