@@ -25,6 +25,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python ortools
 	$(BIN)/python benchmarks/plan_city.py
+	$(BIN)/python benchmarks/where_queries.py
 	$(BIN)/python benchmarks/corners.py
 	$(BIN)/python benchmarks/top_chao.py ../shared/benchmarks/top/chao \
 		--best-known ../shared/benchmarks/top/best_known.csv --time-limit 2 --vs-ortools

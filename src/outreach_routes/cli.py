@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,8 @@ app = typer.Typer(
 
 EXIT_BAD_INPUT = 2
 EXIT_STAGE_FAILED = 3
+EXIT_LOCKED = 4
+EXIT_TERMINATED = 143  # SIGTERM: the run stopped, nothing visible changed
 
 
 @app.callback()
@@ -37,9 +40,17 @@ def plan(
     config: Annotated[
         Path | None, typer.Option(help="Plan config (TOML); default: bundled Philadelphia plan.")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Output folder, replaced when the run succeeds.")] = (
-        Path("out")
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder, replaced when the run succeeds; default: out."),
+    ] = None,
+    runs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="For the weekly job, instead of --out: write DIR/<ISO week>/, a change report "
+            "against the week before, DIR/latest and DIR/index.html."
+        ),
+    ] = None,
     week_of: Annotated[
         str | None,
         typer.Option(
@@ -67,6 +78,7 @@ def plan(
     """Plan a week for every team and write the maps, sheets, GPX and plan.json."""
     from ._assets import assets_dir
     from .pipeline import plan_week, write_plan  # imported here so --help stays fast
+    from .runs import RunLocked, check_out_and_runs, run_week
 
     started = time.perf_counter()
 
@@ -79,10 +91,19 @@ def plan(
     except ValueError:
         _fail(f"--week-of {week_of!r} is not a date; write it as YYYY-MM-DD, e.g. 2023-01-02")
     try:
+        check_out_and_runs(out, runs_dir)
         modules = assets_dir(assets) if offline else None  # before the work, not after
-        result = plan_week(config, week_of=day, progress=say)
-        say("writing maps ...")
-        folder = write_plan(result, out, offline=offline, assets=modules)
+        if runs_dir is not None:
+            result, folder = run_week(
+                config, runs_dir, week_of=day, offline=offline, assets=modules, progress=say
+            )
+        else:
+            result = plan_week(config, week_of=day, progress=say)
+            say("writing maps ...")
+            folder = write_plan(result, out or Path("out"), offline=offline, assets=modules)
+    except RunLocked as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_LOCKED) from None
     except InputDataError as exc:
         _fail(str(exc))
     for note in result.notes:
@@ -210,6 +231,9 @@ def _fail(message: str) -> None:
 
 def main() -> None:
     """Entry point of the console script."""
+    # A run told to stop (cron's timeout, systemd, kill) unwinds like an error: the half-written
+    # folder and the lock are removed, and what was published before stays.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_TERMINATED))
     try:
         app()
     except Exception as exc:  # a stage failed on input that passed validation: a bug

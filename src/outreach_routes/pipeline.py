@@ -35,6 +35,7 @@ from . import render
 from ._errors import InputDataError
 from ._io import dumps_json, read_city_limits
 from .backtest import recent_skill
+from .changes import changes_page, compare_plans
 from .config import PlanConfig, load_config
 from .hotspots import find_hotspots, risk_cells
 from .incidents import IncidentTable, load_incidents
@@ -219,13 +220,21 @@ def plan_week(
 
 
 def write_plan(
-    plan: Plan, out_dir: str | Path, *, offline: bool = False, assets: Path | None = None
+    plan: Plan,
+    out_dir: str | Path,
+    *,
+    offline: bool = False,
+    assets: Path | None = None,
+    previous: Path | None = None,
 ) -> Path:
     """Write every output of a plan into ``out_dir``, replacing it only when all succeeded.
 
     Writes ``index.html``, ``teams/<slug>.html``, ``teams/<slug>-sheet.html``,
     ``teams/<slug>.gpx``, ``plan.json``, ``rejects.csv``, ``network_nodes.parquet`` and
-    ``network_edges.parquet`` (the walking graph) and ``manifest.json``. With ``offline``, the
+    ``network_edges.parquet`` (the walking graph), ``changes.json`` and ``changes.html`` (what
+    changed since the plan in ``previous``, a plan folder of an earlier week; by default the
+    plan already in ``out_dir`` when it is of an earlier week) and ``manifest.json``. With
+    ``offline``, the
     maps carry their JavaScript and CSS inline (from ``assets``, a ``node_modules`` folder; see
     :func:`outreach_routes._assets.assets_dir`) and the street network as their base layer.
 
@@ -241,6 +250,14 @@ def write_plan(
     try:
         document = plan_document(plan)
         (staging / "plan.json").write_text(dumps_json(document), encoding="utf-8")
+        earlier, earlier_changes = _earlier_plan(previous or out_dir, document["week_of"])
+        report = compare_plans(
+            document, earlier, plan.incidents.incidents, previous_changes=earlier_changes
+        )
+        (staging / "changes.json").write_text(dumps_json(report), encoding="utf-8")
+        (staging / "changes.html").write_text(
+            changes_page(report, plan.config.city.name), encoding="utf-8"
+        )
         plan.incidents.rejects.to_csv(staging / "rejects.csv", index=False)
         nodes, edges = ox.graph_to_gdfs(plan.graph)
         nodes[["x", "y", "geometry"]].to_parquet(staging / "network_nodes.parquet")
@@ -257,6 +274,21 @@ def write_plan(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+def _earlier_plan(folder: Path, week_of: str) -> tuple[dict | None, dict | None]:
+    """The plan (and its change report) in ``folder`` when it is of a week before ``week_of``."""
+    try:
+        earlier = json.loads((folder / "plan.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    if earlier.get("week_of", "") >= week_of:
+        return None, None
+    try:
+        report = json.loads((folder / "changes.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        report = None
+    return earlier, report
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
@@ -438,6 +470,8 @@ def _manifest(plan: Plan, document: dict[str, Any], render_seconds: float) -> di
             "plan": "plan.json",
             "rejects": "rejects.csv",
             "overview": "index.html",
+            "changes": "changes.json",
+            "contacts": "contacts.html",
             "walking_graph": {
                 "nodes": "network_nodes.parquet",
                 "edges": "network_edges.parquet",

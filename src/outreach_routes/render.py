@@ -856,7 +856,10 @@ def _title_block(
     coordinators = document.get("coordinators_contact")
     if overview:
         line = f"{safe_text(coordinators)} &middot; " if coordinators else ""
-        extra += f'<br>{line}<a href="contacts.html">All team contacts</a>'
+        extra += (
+            f'<br>{line}<a href="contacts.html">All team contacts</a> &middot; '
+            '<a href="changes.html">What changed since last week</a>'
+        )
     return (
         f'<div class="plan-title"><h1>{head}</h1>Week of {document["week_of"]} &middot; '
         f'{extra}<small style="display:block">Generated {generated}</small></div>'
