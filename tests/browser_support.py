@@ -9,6 +9,7 @@ Run as a script to take a screenshot: ``python tests/browser_support.py out/inde
 
 from __future__ import annotations
 
+import mimetypes
 import re
 import struct
 import sys
@@ -53,15 +54,11 @@ def _blank_png(size: int = 256, rgb: tuple[int, int, int] = (242, 239, 233)) -> 
 
 BLANK_PNG = _blank_png()
 _TILE = re.compile(r"tile|/\d+/\d+/\d+(@2x)?\.png")
-_TYPES = {
-    ".js": "application/javascript",
-    ".css": "text/css",
-    ".png": "image/png",
-    ".woff2": "font/woff2",
-    ".woff": "font/woff",
-    ".ttf": "font/ttf",
-    ".svg": "image/svg+xml",
-}
+mimetypes.add_type("font/woff2", ".woff2")
+
+
+def content_type(name: str, default: str) -> str:
+    return mimetypes.guess_type(name)[0] or default
 
 
 @dataclass
@@ -111,14 +108,14 @@ def open_page(
             route.fulfill(
                 status=200,
                 body=local.read_bytes(),
-                content_type=_TYPES.get(local.suffix, "application/octet-stream"),
+                content_type=content_type(local.name, "application/octet-stream"),
             )
         elif _TILE.search(url):
             route.fulfill(status=200, body=BLANK_PNG, content_type="image/png")
         else:
             report.emptied.append(url)
-            content_type = _TYPES.get(Path(url.split("?")[0]).suffix, "text/plain")
-            route.fulfill(status=200, body=b"", content_type=content_type)
+            kind = content_type(url.split("?")[0], "text/plain")
+            route.fulfill(status=200, body=b"", content_type=kind)
 
     page.route("**/*", handle)
     page.goto(page_url)

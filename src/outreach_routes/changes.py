@@ -21,7 +21,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from .render import safe_text
+from .render import html_page, safe_text
 
 __all__ = ["changes_page", "compare_plans"]
 
@@ -174,10 +174,13 @@ def changes_page(report: dict[str, Any], city: str) -> str:
             f"</td><td>{c['kept']}</td><td>{_labels(c['added'])}</td></tr>"
             for team, c in report["stops"].items()
         )
-        spot_rows = "".join(
-            f"<tr><td>{safe_text(s['hotspot_id'])}</td><td>{s['status']}</td>"
-            f"<td>{safe_text(', '.join(s['was'])) or '&ndash;'}</td><td>{s['area_ha']}</td></tr>"
-            for s in report["hotspots"]["current"]
+        changed = [s for s in report["hotspots"]["current"] if s["status"] != "held"]
+        held = [s for s in report["hotspots"]["current"] if s["status"] == "held"]
+        spot_rows = _spot_table(changed) + (
+            f"<details><summary>{len(held)} held as they were</summary>{_spot_table(held)}"
+            "</details>"
+            if held
+            else ""
         )
         body = f"""
 <h2>Shootings in the week of {shots["from"]}</h2>
@@ -187,8 +190,7 @@ that week's plan walked, {shots["outside"]} outside{partial}.</p>
 <p>{spots["appeared"]} appeared, {spots["grew"]} grew, {spots["shrank"]} shrank,
 {spots["held"]} held, {spots["cleared"]} cleared
 ({safe_text(", ".join(report["hotspots"]["cleared"])) or "none cleared"}).</p>
-<table><thead><tr><th>Hotspot</th><th>Change</th><th>Was</th><th>Area (ha)</th></tr></thead>
-<tbody>{spot_rows}</tbody></table>
+{spot_rows}
 <h2>Stops per team</h2>
 <table><thead><tr><th>Team</th><th>Added</th><th>Dropped</th><th>Kept</th><th>New stops</th>
 </tr></thead><tbody>{rows}</tbody></table>"""
@@ -200,23 +202,28 @@ that week's plan walked, {shots["outside"]} outside{partial}.</p>
     )
     served = safe_text(", ".join(requests["newly_served"])) or "none"
     previous = report["previous_week_of"] or "no earlier run"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{safe_text(city)}: changes, week of {week}</title>
-<style>
-body {{ font: 15px/1.4 system-ui, sans-serif; margin: 1.5em; color: #111; max-width: 60em; }}
-table {{ border-collapse: collapse; }}
-th, td {{ border-bottom: 1px solid #bbb; padding: .3em .6em; text-align: left; }}
-</style></head><body>
-<h1>{safe_text(city)}: what changed, week of {week}</h1>
+    body = f"""<h1>{safe_text(city)}: what changed, week of {week}</h1>
 <p>Compared with the plan of {previous}. <a href="index.html">Overview map</a></p>
 {body}
 <h2>Community requests</h2>
 <p>Newly served: {served}.</p>
-<ul>{waiting or "<li>No request is waiting.</li>"}</ul>
-</body></html>
-"""
+<ul>{waiting or "<li>No request is waiting.</li>"}</ul>"""
+    style = "body { max-width: 60em; }"
+    return html_page(f"{safe_text(city)}: changes, week of {week}", body, style)
+
+
+def _spot_table(spots: list[dict[str, Any]]) -> str:
+    if not spots:
+        return ""
+    rows = "".join(
+        f"<tr><td>{safe_text(s['hotspot_id'])}</td><td>{s['status']}</td>"
+        f"<td>{safe_text(', '.join(s['was'])) or '&ndash;'}</td><td>{s['area_ha']}</td></tr>"
+        for s in spots
+    )
+    return (
+        "<table><thead><tr><th>Hotspot</th><th>Change</th><th>Was</th><th>Area (ha)</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _labels(stops: list[dict[str, Any]]) -> str:

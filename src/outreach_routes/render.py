@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "contact_sheet",
+    "html_page",
     "overview_map",
     "route_gpx",
     "route_sheet",
@@ -246,25 +247,36 @@ def route_sheet(document: dict[str, Any], slug: str) -> str:
 {card}
 </section>"""
         )
+    style = """
+h1 { margin: 0; } h2 { font-size: 1.1em; margin: .2em 0 .6em; }
+table { width: 100%; }
+th, td { padding: .35em .5em; vertical-align: top; }
+td:first-child { font-weight: bold; }
+.meta, .contact { margin: .5em 0; }
+.card { border: 2px solid #111; padding: .3em .8em; margin-top: .8em; }
+.card ul { margin: .3em 0; padding-left: 1.2em; }
+section.night { margin-bottom: 2.5em; }
+@media print { body { margin: 0; font-size: 12px; } section.night { page-break-after: always; } }
+"""
+    return html_page(f"{team}: route sheet, week of {document['week_of']}", "".join(pages), style)
+
+
+def html_page(title: str, body: str, style: str = "") -> str:
+    """A plain printable page in the project's look; ``title`` and ``body`` are HTML already
+    escaped by the caller."""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{team}: route sheet, week of {document["week_of"]}</title>
+<title>{title}</title>
 <style>
 body {{ font: 15px/1.4 system-ui, sans-serif; margin: 1.5em; color: #111; }}
-h1 {{ font-size: 1.4em; margin: 0; }} h2 {{ font-size: 1.1em; margin: .2em 0 .6em; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ border-bottom: 1px solid #bbb; padding: .35em .5em; text-align: left;
-  vertical-align: top; }}
-td:first-child {{ font-weight: bold; }}
-.meta, .contact {{ margin: .5em 0; }}
-.card {{ border: 2px solid #111; padding: .3em .8em; margin-top: .8em; }}
-.card ul {{ margin: .3em 0; padding-left: 1.2em; }}
-section.night {{ margin-bottom: 2.5em; }}
-@media print {{ body {{ margin: 0; font-size: 12px; }}
-  section.night {{ page-break-after: always; }} }}
+h1 {{ font-size: 1.4em; margin: 0 0 .3em; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border-bottom: 1px solid #bbb; padding: .3em .6em; text-align: left; }}
+@media print {{ a {{ color: inherit; text-decoration: none; }} }}
+{style}
 </style></head><body>
-{"".join(pages)}
+{body}
 </body></html>
 """
 
@@ -322,27 +334,18 @@ def contact_sheet(document: dict[str, Any]) -> str:
         )
     coordinators = safe_text(document.get("coordinators_contact", "")) or "&ndash;"
     city = safe_text(document["city"])
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{city}: team contacts, week of {document["week_of"]}</title>
-<style>
-body {{ font: 15px/1.4 system-ui, sans-serif; margin: 1.5em; color: #111; }}
-h1 {{ font-size: 1.4em; margin: 0 0 .3em; }}
-.coordinators {{ font-size: 1.2em; border: 2px solid #111; padding: .4em .8em;
-  display: inline-block; margin: .4em 0 1em; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ border-bottom: 1px solid #bbb; padding: .4em .5em; text-align: left; }}
-@media print {{ a {{ color: inherit; text-decoration: none; }} }}
-</style></head><body>
-<h1>{city} outreach teams, week of {document["week_of"]}</h1>
+    style = """
+.coordinators { font-size: 1.2em; border: 2px solid #111; padding: .4em .8em;
+  display: inline-block; margin: .4em 0 1em; }
+table { width: 100%; }
+"""
+    body = f"""<h1>{city} outreach teams, week of {document["week_of"]}</h1>
 <div class="coordinators"><strong>Coordinators:</strong> {coordinators}</div>
 <table><thead><tr><th>Team</th><th>Shift days</th><th>Hours ({safe_text(document["timezone"])})</th>
 <th>Contact</th><th>Base (lat, lon)</th><th></th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
-<p><a href="index.html">Overview map</a></p>
-</body></html>
-"""
+<p><a href="index.html">Overview map</a></p>"""
+    return html_page(f"{city}: team contacts, week of {document['week_of']}", body, style)
 
 
 def shift_calendar(document: dict[str, Any], slug: str) -> bytes:

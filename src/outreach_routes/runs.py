@@ -23,7 +23,7 @@ from pathlib import Path
 from ._errors import InputDataError
 from ._io import write_text_atomic
 from .pipeline import Plan, plan_week, write_plan
-from .render import safe_text
+from .render import html_page, safe_text
 
 __all__ = ["RunLocked", "iso_week", "run_week", "runs_index"]
 
@@ -101,24 +101,14 @@ def runs_index(runs: Path) -> str:
     if rows:
         newest = sorted(_weeks(runs))[-1]
         city = json.loads((newest / "plan.json").read_text("utf-8"))["city"] + " outreach routes"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{safe_text(city)}: weekly plans</title>
-<style>
-body {{ font: 15px/1.4 system-ui, sans-serif; margin: 1.5em; color: #111; }}
-table {{ border-collapse: collapse; }}
-th, td {{ border-bottom: 1px solid #bbb; padding: .3em .6em; text-align: right; }}
-td:first-child, th:first-child, td:last-child {{ text-align: left; }}
-</style></head><body>
-<h1>{safe_text(city)}: weekly plans</h1>
+    body = f"""<h1>{safe_text(city)}: weekly plans</h1>
 <p><a href="latest/index.html">Latest plan</a></p>
 <table><thead><tr><th>Week</th><th>Monday</th><th>Teams</th><th>Routes</th><th>Stops</th>
 <th>km</th><th>Hotspots</th><th>Incidents</th><th>Hit rate (26 wk)</th><th>Requests waiting</th>
 <th></th></tr></thead>
-<tbody>{"".join(rows)}</tbody></table>
-</body></html>
-"""
+<tbody>{"".join(rows)}</tbody></table>"""
+    style = "td { text-align: right; } td:first-child, td:last-child { text-align: left; }"
+    return html_page(f"{safe_text(city)}: weekly plans", body, style)
 
 
 def _weeks(runs: Path) -> Iterator[Path]:
