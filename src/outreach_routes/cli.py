@@ -224,6 +224,52 @@ def where(
             typer.echo(f"   {r['team']}: off shift, {when_next}; contact {r['contact']}")
 
 
+@app.command("route-backtest")
+def route_backtest_command(
+    config: Annotated[
+        Path | None, typer.Option(help="Plan config (TOML); default: bundled Philadelphia plan.")
+    ] = None,
+    date_from: Annotated[str, typer.Option("--from", help="First Monday, YYYY-MM-DD.")] = ...,
+    date_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = ...,
+    serial: Annotated[
+        bool, typer.Option("--serial", help="Run the weeks here, one by one.")
+    ] = False,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a running Dask scheduler; default: local.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Local Dask worker processes.")] = 2,
+    cache: Annotated[
+        Path, typer.Option(help="Finished weeks are kept here; a rerun resumes from them.")
+    ] = Path(".route-backtest"),
+    radius_m: Annotated[float, typer.Option(help="Near a route means within this.")] = 150.0,
+    csv: Annotated[Path | None, typer.Option(help="Write the weekly rows here.")] = None,
+) -> None:
+    """Did the routes go where the shootings happened? Plan each week from the data before
+    it and score the week's shootings against the routes and two baselines."""
+    from .config import default_config_path
+    from .route_backtest import route_backtest, summarise_routes
+
+    try:
+        frame = route_backtest(
+            config or default_config_path(),
+            date_from,
+            date_to,
+            serial=serial,
+            scheduler=scheduler,
+            workers=workers,
+            cache_dir=cache,
+            radius_m=radius_m,
+            progress=lambda m: typer.echo(m, err=True),
+        )
+    except (InputDataError, ValueError) as exc:
+        _fail(str(exc))
+    if frame.empty:
+        _fail(f"no Monday between {date_from} and {date_to}; widen the range")
+    if csv:
+        frame.to_csv(csv, index=False)
+    typer.echo(summarise_routes(frame).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)

@@ -97,6 +97,9 @@ def plan_week(
     week_of: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
     measure_memory: bool = False,
+    incidents: IncidentTable | None = None,
+    network: tuple[nx.MultiDiGraph, NetworkReport] | None = None,
+    skill: bool = True,
 ) -> Plan:
     """Plan one week for every team of a config.
 
@@ -110,6 +113,11 @@ def plan_week(
         Called with a short message as each stage starts and ends.
     measure_memory
         Trace peak memory per stage (slower; used by ``benchmarks/plan_city.py``).
+    incidents, network
+        Already loaded incidents (:func:`load_incidents`) and walking graph
+        (:func:`load_network`), to plan many weeks without reading the files each time.
+    skill
+        Backtest the hotspots on the last 26 weeks for the overview (``forecast_skill``).
 
     Returns
     -------
@@ -145,7 +153,7 @@ def plan_week(
 
     with stage("incidents"):
         limits = read_city_limits(config.city)
-        table = load_incidents(config.incidents, crs=crs, timezone=tz, area=limits)
+        table = incidents or load_incidents(config.incidents, crs=crs, timezone=tz, area=limits)
     notes = list(table.notes)
     if week_of is None:
         last = table.incidents["occurred_at"].max()
@@ -155,7 +163,7 @@ def plan_week(
     with stage("hotspots"):
         skill = (
             recent_skill(config, table.incidents, week_start=week_start, limits=limits)
-            if limits is not None
+            if limits is not None and skill
             else None
         )
         cells = risk_cells(
@@ -165,7 +173,7 @@ def plan_week(
             cells, table.incidents, week_start=week_start, config=config.hotspots
         )
     with stage("network"):
-        graph, report = load_network(config.network, crs=crs)
+        graph, report = network or load_network(config.network, crs=crs)
         nodes, edges = ox.graph_to_gdfs(graph)
     with stage("teams"):
         teams, territories, zones = load_teams(config, week_start=week_start)

@@ -36,16 +36,17 @@ __all__ = ["Schedule", "load_schedule", "nearest_teams", "position_at", "route_t
 _EARTH_M = 6_371_008.8
 
 
-def route_track(route: dict[str, Any]) -> np.ndarray:
+def route_track(route: dict[str, Any], *, projected: bool = False) -> np.ndarray:
     """``(k, 3)`` array of (POSIX seconds, lon, lat): the team's scheduled positions.
 
     Each stop appears twice, at its arrival and its departure; between stops the times grow
-    with the distance walked along the path.
+    with the distance walked along the path. With ``projected``, ``path`` and the stops'
+    ``lon`` and ``lat`` are x and y in metres, and so is the track.
     """
     path = np.asarray(route["path"], dtype=float)
     stops = route["stops"]
     at = _stop_vertices(path, stops)
-    step = _step_metres(path)
+    step = np.hypot(*np.diff(path, axis=0).T) if projected else _step_metres(path)
     rows = []
     for (a, stop_a), (b, stop_b) in zip(
         zip(at[:-1], stops[:-1], strict=True), zip(at[1:], stops[1:], strict=True), strict=True

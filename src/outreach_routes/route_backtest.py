@@ -1,0 +1,395 @@
+"""Did the routes go where the shootings happened? A route backtest, week by week, on Dask.
+
+For each week: plan it as the weekly job would, from the data before the week only; then score
+the week's shootings against three ways to walk the same shifts from the same bases:
+
+* ``planned``: the plan's routes;
+* ``top_cells``: a route that goes greedily to the corners of the cells with the most shootings
+  in all history, richest first, while the shift allows (with the same dwell at each);
+* ``random_walk``: a random walk over the territory's streets, as long as the planned route.
+
+Per team (the shootings in its territory) and city-wide (every shooting), a week's row counts
+``shootings``, ``near_route`` (within ``radius_m`` of a route walked that week),
+``near_in_time`` (within ``radius_m`` of where a team was scheduled within ``window_min``
+minutes of the shooting), ``in_hotspots`` (inside the plan's hotspots; the same for every
+method), and ``presence_min``: the minutes teams spent within ``radius_m`` of each shooting's
+place over the week, summed over shootings (divide by ``shootings`` for the mean).
+
+Weeks run as tasks on ``dask.distributed`` (a ``LocalCluster`` by default, or an existing
+scheduler), each cached as JSON so an interrupted run resumes; a serial run gives the same
+rows. Every random choice is seeded from the config's seed, the week and the team.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import zlib
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from ._io import read_city_limits, write_text_atomic
+from .config import PlanConfig, load_config
+from .hotspots import make_grid
+from .incidents import IncidentTable, load_incidents
+from .network import load_network
+from .pipeline import Plan, plan_week, week_start_for
+from .routing import Route, TeamNetwork
+from .schedule import route_track
+
+__all__ = ["METHODS", "backtest_week", "route_backtest", "summarise_routes"]
+
+METHODS = ("planned", "top_cells", "random_walk")
+SAMPLE_S = 30.0  # seconds between the sampled positions of a walk
+COLUMNS = [
+    "week",
+    "method",
+    "team",
+    "shootings",
+    "near_route",
+    "near_in_time",
+    "in_hotspots",
+    "presence_min",
+    "walk_km",
+]
+
+
+def route_backtest(
+    config: str | Path,
+    start: dt.date | str,
+    end: dt.date | str,
+    *,
+    serial: bool = False,
+    scheduler: str | None = None,
+    workers: int = 2,
+    cache_dir: str | Path | None = None,
+    radius_m: float = 150.0,
+    window_min: float = 60.0,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Backtest the routes of every week whose Monday lies between ``start`` and ``end``.
+
+    Parameters
+    ----------
+    config
+        The plan config file.
+    serial
+        Run the weeks one after another in this process instead of on Dask.
+    scheduler
+        Address of an existing Dask scheduler; default: a ``LocalCluster`` of ``workers``
+        single-threaded processes.
+    cache_dir
+        Where each finished week is kept (``<week>.json``); weeks found there are not run
+        again. The cache is keyed on the config's and the input files' contents.
+
+    Returns
+    -------
+    DataFrame
+        One row per week, method and team (``"all"`` for city-wide), columns ``COLUMNS``.
+    """
+    config_path = str(Path(config).resolve())
+    weeks = _mondays(start, end)
+    say = progress or (lambda _m: None)
+    cache = Path(cache_dir) / _cache_key(config_path, radius_m, window_min) if cache_dir else None
+    done: dict[str, list[dict[str, Any]]] = {}
+    if cache is not None:
+        for week in weeks:
+            path = cache / f"{week}.json"
+            if path.exists():
+                done[week] = json.loads(path.read_text("utf-8"))
+    todo = [w for w in weeks if w not in done]
+    say(f"{len(weeks)} weeks, {len(done)} from the cache, {len(todo)} to run")
+
+    def keep(week: str, rows: list[dict[str, Any]]) -> None:
+        done[week] = rows
+        if cache is not None:
+            write_text_atomic(cache / f"{week}.json", json.dumps(rows))
+
+    if todo and serial:
+        for i, week in enumerate(todo, start=1):
+            keep(week, backtest_week(config_path, week, radius_m=radius_m, window_min=window_min))
+            say(f"week {week} done ({i}/{len(todo)})")
+    elif todo:
+        _on_dask(config_path, todo, keep, scheduler, workers, radius_m, window_min, say)
+    rows = [row for week in weeks for row in done[week]]
+    return pd.DataFrame(rows, columns=COLUMNS).sort_values(
+        ["week", "method", "team"], ignore_index=True
+    )
+
+
+def _on_dask(config_path, weeks, keep, scheduler, workers, radius_m, window_min, say) -> None:
+    from dask.distributed import Client, LocalCluster, as_completed, progress
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    client = Client(scheduler or cluster)
+    try:
+        task = functools.partial(backtest_week, radius_m=radius_m, window_min=window_min)
+        futures = client.map(task, [config_path] * len(weeks), weeks, pure=False)
+        if say is not None:
+            progress(futures)
+        by_future = dict(zip(futures, weeks, strict=True))
+        for future in as_completed(futures):
+            keep(by_future[future], future.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def backtest_week(
+    config_path: str, monday: str, *, radius_m: float = 150.0, window_min: float = 60.0
+) -> list[dict[str, Any]]:
+    """Plan one week from the data before it and score it and the baselines (a Dask task)."""
+    config, table, network = _inputs(config_path)
+    week_start = week_start_for(dt.date.fromisoformat(monday), config.city.timezone)
+    when = table.incidents["occurred_at"]
+    past = replace(table, incidents=table.incidents[when < week_start])
+    plan = plan_week(
+        config, week_of=week_start.date(), incidents=past, network=network, skill=False
+    )
+    shootings = table.incidents[(when >= week_start) & (when < week_start + pd.Timedelta(days=7))]
+    xy = shapely.get_coordinates(shootings.geometry.to_numpy())
+    seconds = np.array([t.timestamp() for t in shootings["occurred_at"]])
+    hotspots = shapely.union_all(plan.hotspots.geometry.to_numpy())
+    in_hotspots = (
+        shapely.contains_xy(hotspots, xy[:, 0], xy[:, 1]) if len(xy) else np.zeros(0, bool)
+    )
+    walks = {
+        "planned": _planned_walks(plan),
+        "top_cells": _top_cell_walks(plan, past.incidents),
+        "random_walk": _random_walks(plan, monday),
+    }
+    territory = {t.name: t.territory for t in plan.teams}
+    rows = []
+    for method, by_team in walks.items():
+        scopes = [(name, territory[name], by_team[name]) for name in territory]
+        scopes.append(("all", None, [w for team in by_team.values() for w in team]))
+        for name, area, team_walks in scopes:
+            mask = (
+                shapely.contains_xy(area, xy[:, 0], xy[:, 1])
+                if area is not None and len(xy)
+                else np.ones(len(xy), bool)
+            )
+            scores = _score(xy[mask], seconds[mask], team_walks, radius_m, window_min)
+            rows.append(
+                {
+                    "week": monday,
+                    "method": method,
+                    "team": name,
+                    "shootings": int(mask.sum()),
+                    "in_hotspots": int(in_hotspots[mask].sum()),
+                    **scores,
+                }
+            )
+    return rows
+
+
+def summarise_routes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Shares over all weeks per method and team: ``near_route``, ``near_in_time``,
+    ``in_hotspots`` (of the shootings), ``presence_min`` per shooting, ``walk_km`` per week."""
+    grouped = frame.groupby(["method", "team"], sort=False)
+    table = grouped[
+        ["shootings", "near_route", "near_in_time", "in_hotspots", "presence_min"]
+    ].sum()
+    out = pd.DataFrame(
+        {
+            "weeks": grouped["week"].nunique(),
+            "shootings": table["shootings"],
+            "near_route": table["near_route"] / table["shootings"],
+            "near_in_time": table["near_in_time"] / table["shootings"],
+            "in_hotspots": table["in_hotspots"] / table["shootings"],
+            "presence_min_per_shooting": table["presence_min"] / table["shootings"],
+            "walk_km_per_week": grouped["walk_km"].mean(),
+        }
+    )
+    return out.reset_index()
+
+
+# --- walks: (seconds, x, y) arrays, one per team and night ------------------------------------
+
+
+def _planned_walks(plan: Plan) -> dict[str, list[np.ndarray]]:
+    walks: dict[str, list[np.ndarray]] = {t.name: [] for t in plan.teams}
+    for route in plan.routes:
+        walks[route.team].append(_route_walk(route))
+    return walks
+
+
+def _route_walk(route: Route) -> np.ndarray:
+    stops = [
+        {
+            "lon": float(s.x),
+            "lat": float(s.y),
+            "arrive": s.arrive.isoformat(),
+            "depart": s.depart.isoformat(),
+        }
+        for s in route.stops.itertuples()
+    ]
+    return route_track({"path": route.path, "stops": stops}, projected=True)
+
+
+def _top_cell_walks(plan: Plan, history: pd.DataFrame) -> dict[str, list[np.ndarray]]:
+    """Greedy walks to the corners of the cells with the most shootings in all history."""
+    grid = make_grid(
+        shapely.union_all([t.territory for t in plan.teams]), plan.config.hotspots.cell_m
+    )
+    counts = grid.counts(shapely.get_coordinates(history.geometry.to_numpy()))
+    walks: dict[str, list[np.ndarray]] = {}
+    for team in plan.teams:
+        net = plan.networks[team.name]
+        corners = net.corners if len(net.corners) else np.arange(len(net.xy))
+        col = np.floor((net.xy[corners, 0] - grid.x0) / grid.size).astype(int)
+        row = np.floor((net.xy[corners, 1] - grid.y0) / grid.size).astype(int)
+        ok = (row >= 0) & (row < grid.shape[0]) & (col >= 0) & (col < grid.shape[1])
+        value = np.zeros(len(corners))
+        value[ok] = counts[row[ok], col[ok]]
+        cell = row * grid.shape[1] + col
+        # One corner per cell (the first met), the 60 richest cells.
+        _, first = np.unique(cell, return_index=True)
+        first = first[value[first] > 0]
+        chosen = corners[first[np.argsort(-value[first], kind="stable")][:60]]
+        walks[team.name] = [
+            _greedy_walk(net, chosen, shift, team.config.walk_speed_kmh, team.config.dwell_min)
+            for shift in team.shifts(plan.week_start)
+        ]
+    return walks
+
+
+def _greedy_walk(net: TeamNetwork, targets, shift, speed_kmh: float, dwell_min: float):
+    sources = np.concatenate([[net.base], targets]).astype(int)
+    metres, pred = dijkstra(net.matrix, indices=sources, return_predecessors=True)
+    per_min = speed_kmh * 1000 / 60
+    budget = (shift.end - shift.start).total_seconds() / 60
+    here, used, order = 0, 0.0, []
+    left = list(range(1, len(sources)))
+    while left:
+        fits = [
+            k
+            for k in left
+            if used + (metres[here, sources[k]] + metres[k, net.base]) / per_min + dwell_min
+            <= budget
+        ]
+        if not fits:
+            break
+        k = fits[0]  # the richest cell that still fits: targets are sorted by count
+        used += metres[here, sources[k]] / per_min + dwell_min
+        order.append(k)
+        left.remove(k)
+        here = k
+    legs = [0, *order, 0]
+    nodes, times, clock = [int(net.base)], [shift.start.timestamp()], shift.start.timestamp()
+    for a, b in zip(legs, legs[1:], strict=False):
+        chain = [int(sources[b])]
+        while chain[-1] != sources[a]:
+            chain.append(int(pred[a, chain[-1]]))
+        for u, v in zip(chain[::-1], chain[::-1][1:], strict=False):
+            clock += float(np.hypot(*(net.xy[v] - net.xy[u]))) / per_min * 60
+            nodes.append(v)
+            times.append(clock)
+        if b != 0:
+            clock += dwell_min * 60
+            nodes.append(nodes[-1])
+            times.append(clock)
+    xy = net.xy[nodes]
+    return np.column_stack([times, xy])
+
+
+def _random_walks(plan: Plan, monday: str) -> dict[str, list[np.ndarray]]:
+    """Random walks from each base over the territory's streets, as long as the planned route."""
+    walks: dict[str, list[np.ndarray]] = {t.name: [] for t in plan.teams}
+    for order, route in enumerate(plan.routes):
+        team = next(t for t in plan.teams if t.name == route.team)
+        net = plan.networks[team.name]
+        seed = zlib.crc32(f"{plan.config.routing.seed} {monday} {order}".encode())
+        rng = np.random.default_rng(seed)
+        per_s = team.config.walk_speed_kmh / 3.6
+        node, walked, clock = int(net.base), 0.0, route.shift.start.timestamp()
+        rows = [(clock, *net.xy[node])]
+        matrix = net.matrix.tocsr()
+        while walked < route.walk_m:
+            lo, hi = matrix.indptr[node], matrix.indptr[node + 1]
+            if hi == lo:
+                break
+            k = int(rng.integers(lo, hi))
+            node, step = int(matrix.indices[k]), float(matrix.data[k])
+            walked += step
+            clock += step / per_s
+            rows.append((clock, *net.xy[node]))
+        walks[team.name].append(np.array(rows))
+    return walks
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+def _score(xy, seconds, walks, radius_m: float, window_min: float) -> dict[str, Any]:
+    samples = [_sample(w) for w in walks if len(w) > 1]
+    walk_km = sum(float(np.hypot(*np.diff(w[:, 1:], axis=0).T).sum()) for w in walks) / 1000
+    if not len(xy) or not samples:
+        return {"near_route": 0, "near_in_time": 0, "presence_min": 0.0, "walk_km": walk_km}
+    lines = shapely.multilinestrings([shapely.linestrings(w[:, 1:]) for w in walks if len(w) > 1])
+    near_route = shapely.dwithin(lines, shapely.points(xy), radius_m)
+    every = np.vstack(samples)
+    tree = cKDTree(every[:, 1:])
+    near = tree.query_ball_point(xy, radius_m)
+    window = window_min * 60
+    near_in_time = [
+        bool(np.any(np.abs(every[i, 0] - t) <= window)) for i, t in zip(near, seconds, strict=True)
+    ]
+    presence = sum(len(i) for i in near) * SAMPLE_S / 60
+    return {
+        "near_route": int(near_route.sum()),
+        "near_in_time": int(sum(near_in_time)),
+        "presence_min": round(presence, 2),
+        "walk_km": round(walk_km, 3),
+    }
+
+
+def _sample(walk: np.ndarray) -> np.ndarray:
+    """Positions every ``SAMPLE_S`` seconds along a walk."""
+    times = np.arange(walk[0, 0], walk[-1, 0], SAMPLE_S)
+    return np.column_stack(
+        [times, np.interp(times, walk[:, 0], walk[:, 1]), np.interp(times, walk[:, 0], walk[:, 2])]
+    )
+
+
+# --- inputs, loaded once per process -----------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=2)
+def _inputs(config_path: str) -> tuple[PlanConfig, IncidentTable, tuple]:
+    config = load_config(config_path)
+    crs, tz = config.city.crs, config.city.timezone
+    limits = read_city_limits(config.city)
+    table = load_incidents(config.incidents, crs=crs, timezone=tz, area=limits)
+    return config, table, load_network(config.network, crs=crs)
+
+
+def _mondays(start: dt.date | str, end: dt.date | str) -> list[str]:
+    first, last = (pd.Timestamp(d).date() for d in (start, end))
+    first += dt.timedelta(days=(7 - first.weekday()) % 7)
+    return [d.date().isoformat() for d in pd.date_range(first, last, freq="7D")]
+
+
+def _cache_key(config_path: str, radius_m: float, window_min: float) -> str:
+    config = load_config(config_path)
+    digest = hashlib.sha256(Path(config_path).read_bytes())
+    for path in (config.incidents.path, config.network.path, config.territories.path):
+        if path is not None and Path(path).is_file():
+            digest.update(Path(path).read_bytes())
+    digest.update(f"{radius_m} {window_min}".encode())
+    return digest.hexdigest()[:16]

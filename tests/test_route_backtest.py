@@ -1,0 +1,73 @@
+"""The route backtest: weeks planned from earlier data, scored, the same on Dask and serially."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import CITIES
+
+from outreach_routes.route_backtest import METHODS, route_backtest, summarise_routes
+
+WEEKS = ("2022-10-03", "2022-10-10")
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory) -> tuple[pd.DataFrame, Path]:
+    cache = tmp_path_factory.mktemp("cache")
+    return route_backtest(CITIES["philadelphia"], *WEEKS, serial=True, cache_dir=cache), cache
+
+
+def test_dask_gives_the_serial_results(serial):
+    frame, _cache = serial
+    on_dask = route_backtest(CITIES["philadelphia"], *WEEKS, workers=2)
+    pd.testing.assert_frame_equal(on_dask, frame)
+
+
+def test_rows_count_the_weeks_shootings(serial, plan_json):
+    frame, _cache = serial
+    teams = {r["team"] for r in plan_json["teams"]}
+    assert set(frame["method"]) == set(METHODS)
+    assert set(frame["team"]) == teams | {"all"}
+    assert len(frame) == len(WEEKS) * len(METHODS) * (len(teams) + 1)
+    for _key, week in frame.groupby(["week", "method"]):
+        city = week[week["team"] == "all"].iloc[0]
+        parts = week[week["team"] != "all"]
+        # Territories do not overlap: the teams' shootings are part of the city's.
+        assert parts["shootings"].sum() <= city["shootings"]
+        assert (week["near_in_time"] <= week["near_route"]).all()
+        assert (week["near_route"] <= week["shootings"]).all()
+    # The hotspots do not depend on how the teams walk.
+    by_method = frame.pivot_table(index=["week", "team"], columns="method", values="in_hotspots")
+    assert (by_method.nunique(axis=1) == 1).all()
+    # Every method walks: the random walk as far as the planned route, give or take a street.
+    km = frame[frame["team"] == "all"].pivot(index="week", columns="method", values="walk_km")
+    assert (km["random_walk"] >= km["planned"]).all()
+    assert (km["random_walk"] < km["planned"] + 20).all()
+
+
+def test_an_interrupted_run_resumes_from_its_cache(serial):
+    frame, cache = serial
+    (entry,) = list(cache.iterdir())
+    cached = sorted(p.name for p in entry.iterdir())
+    assert cached == [f"{w}.json" for w in WEEKS]
+    # A cached week is read back, not planned again: change it and the result follows.
+    path = entry / f"{WEEKS[0]}.json"
+    rows = json.loads(path.read_text())
+    rows[0]["near_route"] += 1000
+    path.write_text(json.dumps(rows))
+    resumed = route_backtest(CITIES["philadelphia"], *WEEKS, serial=True, cache_dir=cache)
+    assert resumed["near_route"].sum() == frame["near_route"].sum() + 1000
+
+
+def test_summary_shares(serial):
+    frame, _cache = serial
+    table = summarise_routes(frame)
+    city = table[table["team"] == "all"].set_index("method")
+    assert (city["weeks"] == len(WEEKS)).all()
+    for column in ("near_route", "near_in_time", "in_hotspots"):
+        assert city[column].between(0, 1).all()
+    total = frame[(frame["team"] == "all") & (frame["method"] == "planned")]
+    assert city.at["planned", "near_route"] == total["near_route"].sum() / total["shootings"].sum()
