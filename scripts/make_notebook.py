@@ -172,6 +172,88 @@ fmap""",
 ]
 
 
+ROUTE_BACKTEST_CELLS = [
+    (
+        "md",
+        """# Did the routes go where the shootings happened?
+
+The route backtest of `outreach_routes.route_backtest`: every week is planned as the weekly job
+would, from the data before it only, and the week's shootings are scored against the planned
+routes and two baselines walking the same shifts from the same bases: greedy routes to the
+cells with the most shootings in all history (`top_cells`), and random walks as long as the
+planned routes (`random_walk`).
+
+This notebook runs a few weeks in this process (`serial=True`) so it finishes in a minute or
+two. For years of weeks, leave `serial` out: the weeks then run as tasks on a Dask
+`LocalCluster` (or pass `scheduler="tcp://host:8786"` for a running cluster), with the same
+results.""",
+    ),
+    (
+        "code",
+        """import tempfile
+
+import pandas as pd
+
+from outreach_routes import route_backtest as rb
+from outreach_routes.config import default_config_path
+
+CONFIG = default_config_path()  # the bundled Philadelphia plan
+FROM, TO = "2022-10-03", "2022-10-16"  # two weeks; e.g. "2021-01-04", "2022-12-26" on Dask
+frame = rb.route_backtest(CONFIG, FROM, TO, serial=True, cache_dir=tempfile.mkdtemp())
+print(f"{frame['week'].nunique()} weeks, {len(frame)} rows")""",
+    ),
+    ("md", "## City-wide, each method"),
+    (
+        "code",
+        """summary = rb.summarise_routes(frame)
+summary[summary["team"] == "all"].set_index("method").round(3)""",
+    ),
+    ("md", "## Week by week: share of the city's shootings within 150 m of a route"),
+    (
+        "code",
+        """city = frame[frame["team"] == "all"].assign(
+    share=lambda d: d["near_route"] / d["shootings"])
+weekly = city.pivot(index="week", columns="method", values="share")
+ax = weekly.plot(marker="o", ylabel="shootings within 150 m of a route", figsize=(8, 3.5))
+weekly.round(3)""",
+    ),
+    ("md", "## Per team (the shootings in its territory)"),
+    (
+        "code",
+        """per_team = summary[summary["team"] != "all"].pivot(
+    index="team", columns="method", values="near_route")
+per_team.round(3)""",
+    ),
+    (
+        "md",
+        """## The shootings the routes missed, in the last week
+Red: more than 150 m from every planned route of that week; green: near a route. Only the
+place and the day are shown, never anything about the victims.""",
+    ),
+    (
+        "code",
+        """import folium
+from pyproj import Transformer
+
+last = frame["week"].max()
+plan, shootings = rb.week_detail(CONFIG, last)
+points = shootings.to_crs("EPSG:4326")
+fmap = folium.Map(location=[39.99, -75.15], zoom_start=12, tiles="OpenStreetMap")
+to_wgs = Transformer.from_crs(plan.config.city.crs, "EPSG:4326", always_xy=True)
+for route in plan.routes:
+    lon, lat = to_wgs.transform(route.path[:, 0], route.path[:, 1])
+    folium.PolyLine(list(zip(lat, lon)), color="#1f77b4", weight=2, opacity=0.5).add_to(fmap)
+for row in points.itertuples():
+    folium.CircleMarker([row.geometry.y, row.geometry.x], radius=5, fill=True, fill_opacity=0.9,
+                        color="#2ca02c" if row.near_route else "#d62728",
+                        tooltip=f"{row.occurred_at:%a %d %b}").add_to(fmap)
+print(f"week of {last}: {int(shootings['near_route'].sum())} of {len(shootings)} shootings "
+      "within 150 m of a planned route")
+fmap""",
+    ),
+]
+
+
 def write(name: str, cells: list[tuple[str, str]]) -> None:
     nb = nbf.v4.new_notebook()
     nb.metadata["kernelspec"] = {
@@ -191,6 +273,7 @@ def write(name: str, cells: list[tuple[str, str]]) -> None:
 def main() -> None:
     write("01_weekly_plan.ipynb", CELLS)
     write("02_backtest.ipynb", BACKTEST_CELLS)
+    write("03_route_backtest.ipynb", ROUTE_BACKTEST_CELLS)
 
 
 if __name__ == "__main__":

@@ -39,3 +39,18 @@ def test_backtest_notebook_executes_with_its_plot_and_map(tmp_path):
     assert any("leaflet" in h.lower() for h in html)  # the flagged-cells map
     text = "".join(str(o.get("text", "")) for o in outputs)
     assert "model - count_all at 5% of the city:" in text
+
+
+def test_route_backtest_notebook_executes_with_its_series_table_and_map(tmp_path):
+    nb = nbformat.read(NOTEBOOK.parent / "03_route_backtest.ipynb", as_version=4)
+    NotebookClient(
+        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the weekly series
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("leaflet" in h.lower() for h in html)  # the missed shootings
+    assert any("Team 25 Fairhill" in h for h in html)  # the per-team table
+    text = "".join(str(o.get("text", "")) for o in outputs)
+    assert "2 weeks, 42 rows" in text and "within 150 m of a planned route" in text

@@ -47,7 +47,7 @@ from .pipeline import Plan, plan_week, week_start_for
 from .routing import Route, TeamNetwork
 from .schedule import route_track
 
-__all__ = ["METHODS", "backtest_week", "route_backtest", "summarise_routes"]
+__all__ = ["METHODS", "backtest_week", "route_backtest", "summarise_routes", "week_detail"]
 
 METHODS = ("planned", "top_cells", "random_walk")
 SAMPLE_S = 30.0  # seconds between the sampled positions of a walk
@@ -154,25 +154,10 @@ def backtest_week(
     config_path: str, monday: str, *, radius_m: float = 150.0, window_min: float = 60.0
 ) -> list[dict[str, Any]]:
     """Plan one week from the data before it and score it and the baselines (a Dask task)."""
-    config, table, network = _inputs(config_path)
-    week_start = week_start_for(dt.date.fromisoformat(monday), config.city.timezone)
-    when = table.incidents["occurred_at"]
-    past = replace(table, incidents=table.incidents[when < week_start])
-    plan = plan_week(
-        config, week_of=week_start.date(), incidents=past, network=network, skill=False
-    )
-    shootings = table.incidents[(when >= week_start) & (when < week_start + pd.Timedelta(days=7))]
+    plan, shootings, walks = _week(config_path, monday)
     xy = shapely.get_coordinates(shootings.geometry.to_numpy())
     seconds = np.array([t.timestamp() for t in shootings["occurred_at"]])
-    hotspots = shapely.union_all(plan.hotspots.geometry.to_numpy())
-    in_hotspots = (
-        shapely.contains_xy(hotspots, xy[:, 0], xy[:, 1]) if len(xy) else np.zeros(0, bool)
-    )
-    walks = {
-        "planned": _planned_walks(plan),
-        "top_cells": _top_cell_walks(plan, past.incidents),
-        "random_walk": _random_walks(plan, monday),
-    }
+    in_hotspots = _in_hotspots(plan, xy)
     territory = {t.name: t.territory for t in plan.teams}
     rows = []
     for method, by_team in walks.items():
@@ -184,18 +169,63 @@ def backtest_week(
                 if area is not None and len(xy)
                 else np.ones(len(xy), bool)
             )
-            scores = _score(xy[mask], seconds[mask], team_walks, radius_m, window_min)
+            flags = _flags(xy[mask], seconds[mask], team_walks, radius_m, window_min)
             rows.append(
                 {
                     "week": monday,
                     "method": method,
                     "team": name,
                     "shootings": int(mask.sum()),
+                    "near_route": int(flags["near_route"].sum()),
+                    "near_in_time": int(flags["near_in_time"].sum()),
                     "in_hotspots": int(in_hotspots[mask].sum()),
-                    **scores,
+                    "presence_min": round(float(flags["presence_min"].sum()), 2),
+                    "walk_km": round(_walk_km(team_walks), 3),
                 }
             )
     return rows
+
+
+def week_detail(
+    config_path: str | Path, monday: str, *, radius_m: float = 150.0, window_min: float = 60.0
+) -> tuple[Plan, pd.DataFrame]:
+    """One week in detail, for a map: the plan, and the week's shootings (place and time only)
+    with whether the planned routes came near them (``near_route``, ``near_in_time``) and
+    whether they fell in the plan's hotspots."""
+    plan, shootings, walks = _week(str(Path(config_path).resolve()), monday)
+    xy = shapely.get_coordinates(shootings.geometry.to_numpy())
+    seconds = np.array([t.timestamp() for t in shootings["occurred_at"]])
+    planned = [w for team in walks["planned"].values() for w in team]
+    flags = _flags(xy, seconds, planned, radius_m, window_min)
+    detail = shootings[["occurred_at", "geometry"]].copy()
+    detail["near_route"] = flags["near_route"]
+    detail["near_in_time"] = flags["near_in_time"]
+    detail["in_hotspots"] = _in_hotspots(plan, xy)
+    return plan, detail
+
+
+def _week(config_path: str, monday: str):
+    config, table, network = _inputs(config_path)
+    week_start = week_start_for(dt.date.fromisoformat(monday), config.city.timezone)
+    when = table.incidents["occurred_at"]
+    past = replace(table, incidents=table.incidents[when < week_start])
+    plan = plan_week(
+        config, week_of=week_start.date(), incidents=past, network=network, skill=False
+    )
+    shootings = table.incidents[(when >= week_start) & (when < week_start + pd.Timedelta(days=7))]
+    walks = {
+        "planned": _planned_walks(plan),
+        "top_cells": _top_cell_walks(plan, past.incidents),
+        "random_walk": _random_walks(plan, monday),
+    }
+    return plan, shootings, walks
+
+
+def _in_hotspots(plan: Plan, xy: np.ndarray) -> np.ndarray:
+    if not len(xy):
+        return np.zeros(0, bool)
+    hotspots = shapely.union_all(plan.hotspots.geometry.to_numpy())
+    return shapely.contains_xy(hotspots, xy[:, 0], xy[:, 1])
 
 
 def summarise_routes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -336,27 +366,34 @@ def _random_walks(plan: Plan, monday: str) -> dict[str, list[np.ndarray]]:
 # --- scoring ----------------------------------------------------------------------------------
 
 
-def _score(xy, seconds, walks, radius_m: float, window_min: float) -> dict[str, Any]:
-    samples = [_sample(w) for w in walks if len(w) > 1]
-    walk_km = sum(float(np.hypot(*np.diff(w[:, 1:], axis=0).T).sum()) for w in walks) / 1000
-    if not len(xy) or not samples:
-        return {"near_route": 0, "near_in_time": 0, "presence_min": 0.0, "walk_km": walk_km}
-    lines = shapely.multilinestrings([shapely.linestrings(w[:, 1:]) for w in walks if len(w) > 1])
-    near_route = shapely.dwithin(lines, shapely.points(xy), radius_m)
-    every = np.vstack(samples)
-    tree = cKDTree(every[:, 1:])
-    near = tree.query_ball_point(xy, radius_m)
-    window = window_min * 60
-    near_in_time = [
-        bool(np.any(np.abs(every[i, 0] - t) <= window)) for i, t in zip(near, seconds, strict=True)
-    ]
-    presence = sum(len(i) for i in near) * SAMPLE_S / 60
-    return {
-        "near_route": int(near_route.sum()),
-        "near_in_time": int(sum(near_in_time)),
-        "presence_min": round(presence, 2),
-        "walk_km": round(walk_km, 3),
+def _flags(xy, seconds, walks, radius_m: float, window_min: float) -> dict[str, np.ndarray]:
+    """Per shooting: near a walk, near it within the time window, minutes of presence."""
+    n = len(xy)
+    flags = {
+        "near_route": np.zeros(n, bool),
+        "near_in_time": np.zeros(n, bool),
+        "presence_min": np.zeros(n),
     }
+    samples = [_sample(w) for w in walks if len(w) > 1]
+    if not n or not samples:
+        return flags
+    lines = shapely.multilinestrings([shapely.linestrings(w[:, 1:]) for w in walks if len(w) > 1])
+    flags["near_route"] = shapely.dwithin(lines, shapely.points(xy), radius_m)
+    every = np.vstack(samples)
+    near = cKDTree(every[:, 1:]).query_ball_point(xy, radius_m)
+    window = window_min * 60
+    flags["near_in_time"] = np.array(
+        [
+            bool(np.any(np.abs(every[i, 0] - t) <= window))
+            for i, t in zip(near, seconds, strict=True)
+        ]
+    )
+    flags["presence_min"] = np.array([len(i) * SAMPLE_S / 60 for i in near])
+    return flags
+
+
+def _walk_km(walks: list[np.ndarray]) -> float:
+    return sum(float(np.hypot(*np.diff(w[:, 1:], axis=0).T).sum()) for w in walks) / 1000
 
 
 def _sample(walk: np.ndarray) -> np.ndarray:
