@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +48,22 @@ def test_rows_count_the_weeks_shootings(serial, plan_json):
     km = frame[frame["team"] == "all"].pivot(index="week", columns="method", values="walk_km")
     assert (km["random_walk"] >= km["planned"]).all()
     assert (km["random_walk"] < km["planned"] + 20).all()
+
+
+def test_command_line_reads_the_finished_weeks_from_the_cache(serial, tmp_path):
+    _frame, cache = serial
+    out = tmp_path / "weeks.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "outreach_routes", "route-backtest", "--config",
+         str(CITIES["philadelphia"]), "--from", WEEKS[0], "--to", WEEKS[1], "--serial",
+         "--cache", str(cache), "--csv", str(out)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2 weeks, 2 from the cache, 0 to run" in result.stderr
+    assert pd.read_csv(out)["shootings"].sum() == _frame["shootings"].sum()
+    for method in METHODS:
+        assert method in result.stdout
 
 
 def test_an_interrupted_run_resumes_from_its_cache(serial):
