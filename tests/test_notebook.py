@@ -11,12 +11,7 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_weekly_plan.i
 
 
 def test_weekly_plan_notebook_executes_and_shows_maps(tmp_path):
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
+    outputs = executed_outputs(NOTEBOOK.name, tmp_path)
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     maps = [h for h in html if "leaflet" in h.lower()]
     assert len(maps) == 2  # the overview and a team map
@@ -27,13 +22,19 @@ def test_weekly_plan_notebook_executes_and_shows_maps(tmp_path):
     assert "index.html" in text and "plan.json" in text
 
 
-def test_backtest_notebook_executes_with_its_plot_and_map(tmp_path):
-    nb = nbformat.read(NOTEBOOK.parent / "02_backtest.ipynb", as_version=4)
+def executed_outputs(name: str, folder: Path) -> list:
+    """Run a notebook of notebooks/ top to bottom; its code cells' outputs, none an error."""
+    nb = nbformat.read(NOTEBOOK.parent / name, as_version=4)
     NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     ).execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
+    return outputs
+
+
+def test_backtest_notebook_executes_with_its_plot_and_map(tmp_path):
+    outputs = executed_outputs("02_backtest.ipynb", tmp_path)
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the weekly series
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert any("leaflet" in h.lower() for h in html)  # the flagged-cells map
@@ -42,12 +43,7 @@ def test_backtest_notebook_executes_with_its_plot_and_map(tmp_path):
 
 
 def test_route_backtest_notebook_executes_with_its_series_table_and_map(tmp_path):
-    nb = nbformat.read(NOTEBOOK.parent / "03_route_backtest.ipynb", as_version=4)
-    NotebookClient(
-        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
+    outputs = executed_outputs("03_route_backtest.ipynb", tmp_path)
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the weekly series
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert any("leaflet" in h.lower() for h in html)  # the missed shootings

@@ -161,11 +161,7 @@ def backtest(
         scores = bt.backtest_city(cfg, table.incidents, test_from=start, test_to=end)
     except (InputDataError, ValueError) as exc:
         _fail(str(exc))
-    if scores.empty:
-        _fail(f"no test week between {test_from} and {test_to}; widen the range")
-    if weekly_csv:
-        scores.to_csv(weekly_csv, index=False)
-    typer.echo(bt.summarise(scores).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    _report(scores, bt.summarise, weekly_csv, f"no test week between {test_from} and {test_to}")
 
 
 @app.command()
@@ -263,11 +259,16 @@ def route_backtest_command(
         )
     except (InputDataError, ValueError) as exc:
         _fail(str(exc))
-    if frame.empty:
-        _fail(f"no Monday between {date_from} and {date_to}; widen the range")
+    _report(frame, summarise_routes, csv, f"no Monday between {date_from} and {date_to}")
+
+
+def _report(weekly, summarise, csv: Path | None, nothing: str) -> None:
+    """Print a backtest's summary table; the weekly rows go to ``csv`` when asked."""
+    if weekly.empty:
+        _fail(f"{nothing}; widen the range")
     if csv:
-        frame.to_csv(csv, index=False)
-    typer.echo(summarise_routes(frame).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        weekly.to_csv(csv, index=False)
+    typer.echo(summarise(weekly).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def _fail(message: str) -> None:
