@@ -120,14 +120,15 @@ def route_backtest(
             keep(week, backtest_week(config_path, week, radius_m=radius_m, window_min=window_min))
             say(f"week {week} done ({i}/{len(todo)})")
     elif todo:
-        _on_dask(config_path, todo, keep, scheduler, workers, radius_m, window_min, say)
+        bar = progress is not None  # Dask's progress bar, for a person at a terminal
+        _on_dask(config_path, todo, keep, scheduler, workers, radius_m, window_min, bar)
     rows = [row for week in weeks for row in done[week]]
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(
         ["week", "method", "team"], ignore_index=True
     )
 
 
-def _on_dask(config_path, weeks, keep, scheduler, workers, radius_m, window_min, say) -> None:
+def _on_dask(config_path, weeks, keep, scheduler, workers, radius_m, window_min, bar) -> None:
     from dask.distributed import Client, LocalCluster, as_completed, progress
 
     cluster = None
@@ -139,7 +140,7 @@ def _on_dask(config_path, weeks, keep, scheduler, workers, radius_m, window_min,
     try:
         task = functools.partial(backtest_week, radius_m=radius_m, window_min=window_min)
         futures = client.map(task, [config_path] * len(weeks), weeks, pure=False)
-        if say is not None:
+        if bar:
             progress(futures)
         by_future = dict(zip(futures, weeks, strict=True))
         for future in as_completed(futures):
