@@ -542,8 +542,8 @@ def _fit(fmap: folium.Map, document: dict[str, Any], team: str | None = None) ->
     )
     fmap.fit_bounds(
         [[coords[:, 1].min(), coords[:, 0].min()], [coords[:, 1].max(), coords[:, 0].max()]],
-        padding_top_left=(10, 120 if team is None else 170),
-        padding_bottom_right=(10, 200 if team is None else 40),
+        padding_top_left=(10, 40 if team is None else 170),
+        padding_bottom_right=(10, 40),
     )
 
 
@@ -887,11 +887,13 @@ def _summary_table(document: dict[str, Any], colours: dict[str, str]) -> str:
             "</tr>"
         )
     return (
-        '<div class="plan-summary"><table><thead><tr><th>Team (week)</th><th>nights</th>'
+        '<div class="plan-summary"><details open><summary>This week, per team (tap to fold)'
+        "</summary><table><thead><tr><th>Team (week)</th><th>nights</th>"
         "<th>stops</th><th>km</th><th>min</th><th>covered (stops / risk)</th>"
         "<th>requests</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
-        f"<small>{len(document['unserved_requests'])} request(s) not served</small>{_KEY}</div>"
+        f"<small>{len(document['unserved_requests'])} request(s) not served</small>{_KEY}"
+        "</details></div>"
     )
 
 
