@@ -358,39 +358,27 @@ def find_corner(
             if common:
                 readings.append(_cluster([index.xy[n] for n in sorted(common)], same_corner_m))
     clusters = readings[0] if readings else []
+    where, elsewhere = "in the network", ""
     if within is not None:
-        inside = next(
-            (
-                [c for c in reading if within.intersects(shapely.Point(c))]
-                for reading in readings
-                if any(within.intersects(shapely.Point(c)) for c in reading)
-            ),
-            [],
+        inside = (
+            [c for c in reading if within.intersects(shapely.Point(c))] for reading in readings
         )
-        if not inside:
-            near = _nearest_approach(index, keys, within)
-            if near is not None and near[1] <= gap_m:
-                return near[0]
-            elsewhere = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in clusters[:5])
-            raise InputDataError(
-                f"corner {text!r}: these streets do not meet inside the team's territory"
-                + (f"; they meet at {elsewhere} in the city CRS" if elsewhere else "")
-                + _closest_note(near)
-            )
-        clusters = inside
+        where = "inside the team's territory"
+        if clusters:
+            elsewhere = f"; they meet at {_places(clusters)} in the city CRS"
+        clusters = next((c for c in inside if c), [])
     if not clusters:
-        near = _nearest_approach(index, keys, None)
+        near = _nearest_approach(index, keys, within)
         if near is not None and near[1] <= gap_m:
             return near[0]
         raise InputDataError(
-            f"corner {text!r}: these streets do not meet in the network" + _closest_note(near)
+            f"corner {text!r}: these streets do not meet {where}{elsewhere}" + _closest_note(near)
         )
     if len(clusters) > 1:
-        shown = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in clusters[:5])
         raise InputDataError(
-            f"corner {text!r}: these streets meet at {len(clusters)} places ({shown} in the "
-            "city CRS); give the request a point instead, or a `team` whose territory holds "
-            "only one of them"
+            f"corner {text!r}: these streets meet at {len(clusters)} places "
+            f"({_places(clusters)} in the city CRS); give the request a point instead, or a "
+            "`team` whose territory holds only one of them"
         )
     return clusters[0]
 
@@ -463,6 +451,10 @@ def _street_keys(text: str, part: str, index: CornerIndex) -> list[str]:
     found += [f"{d} {base}" for d in sorted(_DIRECTION_SET) if f"{d} {base}" in index.names]
     found += [f"{base} {s}" for s in sorted(_SUFFIX_SET) if f"{base} {s}" in index.names]
     return list(dict.fromkeys(found))
+
+
+def _places(points: list[tuple[float, float]]) -> str:
+    return ", ".join(f"({x:.0f}, {y:.0f})" for x, y in points[:5])
 
 
 def _closest_note(near: tuple[tuple[float, float], float] | None) -> str:
