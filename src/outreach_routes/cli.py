@@ -184,7 +184,7 @@ def where(
     """Which team is nearest, at a given time: ranked by walking time over the streets."""
     import json
 
-    from .schedule import load_schedule, nearest_teams
+    from .schedule import load_schedule, local_time, nearest_teams
 
     try:
         schedule = load_schedule(plan)
@@ -197,10 +197,7 @@ def where(
         out = [{**{k: r[k] for k in keys}, "next_shift_start": r["next_shift_start"]} for r in rows]
         typer.echo(json.dumps(out, indent=2))
         return
-    stamp = dt.datetime.fromisoformat(when) if isinstance(when, str) else when
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=schedule.timezone)
-    local = stamp.astimezone(schedule.timezone)
+    local = local_time(schedule, when)
     typer.echo(f"{local:%a %d %b %Y %H:%M} ({schedule.timezone.key}), near {near}")
     on = [r for r in rows if r["on_shift"]]
     if not on:

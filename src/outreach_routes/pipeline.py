@@ -71,6 +71,7 @@ class Plan:
     territories: gpd.GeoDataFrame
     zones: gpd.GeoDataFrame
     graph: nx.MultiDiGraph
+    edges: gpd.GeoDataFrame  # the graph's edges (osmnx.graph_to_gdfs), made once
     network_report: NetworkReport
     networks: dict[str, TeamNetwork]
     stops: gpd.GeoDataFrame
@@ -161,7 +162,7 @@ def plan_week(
     week_start = week_start_for(week_of, tz)
     week_end = (week_start + pd.Timedelta(days=6)).date()
     with stage("hotspots"):
-        skill = (
+        backtested = (
             recent_skill(config, table.incidents, week_start=week_start, limits=limits)
             if limits is not None and skill
             else None
@@ -216,12 +217,13 @@ def plan_week(
         territories=territories,
         zones=zones,
         graph=graph,
+        edges=edges,
         network_report=report,
         networks=networks,
         stops=stops,
         routes=routes,
         unserved=unserved,
-        forecast_skill=skill,
+        forecast_skill=backtested,
         notes=notes,
         timings=timings,
     )
@@ -242,9 +244,9 @@ def write_plan(
     ``network_edges.parquet`` (the walking graph), ``changes.json`` and ``changes.html`` (what
     changed since the plan in ``previous``, a plan folder of an earlier week; by default the
     plan already in ``out_dir`` when it is of an earlier week) and ``manifest.json``. With
-    ``offline``, the
-    maps carry their JavaScript and CSS inline (from ``assets``, a ``node_modules`` folder; see
-    :func:`outreach_routes._assets.assets_dir`) and the street network as their base layer.
+    ``offline``, the maps carry their JavaScript and CSS inline (from ``assets``, a
+    ``node_modules`` folder; see :func:`outreach_routes._assets.assets_dir`) and the street
+    network as their base layer.
 
     Returns
     -------
@@ -267,11 +269,11 @@ def write_plan(
             changes_page(report, plan.config.city.name), encoding="utf-8"
         )
         plan.incidents.rejects.to_csv(staging / "rejects.csv", index=False)
-        nodes, edges = ox.graph_to_gdfs(plan.graph)
+        nodes = ox.graph_to_gdfs(plan.graph, edges=False)
         nodes[["x", "y", "geometry"]].to_parquet(staging / "network_nodes.parquet")
-        walking = edges[["length", "geometry"]].copy()
-        if "name" in edges:
-            walking["name"] = edges["name"].map(street_name)
+        walking = plan.edges[["length", "geometry"]].copy()
+        if "name" in plan.edges:
+            walking["name"] = plan.edges["name"].map(street_name)
         walking.to_parquet(staging / "network_edges.parquet")
         render.write_maps(plan, document, staging, offline=offline, assets=assets)
         render_seconds = time.perf_counter() - started

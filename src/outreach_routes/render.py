@@ -34,7 +34,6 @@ import folium
 import gpxpy.gpx
 import icalendar
 import numpy as np
-import osmnx as ox
 import shapely
 
 from ._assets import assets_dir, inline_assets
@@ -511,9 +510,8 @@ def _base_map(document: dict[str, Any], streets: dict[str, Any] | None = None) -
 def _street_lines(plan: Plan) -> dict[str | None, shapely.Geometry]:
     """The walking network as display lines (WGS84): for each team its territory's streets,
     and under ``None`` the streets of every territory together."""
-    edges = ox.graph_to_gdfs(plan.graph, nodes=False)[["geometry"]]
-    projected = edges.geometry.to_numpy()
-    lines = edges.geometry.simplify(3).to_crs("EPSG:4326").set_precision(1e-5).to_numpy()
+    projected = plan.edges.geometry.to_numpy()
+    lines = plan.edges.geometry.simplify(3).to_crs("EPSG:4326").set_precision(1e-5).to_numpy()
     drawn = ~shapely.is_empty(lines)
     out: dict[str | None, shapely.Geometry] = {}
     for team in plan.teams:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 import zlib
 from collections.abc import Callable
@@ -44,7 +45,7 @@ from .hotspots import make_grid
 from .incidents import IncidentTable, load_incidents
 from .network import load_network
 from .pipeline import Plan, plan_week, week_start_for
-from .routing import Route, TeamNetwork
+from .routing import Route, TeamNetwork, path_nodes
 from .schedule import route_track
 
 __all__ = ["METHODS", "backtest_week", "route_backtest", "summarise_routes", "week_detail"]
@@ -324,10 +325,8 @@ def _greedy_walk(net: TeamNetwork, targets, shift, speed_kmh: float, dwell_min: 
     legs = [0, *order, 0]
     nodes, times, clock = [int(net.base)], [shift.start.timestamp()], shift.start.timestamp()
     for a, b in zip(legs, legs[1:], strict=False):
-        chain = [int(sources[b])]
-        while chain[-1] != sources[a]:
-            chain.append(int(pred[a, chain[-1]]))
-        for u, v in zip(chain[::-1], chain[::-1][1:], strict=False):
+        chain = path_nodes(pred, a, sources[a], sources[b])
+        for u, v in itertools.pairwise(chain):
             clock += float(np.hypot(*(net.xy[v] - net.xy[u]))) / per_min * 60
             nodes.append(v)
             times.append(clock)

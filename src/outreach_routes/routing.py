@@ -249,7 +249,7 @@ def _unlike(
             variant = [*order[:i], *order[i : j + 1][::-1], *order[j + 1 :]]
             walk = [0, *variant, 0]  # index 0 is the base
             minutes = travel[walk[:-1], walk[1:]].sum() + service[variant].sum()
-            if minutes <= budget + 1e-9 and minutes < best_minutes and tuple(variant) not in seen:
+            if minutes <= budget + _EPS and minutes < best_minutes and tuple(variant) not in seen:
                 best, best_minutes = variant, minutes
     return best
 
@@ -771,10 +771,7 @@ def _street_path(net, nodes, points, pred, metres):
         zip(points, points[1:], strict=False), zip(nodes, nodes[1:], strict=False), strict=True
     ):
         walk_m += float(metres[a, nb])
-        chain = [nb]
-        while chain[-1] != na:
-            chain.append(int(pred[a, chain[-1]]))
-        chain.reverse()
+        chain = path_nodes(pred, a, na, nb)
         runs: list[tuple[str, float]] = []
         for i, j in zip(chain, chain[1:], strict=False):
             line = net.geometry[(i, j)]
@@ -787,6 +784,15 @@ def _street_path(net, nodes, points, pred, metres):
                 runs.append((name, length))
         legs.append(runs)
     return np.vstack(pieces), walk_m, legs
+
+
+def path_nodes(pred: np.ndarray, row: int, source: int, target: int) -> list[int]:
+    """The nodes of the shortest path from ``source`` to ``target``, from the predecessors
+    ``pred[row]`` that ``scipy.sparse.csgraph.dijkstra`` gave for ``source``."""
+    chain = [int(target)]
+    while chain[-1] != source:
+        chain.append(int(pred[row, chain[-1]]))
+    return chain[::-1]
 
 
 def street_name(value: object) -> str:

@@ -79,11 +79,14 @@ def run_week(
 def runs_index(runs: Path) -> str:
     """``index.html`` of a runs folder: every week with its headline figures and links."""
     rows = []
+    city = "outreach routes"
     for folder in sorted(_weeks(runs), reverse=True):
         try:
             doc = json.loads((folder / "plan.json").read_text("utf-8"))
         except (OSError, ValueError):
             continue
+        if not rows:  # the newest week names the city
+            city = f"{doc['city']} outreach routes"
         skill = doc.get("forecast_skill") or {}
         hit = f"{skill['hit_rate']:.0%}" if skill else "&ndash;"
         stops = sum(len(r["stops"]) - 2 for r in doc["teams"])
@@ -97,10 +100,6 @@ def runs_index(runs: Path) -> str:
             f'<td><a href="{name}/changes.html">changes</a> &middot; '
             f'<a href="{name}/contacts.html">contacts</a></td></tr>'
         )
-    city = "outreach routes"
-    if rows:
-        newest = sorted(_weeks(runs))[-1]
-        city = json.loads((newest / "plan.json").read_text("utf-8"))["city"] + " outreach routes"
     body = f"""<h1>{safe_text(city)}: weekly plans</h1>
 <p><a href="latest/index.html">Latest plan</a></p>
 <table><thead><tr><th>Week</th><th>Monday</th><th>Teams</th><th>Routes</th><th>Stops</th>

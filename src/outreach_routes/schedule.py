@@ -31,7 +31,14 @@ from scipy.spatial import cKDTree
 from ._errors import InputDataError
 from .requests import CornerIndex, corner_index, find_corner
 
-__all__ = ["Schedule", "load_schedule", "nearest_teams", "position_at", "route_track"]
+__all__ = [
+    "Schedule",
+    "load_schedule",
+    "local_time",
+    "nearest_teams",
+    "position_at",
+    "route_track",
+]
 
 _EARTH_M = 6_371_008.8
 
@@ -180,7 +187,7 @@ def nearest_teams(
         team's pace), ``contact``, ``next_shift_start`` (ISO time, None when none is left in
         the plan's week).
     """
-    when = _local_time(schedule, at)
+    when = local_time(schedule, at)
     target = _target_xy(schedule, near)
     routes = schedule.document["teams"]
     monday = dt.datetime.combine(
@@ -263,7 +270,8 @@ def _stop_info(number: int, stop: dict[str, Any]) -> dict[str, Any]:
     return {"number": number, "label": stop["label"], "arrive": stop["arrive"]}
 
 
-def _local_time(schedule: Schedule, at: str | dt.datetime) -> dt.datetime:
+def local_time(schedule: Schedule, at: str | dt.datetime) -> dt.datetime:
+    """``at`` in the city's time zone; a time without a UTC offset is read in it."""
     if isinstance(at, str):
         try:
             at = dt.datetime.fromisoformat(at)
