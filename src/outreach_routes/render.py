@@ -495,7 +495,10 @@ def _hotspot_layer(document: dict[str, Any], *, show: bool) -> folium.FeatureGro
 def _base_map(document: dict[str, Any], streets: dict[str, Any] | None = None) -> folium.Map:
     """A map with tiles, or with ``streets`` drawn as its base layer and no tiles (offline)."""
     tiles = None if streets else TILES
-    fmap = folium.Map(location=_centre(document), zoom_start=12, tiles=tiles, control_scale=True)
+    # Quarter zoom steps: the routes fill the screen instead of jumping a whole level away.
+    fmap = folium.Map(
+        location=_centre(document), zoom_start=12, tiles=tiles, control_scale=True, zoom_snap=0.25
+    )
     if streets:
         folium.GeoJson(
             streets,
