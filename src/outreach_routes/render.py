@@ -543,8 +543,8 @@ def _fit(fmap: folium.Map, document: dict[str, Any], team: str | None = None) ->
     )
     fmap.fit_bounds(
         [[coords[:, 1].min(), coords[:, 0].min()], [coords[:, 1].max(), coords[:, 0].max()]],
-        padding_top_left=(10, 40 if team is None else 170),
-        padding_bottom_right=(10, 40),
+        padding_top_left=(10, 120 if team is None else 170),
+        padding_bottom_right=(10, 200 if team is None else 40),
     )
 
 
