@@ -13,8 +13,11 @@ from __future__ import annotations
 import re
 import socket
 import tempfile
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import geopandas as gpd
@@ -34,27 +37,91 @@ __all__ = [
     "NetworkReport",
     "graph_from_centerlines",
     "load_network",
+    "osm_not_walked",
     "walkable_centerlines",
 ]
 
 # Segment end points closer than this (metres) are the same street corner.
 _SNAP_M = 0.1
 OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.xml", ".osm.pbf", ".pbf")
-# OpenStreetMap ways nobody walks along.
-_OSM_NOT_WALKED = {
-    "motorway",
-    "motorway_link",
-    "construction",
-    "proposed",
-    "raceway",
-    "bus_guideway",
-    "abandoned",
-}
+
+# Which OpenStreetMap ways are walked: osmnx 2.x's "walk" filter, as one table. A way is kept
+# only when it has a `highway` tag and no rule below drops it. Two changes from osmnx: streets
+# tagged `sidewalk=separate` stay (osmnx drops them, and with them the names of the corners),
+# and a cycleway that allows feet (`foot=yes|designated|permissive`) stays.
+OSM_NOT_WALKED_HIGHWAY = frozenset(
+    {
+        "abandoned",
+        "bus_guideway",
+        "construction",
+        "cycleway",
+        "disused",
+        "motorway",
+        "motorway_link",
+        "no",
+        "planned",
+        "platform",
+        "proposed",
+        "raceway",
+        "razed",
+        "rest_area",
+        "services",
+    }
+)
+_FOOT_ALLOWED = frozenset({"yes", "designated", "permissive"})
+# For a way with no `highway` tag, the tag that says what it is, in this order ("railway" 412).
+_OSM_KINDS = (
+    "railway",
+    "building",
+    "waterway",
+    "power",
+    "aeroway",
+    "public_transport",
+    "barrier",
+    "landuse",
+    "natural",
+    "leisure",
+    "amenity",
+    "man_made",
+    "boundary",
+    "route",
+    "place",
+)
+
+
+def osm_not_walked(tags: Mapping[str, str]) -> str | None:
+    """Why an OpenStreetMap way (its tags) is not walked, or ``None`` when it is.
+
+    The reason is the way's kind when it is no street (``"railway"``, ``"building"``,
+    ``"other"``) or the tag that rules it out (``"highway=motorway"``, ``"foot=no"``,
+    ``"area=yes"``, ``"service=private"``, ``"access=private"``).
+    """
+    highway = tags.get("highway")
+    if not highway:
+        return next((k for k in _OSM_KINDS if k in tags), "other")
+    foot = tags.get("foot", "")
+    if tags.get("area") == "yes":
+        return "area=yes"
+    if highway in OSM_NOT_WALKED_HIGHWAY and not (
+        highway == "cycleway" and foot in _FOOT_ALLOWED
+    ):
+        return f"highway={highway}"
+    if foot in ("no", "private"):
+        return f"foot={foot}"
+    if tags.get("service") == "private":
+        return "service=private"
+    if tags.get("access") in ("no", "private") and foot not in _FOOT_ALLOWED:
+        return f"access={tags['access']}"
+    return None
 
 
 @dataclass(frozen=True)
 class NetworkReport:
-    """What the walkability rules and the connectivity cut removed, in segments and km."""
+    """What the walkability rules and the connectivity cut removed.
+
+    For a centerline file the counts are segments; for OpenStreetMap they are ways, and
+    ``dropped_kinds`` says what the dropped ways were (``{"railway": 412, "building": 9310}``).
+    """
 
     source: str
     segments_read: int
@@ -62,10 +129,22 @@ class NetworkReport:
     dropped_limited_access: int
     dropped_disconnected: int
     km_kept: float
+    dropped_kinds: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, float | str]:
+    def as_dict(self) -> dict[str, Any]:
         """The report as plain values, for the manifest."""
-        return dict(self.__dict__)
+        values = dict(self.__dict__)
+        values["notes"] = list(self.notes)
+        return values
+
+    def summary(self) -> list[str]:
+        """What a run says about the network: the kinds of ways dropped, and any caveat."""
+        lines = list(self.notes)
+        if self.dropped_kinds:
+            kinds = ", ".join(f"{k} {n:,}" for k, n in self.dropped_kinds.items())
+            lines.insert(0, f"{self.source}: {self.dropped_by_class:,} ways not walked ({kinds})")
+        return lines
 
 
 def load_network(config: NetworkConfig, *, crs: str) -> tuple[nx.MultiDiGraph, NetworkReport]:
@@ -94,13 +173,16 @@ def load_network(config: NetworkConfig, *, crs: str) -> tuple[nx.MultiDiGraph, N
         return _from_osm_graph(_download(config.place, config.cache_dir), crs, config.place)
     name = config.path.name.lower()
     if name.endswith(OSM_SUFFIXES):
-        return _from_osm_graph(_read_osm(config.path), crs, config.path.name)
+        graph, ways_read, dropped = _read_osm(config.path)
+        return _from_osm_graph(
+            graph, crs, config.path.name, ways_read=ways_read, dropped=dropped
+        )
     if name.endswith(".graphml"):
         try:
             graph = ox.load_graphml(config.path)
         except Exception as exc:  # networkx and lxml raise many kinds
             raise InputDataError(f"{config.path}: not a readable GraphML file ({exc})") from exc
-        return _from_osm_graph(graph, crs, config.path.name, filter_osm=False)
+        return _from_osm_graph(graph, crs, config.path.name)
     return _from_centerlines(config, crs)
 
 
@@ -164,31 +246,67 @@ def _dropped_by_name_or_speed(streets: gpd.GeoDataFrame, config: NetworkConfig) 
     return drop
 
 
-def _read_osm(path: Path) -> nx.MultiDiGraph:
-    """An OpenStreetMap extract as an unprojected osmnx graph, every way walkable both ways."""
+def _read_osm(path: Path) -> tuple[nx.MultiDiGraph, int, Counter[str]]:
+    """The walkable ways of an OpenStreetMap extract, as an unprojected osmnx graph.
+
+    pyosmium reads the extract (``.osm``, ``.osm.bz2``, ``.osm.pbf``) and :func:`osm_not_walked`
+    sorts its ways before any graph exists, so a railway or a building outline that shares a
+    node with a street never becomes an edge. The kept ways go to osmnx through a temporary
+    OSM XML file (``graph_from_xml``: simplified, every way walkable both ways).
+
+    Returns
+    -------
+    graph, ways_read, dropped
+        ``dropped`` counts the ways not walked by reason.
+    """
+    import osmium
+
+    dropped: Counter[str] = Counter()
+    ways: list[tuple[int, dict[str, str], list[int]]] = []
+    where: dict[int, tuple[float, float]] = {}
+    ways_read = 0
     try:
-        if path.name.lower().endswith(".pbf"):
-            return _read_pbf(path)
-        return ox.graph_from_xml(path, bidirectional=True, simplify=True, retain_all=True)
-    except InputDataError:
-        raise
-    except Exception as exc:  # lxml, bz2 and osmnx raise many kinds
+        source = str(path)
+        if path.name.lower().endswith(".osm.xml"):
+            source = osmium.io.File(str(path), "osm")
+        processor = osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY)
+        for obj in processor.with_locations():
+            if not obj.is_way():
+                continue
+            ways_read += 1
+            tags = dict(obj.tags)
+            reason = osm_not_walked(tags)
+            if reason is not None:
+                dropped[reason] += 1
+                continue
+            refs = []
+            for node in obj.nodes:
+                if node.location.valid():
+                    where[node.ref] = (node.lon, node.lat)
+                    refs.append(node.ref)
+            if len(refs) >= 2:
+                ways.append((obj.id, tags, refs))
+            else:
+                dropped["no location"] += 1
+    except (RuntimeError, OSError, ValueError) as exc:  # pyosmium's parse and I/O errors
         raise InputDataError(
             f"{path}: not a readable OpenStreetMap extract ({exc}); give an .osm, .osm.bz2 or "
             ".osm.pbf file"
         ) from exc
-
-
-def _read_pbf(path: Path) -> nx.MultiDiGraph:
-    """Read a PBF extract with pyosmium, through a temporary OSM XML file osmnx can parse."""
-    import osmium
-
+    if not ways:
+        raise InputDataError(
+            f"{path}: none of its {ways_read:,} ways is a walkable street (tag `highway`); give "
+            "an extract of the city's streets"
+        )
     with tempfile.TemporaryDirectory() as tmp:
-        xml = Path(tmp) / "extract.osm"
+        xml = Path(tmp) / "walkable.osm"
         with osmium.SimpleWriter(str(xml)) as writer:
-            for obj in osmium.FileProcessor(str(path)):
-                writer.add(obj)
-        return ox.graph_from_xml(xml, bidirectional=True, simplify=True, retain_all=True)
+            for ref in sorted(where):
+                writer.add_node(osmium.osm.mutable.Node(id=ref, location=where[ref]))
+            for way_id, tags, refs in ways:
+                writer.add_way(osmium.osm.mutable.Way(id=way_id, nodes=refs, tags=tags))
+        graph = ox.graph_from_xml(xml, bidirectional=True, simplify=True, retain_all=True)
+    return graph, ways_read, Counter(dict(dropped.most_common()))
 
 
 def _download(place: str, cache_dir: Path | None) -> nx.MultiDiGraph:
@@ -210,21 +328,42 @@ def _download(place: str, cache_dir: Path | None) -> nx.MultiDiGraph:
 
 
 def _from_osm_graph(
-    graph: nx.MultiDiGraph, crs: str, source: str, *, filter_osm: bool = True
+    graph: nx.MultiDiGraph,
+    crs: str,
+    source: str,
+    *,
+    ways_read: int | None = None,
+    dropped: Counter[str] | None = None,
 ) -> tuple[nx.MultiDiGraph, NetworkReport]:
-    """Project an osmnx graph, drop what is not walked, keep its largest piece."""
-    segments = graph.number_of_edges()
-    if segments == 0:
+    """Project an osmnx graph, drop edges the rule table rules out, keep its largest piece.
+
+    Edges of a GraphML or a download are judged by the tags they kept; edges with no
+    ``highway`` attribute are kept, and the report says how many.
+    """
+    dropped = Counter(dropped or {})
+    notes = []
+    edges_read = graph.number_of_edges()
+    if edges_read == 0:
         raise InputDataError(f"{source}: holds no streets")
-    dropped = []
-    if filter_osm:
-        for u, v, k, data in graph.edges(keys=True, data=True):
-            highway = data.get("highway", "")
-            kinds = set(highway) if isinstance(highway, list) else {highway}
-            if kinds <= _OSM_NOT_WALKED or data.get("foot") in ("no", "private"):
-                dropped.append((u, v, k))
+    not_walked, untagged = [], 0
+    for u, v, k, data in graph.edges(keys=True, data=True):
+        if not data.get("highway"):
+            untagged += 1
+            continue
+        tags = {key: _first(data.get(key)) for key in ("highway", "area", "foot", "service")}
+        tags.update(access=_first(data.get("access")))
+        reason = osm_not_walked({key: value for key, value in tags.items() if value})
+        if reason is not None:
+            not_walked.append((u, v, k))
+            dropped[reason] += 1
+    if not_walked:
         graph = graph.copy()
-        graph.remove_edges_from(dropped)
+        graph.remove_edges_from(not_walked)
+    if untagged:
+        notes.append(
+            f"{source}: {untagged:,} of {edges_read:,} edges have no `highway` attribute; kept "
+            "as walkable (check that they are streets)"
+        )
     graph = ox.project_graph(graph, to_crs=crs)
     kept = ox.truncate.largest_component(graph, strongly=True)
     for _, _, data in kept.edges(data=True):
@@ -232,13 +371,22 @@ def _from_osm_graph(
             data["name"] = data["name"][0]
     report = NetworkReport(
         source=source,
-        segments_read=segments,
-        dropped_by_class=len(dropped),
+        segments_read=ways_read if ways_read is not None else edges_read,
+        dropped_by_class=sum(dropped.values()),
         dropped_limited_access=0,
-        dropped_disconnected=segments - len(dropped) - kept.number_of_edges(),
+        dropped_disconnected=edges_read - len(not_walked) - kept.number_of_edges(),
         km_kept=_km(kept),
+        dropped_kinds=dict(dropped.most_common()),
+        notes=tuple(notes),
     )
     return kept, report
+
+
+def _first(value: object) -> str | None:
+    """A tag value of an edge: osmnx keeps a list where merged ways disagree."""
+    if isinstance(value, list):
+        return str(value[0]) if value else None
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
 def _km(graph: nx.MultiDiGraph) -> float:

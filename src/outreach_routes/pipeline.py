@@ -28,7 +28,9 @@ from typing import Any
 import geopandas as gpd
 import networkx as nx
 import osmnx as ox
+import numpy as np
 import pandas as pd
+import shapely
 from pyproj import Transformer
 
 from . import render
@@ -79,6 +81,8 @@ class Plan:
     unserved: pd.DataFrame
     forecast_skill: dict[str, float] | None = None
     notes: list[str] = field(default_factory=list)
+    # Hotspot cells dropped because no walkable street lies within REACH_M of them.
+    hotspot_cells_off_network: int = 0
     timings: list[StageTiming] = field(default_factory=list)
 
     def routes_of(self, slug: str) -> list[Route]:
@@ -176,12 +180,29 @@ def plan_week(
     with stage("network"):
         graph, report = network or load_network(config.network, crs=crs)
         nodes, edges = ox.graph_to_gdfs(graph)
+    notes += report.summary()
     with stage("teams"):
         teams, territories, zones = load_teams(config, week_start=week_start)
         networks = {
             t.name: team_network(edges, nodes, t, tolerance_m=config.territories.edge_tolerance_m)
             for t in teams
         }
+        notes += thin_network_notes(table.incidents, teams, networks)
+        cells, hotspots, off_network = drop_cells_off_network(
+            cells,
+            hotspots,
+            table.incidents,
+            teams,
+            networks,
+            edges,
+            week_start=week_start,
+            recent_from=week_start - pd.Timedelta(days=config.hotspots.boost_days),
+        )
+        if off_network:
+            notes.append(
+                f"{off_network} hotspot cell(s) lie farther than {REACH_M:.0f} m from every "
+                "walkable street: not drawn as hotspots and given no stops"
+            )
     with stage("requests"):
         requests = load_requests(
             config.requests.path, crs=crs, week_start=week_start.date(), week_end=week_end
@@ -192,7 +213,7 @@ def plan_week(
     notes += _expiry_notes(config, requests, week_start)
     with stage("stops"):
         stops, unplaced = build_stops(
-            cells=cells,
+            cells=cells[cells["reachable"]],
             hotspots=hotspots,
             requests=requests[requests.geometry.notna()],
             incidents=table.incidents,
@@ -225,6 +246,7 @@ def plan_week(
         unserved=unserved,
         forecast_skill=backtested,
         notes=notes,
+        hotspot_cells_off_network=off_network,
         timings=timings,
     )
 
@@ -316,6 +338,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
                 "stop_id": s.stop_id,
                 "kind": s.kind,
                 "label": s.label,
+                "corner": s.corner,
                 "lat": round(float(la), 6),
                 "lon": round(float(lo), 6),
                 "arrive": _iso(s.arrive),
@@ -381,6 +404,107 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "hotspot_presence_min": _hotspot_presence(plan),
         "unserved_requests": plan.unserved.to_dict(orient="records"),
     }
+
+
+# Farther than this (metres) from every walkable street, a shooting or a risk cell is where the
+# street data is thin: a hotspot there cannot be walked to.
+REACH_M = 150.0
+# A territory with more than this share of its shootings that far from its streets is warned of.
+THIN_SHARE = 0.02
+
+
+def _street_tree(net: TeamNetwork) -> shapely.STRtree:
+    coords = list(net.geometry.values())
+    index = np.repeat(np.arange(len(coords)), [len(c) for c in coords])
+    return shapely.STRtree(shapely.linestrings(np.concatenate(coords), indices=index))
+
+
+def _near_streets(tree: shapely.STRtree, xy: np.ndarray) -> np.ndarray:
+    """Which points lie within ``REACH_M`` of a line of ``tree``."""
+    near = np.zeros(len(xy), dtype=bool)
+    if len(xy):
+        hits = tree.query(shapely.points(xy), predicate="dwithin", distance=REACH_M)
+        near[hits[0]] = True
+    return near
+
+
+def thin_network_notes(
+    incidents: gpd.GeoDataFrame, teams: list[Team], networks: dict[str, TeamNetwork]
+) -> list[str]:
+    """Warn of territories whose street data looks thin: more than ``THIN_SHARE`` of the
+    shootings inside lie farther than ``REACH_M`` from the team's walkable streets. (A river
+    or a rail yard without streets is not missing data; shootings far from every street are.)
+    """
+    xy = shapely.get_coordinates(incidents.geometry.to_numpy())
+    notes = []
+    for team in teams:
+        inside = shapely.contains_xy(team.territory, xy[:, 0], xy[:, 1])
+        if not inside.any():
+            continue
+        far = ~_near_streets(_street_tree(networks[team.name]), xy[inside])
+        share = far.mean()
+        if share > THIN_SHARE:
+            notes.append(
+                f"warning: territory of team {team.name!r}: {far.sum()} of its {inside.sum()} "
+                f"shootings ({share:.0%}) lie farther than {REACH_M:.0f} m from a street the "
+                "team can walk; the street file may be missing streets there (check its extent "
+                "and the walkability rules in docs/config.md)"
+            )
+    return notes
+
+
+def drop_cells_off_network(
+    cells: gpd.GeoDataFrame,
+    hotspots: gpd.GeoDataFrame,
+    incidents: gpd.GeoDataFrame,
+    teams: list[Team],
+    networks: dict[str, TeamNetwork],
+    edges: gpd.GeoDataFrame,
+    *,
+    week_start: pd.Timestamp,
+    recent_from: pd.Timestamp,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, int]:
+    """Mark the risk cells no walker can reach, and take them out of the hotspots.
+
+    A cell is reachable when its centre lies within ``REACH_M`` of a walkable street: of its
+    team's network inside a territory, of the whole walking graph elsewhere. ``cells`` gains
+    a ``reachable`` column; hotspots lose their unreachable cells (and vanish when none is
+    left). Returns the cells, the hotspots and how many hotspot cells were dropped.
+    """
+    centres = shapely.get_coordinates(cells.geometry.centroid.to_numpy())
+    reachable = _near_streets(shapely.STRtree(edges.geometry.to_numpy()), centres)
+    for team in teams:
+        inside = shapely.contains_xy(team.territory, centres[:, 0], centres[:, 1])
+        reachable[inside] = _near_streets(_street_tree(networks[team.name]), centres[inside])
+    cells = cells.assign(reachable=reachable)
+    dropped = cells["hotspot_id"].notna().to_numpy() & ~reachable
+    if not dropped.any():
+        return cells, hotspots, 0
+    cells.loc[dropped, "hotspot_id"] = pd.NA
+    kept = cells[cells["hotspot_id"].notna()]
+    past = incidents[incidents["occurred_at"] < week_start]
+    rows = []
+    for hotspot in hotspots.itertuples():
+        members = kept[kept["hotspot_id"] == hotspot.hotspot_id]
+        if members.empty:
+            continue
+        polygon = shapely.union_all(members.geometry.to_numpy())
+        inside = past[past.within(polygon)]
+        rows.append(
+            {
+                **hotspot._asdict(),
+                "risk": float(members["risk"].sum()),
+                "cells": len(members),
+                "incidents": len(inside),
+                "recent": int((inside["occurred_at"] >= recent_from).sum()),
+                "geometry": polygon,
+            }
+        )
+    if not rows:
+        return cells, hotspots.iloc[0:0], int(dropped.sum())
+    frame = pd.DataFrame(rows)[list(hotspots.columns)]
+    hotspots = gpd.GeoDataFrame(frame, geometry="geometry", crs=hotspots.crs)
+    return cells, hotspots, int(dropped.sum())
 
 
 def weekly_coverage(plan: Plan) -> dict[str, dict[str, float]]:
@@ -499,6 +623,7 @@ def _manifest(plan: Plan, document: dict[str, Any], render_seconds: float) -> di
             "stops": len(plan.stops),
             "routes": len(plan.routes),
             "unserved_requests": len(plan.unserved),
+            "hotspot_cells_off_network": plan.hotspot_cells_off_network,
             "network": plan.network_report.as_dict(),
             "notes": plan.notes,
         },
@@ -566,14 +691,22 @@ def validate_inputs(config_path: str | Path | None = None) -> tuple[list[str], l
     week_start = week_start_for(week_of or dt.date.today(), tz)
     loaded = check(lambda: load_network(config.network, crs=crs))
     placed = check(lambda: load_teams(config, week_start=week_start))
+    if loaded is not None:
+        notes += loaded[1].summary()
     if loaded is not None and placed is not None:
         nodes, edges = ox.graph_to_gdfs(loaded[0])
+        networks = {}
         for team in placed[0]:
-            check(
+            net = check(
                 lambda t=team: team_network(
                     edges, nodes, t, tolerance_m=config.territories.edge_tolerance_m
                 )
             )
+            if net is not None:
+                networks[team.name] = net
+        if table is not None:
+            reached = [t for t in placed[0] if t.name in networks]
+            notes += thin_network_notes(table.incidents, reached, networks)
     requests = check(
         lambda: load_requests(
             config.requests.path,

@@ -37,6 +37,7 @@ import numpy as np
 import shapely
 
 from ._assets import assets_dir, inline_assets
+from .routing import pretty_street
 from .schedule import route_track
 
 if TYPE_CHECKING:
@@ -196,7 +197,9 @@ def team_map(
                     icon_anchor=(15, 15),
                     class_name="stop-icon",
                 ),
-                tooltip=folium.Tooltip(f"{number}. {_clock(stop['arrive'])}"),
+                tooltip=folium.Tooltip(
+                    f"{number}. {_clock(stop['arrive'])} {safe_text(stop.get('corner') or '')}"
+                ),
                 popup=folium.Popup(_stop_popup(number, stop), max_width=260),
             ).add_to(group)
         group.add_to(fmap)
@@ -224,8 +227,9 @@ def route_sheet(document: dict[str, Any], slug: str) -> str:
         stops = route["stops"]
         rows = "".join(
             f"<tr><td>{n}</td><td>{_clock(s['arrive'])}</td><td>{_clock(s['depart'])}</td>"
-            f"<td>{safe_text(_stop_title(s))}</td><td>{_way(stops[n - 1], s)}</td>"
-            f"<td>{s['lat']:.5f}, {s['lon']:.5f}</td></tr>"
+            f"<td><strong>{safe_text(_stop_place(s))}</strong>"
+            + (f"<br><small>{s['lat']:.5f}, {s['lon']:.5f}</small>" if s.get("corner") else "")
+            + f"</td><td>{safe_text(_stop_title(s))}</td><td>{_way(stops[n - 1], s)}</td></tr>"
             for n, s in enumerate(stops[1:-1], start=1)
         )
         home = f"<p class='meta'><strong>Back to base:</strong> {_way(stops[-2], stops[-1])}</p>"
@@ -237,8 +241,9 @@ def route_sheet(document: dict[str, Any], slug: str) -> str:
 <p class="meta">Leave base {_clock(stops[0]["depart"])} &middot; back at base
 {_clock(stops[-1]["arrive"])} &middot; {route["walk_km"]:.1f} km walking &middot;
 {len(stops) - 2} stops of {route["dwell_min"]:g} min</p>
-<table><thead><tr><th>#</th><th>Arrive</th><th>Leave</th><th>Stop</th><th>Getting there</th>
-<th>Corner (lat, lon)</th></tr></thead>
+<p class="meta"><strong>Base:</strong> {safe_text(_stop_place(stops[0]))}</p>
+<table><thead><tr><th>#</th><th>Arrive</th><th>Leave</th><th>Corner</th><th>Why</th>
+<th>Getting there</th></tr></thead>
 <tbody>{rows}</tbody></table>
 {home}
 <p class="contact"><strong>Team:</strong> {safe_text(route["contact"]) or "&ndash;"}
@@ -281,24 +286,24 @@ th, td {{ border-bottom: 1px solid #bbb; padding: .3em .6em; text-align: left; }
 
 
 def _way(previous: dict[str, Any], stop: dict[str, Any]) -> str:
-    """How to walk from ``previous`` to ``stop`` in words: the streets, or a heading where the
-    network has no street names."""
+    """How to walk from ``previous`` to ``stop`` in words: every street of the leg, a nameless
+    piece as "unnamed path"; a distance and heading where the network has no names at all."""
     runs = [(name, metres) for name, metres in stop.get("via", []) if metres >= 1]
     total = sum(m for _n, m in runs)
-    if runs and all(name for name, _m in runs):
-        # Short runs on another street are crossings and jogs: fold them into the walk.
-        kept = [(n, m) for n, m in runs if m >= 40] or runs
-        return " &rarr; ".join(f"{safe_text(_street(n))} {_distance(m)}" for n, m in kept)
+    if any(name for name, _m in runs):
+        # Short runs are crossings and jogs: fold them into the walk, then join repeats.
+        kept: list[tuple[str, float]] = []
+        for name, metres in [(n, m) for n, m in runs if m >= 40] or runs:
+            if kept and kept[-1][0] == name:
+                kept[-1] = (name, kept[-1][1] + metres)
+            else:
+                kept.append((name, metres))
+        return " &rarr; ".join(
+            f"{safe_text(pretty_street(n)) if n else 'unnamed path'} {_distance(m)}"
+            for n, m in kept
+        )
     heading = _compass(previous["lon"], previous["lat"], stop["lon"], stop["lat"])
     return f"{_distance(total)} on foot, heading {heading}" if total else "&ndash;"
-
-
-def _street(name: str) -> str:
-    """A street name as people write it, when the file has it in capitals: "W Broadway",
-    "23rd"."""
-    if not name.isupper():
-        return name
-    return " ".join(w.lower() if w[:1].isdigit() else w.capitalize() for w in name.split())
 
 
 def _distance(metres: float) -> str:
@@ -364,10 +369,10 @@ def shift_calendar(document: dict[str, Any], slug: str) -> bytes:
         event.add("dtstart", dt.datetime.fromisoformat(route["shift_start"]).astimezone(zone))
         event.add("dtend", dt.datetime.fromisoformat(route["shift_end"]).astimezone(zone))
         event.add("summary", f"{route['team']}: outreach shift")
-        lon, lat = route["base"]
-        event.add("location", f"Base {lat:.5f}, {lon:.5f}")
+        event.add("location", f"Base: {_stop_place(route['stops'][0])}")
         lines = [
-            f"{n}. {_clock(stop['arrive'])}-{_clock(stop['depart'])} {_stop_title(stop)}"
+            f"{n}. {_clock(stop['arrive'])}-{_clock(stop['depart'])} {_stop_place(stop)}: "
+            f"{_stop_title(stop)}"
             for n, stop in enumerate(route["stops"][1:-1], start=1)
         ]
         lines.append(f"Back at base {_clock(route['stops'][-1]['arrive'])}")
@@ -395,8 +400,9 @@ def route_gpx(document: dict[str, Any], slug: str) -> str:
                 gpxpy.gpx.GPXWaypoint(
                     stop["lat"],
                     stop["lon"],
-                    name=f"{_night_label(route['night'])[:3]} {number} {_clock(stop['arrive'])}",
-                    description=_stop_title(stop),
+                    name=f"{_night_label(route['night'])[:3]} {number} {_clock(stop['arrive'])}"
+                    + (f" {stop['corner']}" if stop.get("corner") else ""),
+                    description=f"{_stop_place(stop)}: {_stop_title(stop)}",
                     time=dt.datetime.fromisoformat(stop["arrive"]),
                 )
             )
@@ -419,6 +425,7 @@ _MAP_CSS = """<style>
 .plan-summary table { border-collapse: collapse; }
 .plan-summary td, .plan-summary th { padding: 1px 5px; text-align: right; }
 .plan-summary td:first-child, .plan-summary th:first-child { text-align: left; }
+.plan-summary ul.unserved { margin: 2px 0; padding-left: 1.2em; max-width: 420px; }
 .route-arrow { font: bold 15px/16px system-ui, sans-serif; text-align: center;
   text-shadow: 0 0 2px #fff, 0 0 2px #fff; }
 .nogo-zone { fill: url(#nogo-hatch); fill-opacity: 1; }
@@ -600,6 +607,8 @@ def _requests(plan: Plan, document: dict[str, Any]) -> folium.FeatureGroup:
     served = set(document["requests"]["served"])
     requests = plan.requests[plan.requests["active"]].to_crs("EPSG:4326")
     for req in requests.itertuples():
+        if req.geometry is None or req.geometry.is_empty:
+            continue  # a corner that could not be placed: listed as not served, with the reason
         point = req.geometry.representative_point()
         ok = req.request_id in served
         colour = "#238b45" if ok else "#777"
@@ -824,14 +833,22 @@ def _rel(stamp: str, origin: float) -> int:
 
 
 def _stop_title(stop: dict[str, Any]) -> str:
+    """Why the stop is there: "Hotspot H03; request R2 (priority 4)"."""
     label = stop["label"]
     return label[:1].upper() + label[1:]
 
 
+def _stop_place(stop: dict[str, Any]) -> str:
+    """Where the stop is: its corner ("8th St & Adeline St"), or its lat, lon where the network
+    has no street names."""
+    return stop.get("corner") or f"{stop['lat']:.5f}, {stop['lon']:.5f}"
+
+
 def _stop_popup(number: int, stop: dict[str, Any]) -> str:
     return (
-        f"<b>{number}. {safe_text(_stop_title(stop))}</b><br>"
+        f"<b>{number}. {safe_text(_stop_place(stop))}</b><br>"
         f"Arrive {_clock(stop['arrive'])}, leave {_clock(stop['depart'])}"
+        f"<br><small>{safe_text(_stop_title(stop))}</small>"
     )
 
 
@@ -893,9 +910,28 @@ def _summary_table(document: dict[str, Any], colours: dict[str, str]) -> str:
         "<th>stops</th><th>km</th><th>min</th><th>covered (stops / risk)</th>"
         "<th>requests</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
-        f"<small>{len(document['unserved_requests'])} request(s) not served</small>{_KEY}"
+        f"{_unserved_list(document)}{_KEY}"
         "</details></div>"
     )
+
+
+def _unserved_list(document: dict[str, Any]) -> str:
+    """The requests not served this week, each with its reason (folded)."""
+    unserved = document["unserved_requests"]
+    if not unserved:
+        return "<small>Every active request is served.</small>"
+    items = "".join(
+        f"<li><b>{safe_text(r['request_id'])}</b>: {safe_text(_shorten(r['reason'], 160))}</li>"
+        for r in unserved
+    )
+    return (
+        f"<details><summary><small>{len(unserved)} request(s) not served</small></summary>"
+        f"<ul class='unserved'>{items}</ul></details>"
+    )
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
 
 def _clock(stamp: str) -> str:

@@ -32,6 +32,7 @@ from .teams import Shift, Team
 __all__ = [
     "Route",
     "TeamNetwork",
+    "corner_name",
     "plan_routes",
     "solve_orienteering",
     "team_network",
@@ -52,6 +53,8 @@ class TeamNetwork:
     names: dict[tuple[int, int], str]  # street name of that edge ("" when it has none)
     corners: np.ndarray  # local nodes where three or more street segments meet
     base: int  # local node nearest the team's base
+    # Per local node, the named streets that meet there, most segments first ("" never).
+    streets: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Route:
     team: str
     slug: str
     shift: Shift
-    stops: pd.DataFrame  # stop_id, kind, label, prize, node, x, y, arrive, depart, sources
+    stops: pd.DataFrame  # stop_id, kind, label, corner, prize, node, x, y, arrive, depart, sources
     path: np.ndarray  # (k, 2) projected coordinates, base to base
     walk_m: float
     # Per stop after the base: the streets walked to reach it, as (name, metres) runs.
@@ -167,7 +170,53 @@ def team_network(
         names=names,
         corners=np.flatnonzero(degree >= 3),
         base=base,
+        streets=_streets_at(names, m),
     )
+
+
+def _streets_at(names: dict[tuple[int, int], str], n: int) -> tuple[tuple[str, ...], ...]:
+    """The named streets at each node, the street with most segments there first."""
+    counts: list[dict[str, int]] = [{} for _ in range(n)]
+    for (i, _j), name in names.items():  # both directions are edges: each end sees the street
+        if name:
+            counts[i][name] = counts[i].get(name, 0) + 1
+    return tuple(tuple(sorted(c, key=lambda k, c=c: (-c[k], k))) for c in counts)
+
+
+def corner_name(net: TeamNetwork, node: int, *, search_m: float = 300.0) -> str | None:
+    """Name a node of a team's network as a walker would look for it.
+
+    ``"8th St & Adeline St"`` where two named streets meet; ``"on 8th St, 40 m from Adeline
+    St"`` where only one passes (the nearest node within ``search_m`` with another street);
+    ``"on 8th St"`` with none near; ``None`` where no named street touches the node (a network
+    without names, such as Philadelphia's centerlines).
+    """
+    streets = net.streets[node] if net.streets else ()
+    if len(streets) >= 2:
+        return f"{pretty_street(streets[0])} & {pretty_street(streets[1])}"
+    if not streets:
+        return None
+    name = streets[0]
+    gaps = np.hypot(*(net.xy - net.xy[node]).T)
+    others = [i for i in np.argsort(gaps, kind="stable") if gaps[i] <= search_m]
+    for i in others:
+        other = next((s for s in net.streets[i] if s != name), None)
+        if other is not None and gaps[i] < 15:  # a divided street's two carriageways
+            return f"{pretty_street(name)} & {pretty_street(other)}"
+        if other is not None:
+            return (
+                f"on {pretty_street(name)}, {round(gaps[i], -1):.0f} m from "
+                f"{pretty_street(other)}"
+            )
+    return f"on {pretty_street(name)}"
+
+
+def pretty_street(name: str) -> str:
+    """A street name as people write it, when the file has it in capitals: "W Broadway",
+    "23rd"."""
+    if not name.isupper():
+        return name
+    return " ".join(w.lower() if w[:1].isdigit() else w.capitalize() for w in name.split())
 
 
 def plan_routes(
@@ -727,6 +776,7 @@ def _timed_route(
                 "stop_id": f"{team.slug}-base",
                 "kind": "base",
                 "label": "base",
+                "corner": corner_name(net, net.base),
                 "prize": 0.0,
                 "node": net.base,
                 "sources": [],
@@ -737,6 +787,7 @@ def _timed_route(
                 "stop_id": stop["stop_id"],
                 "kind": stop["kind"],
                 "label": stop["label"],
+                "corner": stop["corner"],
                 "prize": round(float(prize[point]), 3),
                 "node": int(stop["node"]),
                 "sources": list(stop["sources"]),

@@ -7,7 +7,8 @@ a "recent" stop at the nearest corner. A stop is always a street corner of its t
 graph, never an incident's own point. Each stop belongs to the team whose territory holds it.
 
 Returns a ``stops`` GeoDataFrame (``stop_id``, ``team``, ``kind``, ``prize``, ``node`` (index in
-the team's network), ``label``, ``sources``, point geometry) and the requests no team can serve.
+the team's network), ``label`` (why), ``corner`` (the corner's street names, or ``None`` where the
+network has none), ``sources``, point geometry) and the requests no team can serve.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from .config import HotspotConfig, RequestConfig, RoutingConfig
-from .routing import TeamNetwork
+from .routing import TeamNetwork, corner_name
 from .teams import Team
 
 __all__ = ["build_stops"]
@@ -61,7 +62,8 @@ def build_stops(
     rows += _recent_stops(
         incidents, hotspots, teams, corner_trees, week_start, hotspot_config, routing_config
     )
-    columns = ["stop_id", "team", "kind", "prize", "node", "label", "sources", "geometry"]
+    columns = ["stop_id", "team", "kind", "prize", "node", "label", "corner", "sources"]
+    columns.append("geometry")
     if not rows:
         empty = gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=cells.crs)
         return empty, unplaced
@@ -72,7 +74,7 @@ def build_stops(
         team=("team", "first"),
         kind=("kind", "first"),
         prize=("prize", "sum"),
-        label=("label", "; ".join),
+        label=("label", lambda labels: "; ".join(dict.fromkeys(labels))),
         sources=("source", lambda s: sorted(set(s))),
     )
     merged = merged.reset_index().sort_values(
@@ -83,9 +85,9 @@ def build_stops(
         f"{slugs[team]}-{i:02d}"
         for team, i in zip(merged["team"], merged.groupby("team_order").cumcount() + 1, strict=True)
     ]
-    xy = np.array(
-        [networks[t].xy[n] for t, n in zip(merged["team"], merged["node"], strict=True)]
-    ).reshape(-1, 2)
+    at = list(zip(merged["team"], merged["node"], strict=True))
+    merged["corner"] = [corner_name(networks[t], n) for t, n in at]
+    xy = np.array([networks[t].xy[n] for t, n in at]).reshape(-1, 2)
     stops = gpd.GeoDataFrame(
         merged[columns[:-1]].reset_index(drop=True),
         geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
