@@ -102,9 +102,7 @@ def osm_not_walked(tags: Mapping[str, str]) -> str | None:
     foot = tags.get("foot", "")
     if tags.get("area") == "yes":
         return "area=yes"
-    if highway in OSM_NOT_WALKED_HIGHWAY and not (
-        highway == "cycleway" and foot in _FOOT_ALLOWED
-    ):
+    if highway in OSM_NOT_WALKED_HIGHWAY and not (highway == "cycleway" and foot in _FOOT_ALLOWED):
         return f"highway={highway}"
     if foot in ("no", "private"):
         return f"foot={foot}"
@@ -174,9 +172,7 @@ def load_network(config: NetworkConfig, *, crs: str) -> tuple[nx.MultiDiGraph, N
     name = config.path.name.lower()
     if name.endswith(OSM_SUFFIXES):
         graph, ways_read, dropped = _read_osm(config.path)
-        return _from_osm_graph(
-            graph, crs, config.path.name, ways_read=ways_read, dropped=dropped
-        )
+        return _from_osm_graph(graph, crs, config.path.name, ways_read=ways_read, dropped=dropped)
     if name.endswith(".graphml"):
         try:
             graph = ox.load_graphml(config.path)

@@ -27,8 +27,8 @@ from typing import Any
 
 import geopandas as gpd
 import networkx as nx
-import osmnx as ox
 import numpy as np
+import osmnx as ox
 import pandas as pd
 import shapely
 from pyproj import Transformer

@@ -205,8 +205,7 @@ def corner_name(net: TeamNetwork, node: int, *, search_m: float = 300.0) -> str 
             return f"{pretty_street(name)} & {pretty_street(other)}"
         if other is not None:
             return (
-                f"on {pretty_street(name)}, {round(gaps[i], -1):.0f} m from "
-                f"{pretty_street(other)}"
+                f"on {pretty_street(name)}, {round(gaps[i], -1):.0f} m from {pretty_street(other)}"
             )
     return f"on {pretty_street(name)}"
 
