@@ -172,7 +172,9 @@ def load_network(config: NetworkConfig, *, crs: str) -> tuple[nx.MultiDiGraph, N
     name = config.path.name.lower()
     if name.endswith(OSM_SUFFIXES):
         graph, ways_read, dropped = _read_osm(config.path)
-        return _from_osm_graph(graph, crs, config.path.name, ways_read=ways_read, dropped=dropped)
+        return _from_osm_graph(
+            graph, crs, config.path.name, ways_read=ways_read, dropped=dropped, judged=True
+        )
     if name.endswith(".graphml"):
         try:
             graph = ox.load_graphml(config.path)
@@ -248,7 +250,8 @@ def _read_osm(path: Path) -> tuple[nx.MultiDiGraph, int, Counter[str]]:
     pyosmium reads the extract (``.osm``, ``.osm.bz2``, ``.osm.pbf``) and :func:`osm_not_walked`
     sorts its ways before any graph exists, so a railway or a building outline that shares a
     node with a street never becomes an edge. The kept ways go to osmnx through a temporary
-    OSM XML file (``graph_from_xml``: simplified, every way walkable both ways).
+    OSM XML file (``graph_from_xml``, every way walkable both ways), then simplified, keeping
+    every node where the street name changes.
 
     Returns
     -------
@@ -301,7 +304,9 @@ def _read_osm(path: Path) -> tuple[nx.MultiDiGraph, int, Counter[str]]:
                 writer.add_node(osmium.osm.mutable.Node(id=ref, location=where[ref]))
             for way_id, tags, refs in ways:
                 writer.add_way(osmium.osm.mutable.Way(id=way_id, nodes=refs, tags=tags))
-        graph = ox.graph_from_xml(xml, bidirectional=True, simplify=True, retain_all=True)
+        graph = ox.graph_from_xml(xml, bidirectional=True, simplify=False, retain_all=True)
+    # A node where the street name changes stays a node, so every corner keeps its two names.
+    graph = ox.simplify_graph(graph, edge_attrs_differ=["name"])
     return graph, ways_read, Counter(dict(dropped.most_common()))
 
 
@@ -330,11 +335,12 @@ def _from_osm_graph(
     *,
     ways_read: int | None = None,
     dropped: Counter[str] | None = None,
+    judged: bool = False,
 ) -> tuple[nx.MultiDiGraph, NetworkReport]:
     """Project an osmnx graph, drop edges the rule table rules out, keep its largest piece.
 
-    Edges of a GraphML or a download are judged by the tags they kept; edges with no
-    ``highway`` attribute are kept, and the report says how many.
+    Edges of a GraphML or a download (not ``judged`` way by way already) are judged by the
+    tags osmnx kept; edges with no ``highway`` attribute are kept, and the report says how many.
     """
     dropped = Counter(dropped or {})
     notes = []
@@ -342,7 +348,7 @@ def _from_osm_graph(
     if edges_read == 0:
         raise InputDataError(f"{source}: holds no streets")
     not_walked, untagged = [], 0
-    for u, v, k, data in graph.edges(keys=True, data=True):
+    for u, v, k, data in [] if judged else graph.edges(keys=True, data=True):
         if not data.get("highway"):
             untagged += 1
             continue

@@ -64,7 +64,8 @@ def load_requests(
         an unreadable date, an invalid polygon, or a request with no place at all.
     """
     if path is None:
-        return gpd.GeoDataFrame(columns=COLUMNS, geometry="geometry", crs=crs)
+        empty = gpd.GeoDataFrame(columns=COLUMNS, geometry="geometry", crs=crs)
+        return empty.astype({"active": bool})
     frame = read_table(path)
     missing = [c for c in REQUIRED if c not in frame]
     if missing:
