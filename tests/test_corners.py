@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import geopandas as gpd
@@ -138,3 +139,50 @@ def test_real_gva_corners_resolve(minneapolis):
     assert (trusted["outcome"] == "right").mean() >= 0.95
     reported = frame[frame["outcome"] == "reported"]
     assert reported["message"].str.contains(r"meet at|come closest at|closest names").all()
+
+
+def test_plan_with_every_kind_of_unplaceable_corner(tmp_path):
+    """Unknown street, streets that never meet, a corner outside its team's territory, one that
+    meets at several places, a place outside every territory: the plan runs, each is listed
+    with its reason, and the overview opens in Chromium without an error."""
+    from browser_support import open_page
+    from conftest import run_plan
+    from playwright.sync_api import sync_playwright
+
+    source = CITIES["minneapolis"]
+    text = source.read_text("utf-8").replace("iterations = 150", "iterations = 10")
+    for name in ("gva_minneapolis_2013-2018.csv", "streets.parquet", "neighborhoods.geojson"):
+        text = text.replace(f'"{name}"', json.dumps(str(source.parent / name)))
+    requests = tmp_path / "requests.csv"
+    requests.write_text(
+        "request_id,priority,requester,note,valid_from,valid_to,intersection,team,lat,lon\n"
+        "U1,5,Block club,Unknown street,2018-03-01,2018-05-31,Nowhere Blvd & Lake St,,,\n"
+        "U2,5,Block club,Never meet,2018-03-01,2018-05-31,Lake St & Lowry Ave N,,,\n"
+        "U3,5,Block club,Wrong team,2018-03-01,2018-05-31,Lake St & Chicago Ave,North Broadway,,\n"
+        "U4,5,Block club,Meets twice,2018-03-01,2018-05-31,3rd St N & 1st Ave N,,,\n"
+        "U5,5,Block club,No territory,2018-03-01,2018-05-31,,,44.9000,-93.2000\n"
+        "U6,5,Block club,Ambiguous,2018-03-01,2018-05-31,Lake St and Lake St,,,\n"
+        "OK1,5,Block club,Fine,2018-03-01,2018-05-31,Penn Ave N & Lowry Ave N,North Camden,,\n",
+        encoding="utf-8",
+    )
+    text = text.replace('"requests.csv"', json.dumps(str(requests)))
+    config = tmp_path / "plan.toml"
+    config.write_text(text, encoding="utf-8")
+    out = run_plan(config, tmp_path / "out")
+    plan = json.loads((out / "plan.json").read_text("utf-8"))
+    reasons = {r["request_id"]: r["reason"] for r in plan["unserved_requests"]}
+    assert set(reasons) == {"U1", "U2", "U3", "U4", "U5", "U6"}
+    assert "closest names" in reasons["U1"] or "unknown" in reasons["U1"].lower()
+    assert "do not meet" in reasons["U2"]
+    assert "territory" in reasons["U3"]
+    assert "they meet at" in reasons["U4"]  # downtown: in no team territory here
+    assert reasons["U5"] == "outside every team's territory"
+    assert "OK1" in plan["requests"]["served"]
+    with sync_playwright() as p:
+        browser, page, report = open_page(p, out / "index.html")
+        page.click("text=6 request(s) not served")
+        listed = page.inner_text(".plan-summary ul.unserved")
+        browser.close()
+    assert report.errors == []
+    for rid in reasons:
+        assert rid in listed
