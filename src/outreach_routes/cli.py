@@ -184,7 +184,7 @@ def where(
     """Which team is nearest, at a given time: ranked by walking time over the streets."""
     import json
 
-    from .schedule import load_schedule, local_time, nearest_teams
+    from .schedule import OFF_NETWORK_M, load_schedule, local_time, nearest_teams
 
     try:
         schedule = load_schedule(plan)
@@ -194,17 +194,26 @@ def where(
         _fail(str(exc))
     if as_json:
         keys = ("team", "on_shift", "position", "next_stop", "walk_min", "contact")
+        keys += ("off_network_m",)
         out = [{**{k: r[k] for k in keys}, "next_shift_start": r["next_shift_start"]} for r in rows]
         typer.echo(json.dumps(out, indent=2))
         return
     local = local_time(schedule, when)
     typer.echo(f"{local:%a %d %b %Y %H:%M} ({schedule.timezone.key}), near {near}")
+    gap = rows[0]["off_network_m"] if rows else 0
+    if gap > OFF_NETWORK_M:
+        typer.echo(
+            f"warning: {near} is {gap / 1000:.1f} km from the nearest street of this plan's "
+            "walking network: the walking times below start from that street; check the place",
+            err=True,
+        )
     on = [r for r in rows if r["on_shift"]]
     if not on:
         typer.echo("No team is on shift at this time.")
     for rank, r in enumerate(on, start=1):
         walk = f"{r['walk_min']:.0f} min on foot" if r["walk_min"] is not None else "no street path"
-        stop = f" ({r['next_stop']['label']})" if r["next_stop"] else ""
+        stop = r["next_stop"] or {}
+        stop = f" ({stop['corner'] or stop['label']})" if stop else ""
         typer.echo(f"{rank}. {r['team']}: {walk}; {r['status']}{stop}; contact {r['contact']}")
     for r in rows:
         if not r["on_shift"]:
@@ -215,6 +224,75 @@ def where(
                 else "no more shifts in this plan's week"
             )
             typer.echo(f"   {r['team']}: off shift, {when_next}; contact {r['contact']}")
+
+
+@app.command()
+def streets(
+    config: Annotated[
+        Path | None, typer.Option(help="Plan config (TOML); default: bundled Philadelphia plan.")
+    ] = None,
+    near: Annotated[
+        str | None,
+        typer.Option(help='List the corners near this place, "lat,lon".'),
+    ] = None,
+    radius_m: Annotated[float, typer.Option(help="With --near: how far to look, metres.")] = 300.0,
+    match: Annotated[
+        str | None, typer.Option(help="Only streets whose name contains this (any case).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other programs.")] = False,
+) -> None:
+    """The street names of the plan's walking network, or its corners near a place or on a
+    street: what you need to choose a base or write a corner request."""
+    import json
+
+    from .config import load_config
+    from .network import list_corners, list_streets, load_network
+
+    try:
+        cfg = load_config(config)
+        point = None
+        if near is not None:
+            try:
+                lat, lon = (float(v) for v in near.split(","))
+            except ValueError:
+                raise InputDataError(
+                    f'--near {near!r}: give "lat,lon", e.g. "44.9985,-93.2968"'
+                ) from None
+            point = (lat, lon)
+        graph, _ = load_network(cfg.network, crs=cfg.city.crs)
+    except InputDataError as exc:
+        _fail(str(exc))
+    if point is None and not match:
+        table = list_streets(graph)
+        what = "street names (km walkable)"
+    elif point is None:
+        table = list_streets(graph, match=match)
+        corners = list_corners(graph, match=match)
+        what = f"streets matching {match!r}"
+    else:
+        table = list_corners(graph, near=point, radius_m=radius_m, match=match)
+        what = f"corners within {radius_m:g} m of {near}"
+    if table.empty and (point is not None or match) and list_streets(graph).empty:
+        _fail(f"{cfg.network.path or cfg.network.place}: the network has no street names")
+    if as_json:
+        payload = table.to_dict(orient="records")
+        if point is None and match:
+            payload = {"streets": payload, "corners": corners.to_dict(orient="records")}
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    if table.empty:
+        typer.echo(f"no {what}" if match or point else "this network has no street names")
+        return
+    typer.echo(f"{len(table)} {what}:")
+    for row in table.itertuples():
+        if point is not None:
+            typer.echo(f"  {row.corner}  ({row.lat:.5f}, {row.lon:.5f}), {row.metres} m")
+        else:
+            typer.echo(f"  {row.name}  {row.km:.2f} km")
+    if point is None and match:
+        typer.echo(f"{len(corners)} corners on them:")
+        for row in corners.itertuples():
+            typer.echo(f"  {row.corner}  ({row.lat:.5f}, {row.lon:.5f})")
 
 
 @app.command("route-backtest")

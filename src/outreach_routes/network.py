@@ -37,6 +37,8 @@ __all__ = [
     "NetworkReport",
     "graph_from_centerlines",
     "load_network",
+    "list_corners",
+    "list_streets",
     "osm_not_walked",
     "walkable_centerlines",
 ]
@@ -494,3 +496,70 @@ def _end_keys(geoms: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
         return np.char.add(np.char.add(np.char.mod("%.1f", x), " "), np.char.mod("%.1f", y))
 
     return key(shapely.get_point(values, 0)), key(shapely.get_point(values, -1))
+
+
+def list_streets(graph: nx.MultiDiGraph, *, match: str | None = None) -> pd.DataFrame:
+    """The network's street names with their walkable length, for writing bases and corner
+    requests: ``name``, ``km`` (each two-way street counted once), sorted by name.
+
+    ``match`` keeps the names that contain it (any case).
+    """
+    from .routing import street_name
+
+    metres: dict[str, float] = {}
+    for *_, data in graph.edges(data=True):
+        name = street_name(data.get("name"))
+        if name:
+            metres[name] = metres.get(name, 0.0) + float(data["length"]) / 2
+    frame = pd.DataFrame(
+        {"name": list(metres), "km": [round(m / 1000, 2) for m in metres.values()]}
+    )
+    if match:
+        frame = frame[frame["name"].str.contains(match, case=False, regex=False)]
+    return frame.sort_values("name", ignore_index=True)
+
+
+def list_corners(
+    graph: nx.MultiDiGraph,
+    *,
+    near: tuple[float, float] | None = None,
+    radius_m: float = 300.0,
+    match: str | None = None,
+) -> pd.DataFrame:
+    """Street corners (nodes where two or more named streets meet): ``corner`` as a request
+    would write it ("8th St & Adeline St"), ``lat``, ``lon`` and, with ``near`` (lat, lon),
+    ``metres`` from it; only those within ``radius_m`` of ``near`` and, with ``match``, on a
+    street whose name contains it. Nearest first, else by name.
+    """
+    from pyproj import Transformer
+
+    from .routing import street_name
+
+    named: dict[int, dict[str, int]] = {}
+    for u, _v, data in graph.edges(data=True):
+        name = street_name(data.get("name"))
+        if name:
+            named.setdefault(u, {})
+            named[u][name] = named[u].get(name, 0) + 1
+    rows = []
+    for node, counts in named.items():
+        if len(counts) < 2:
+            continue
+        names = sorted(counts, key=lambda k: (-counts[k], k))
+        if match and not any(match.lower() in n.lower() for n in names):
+            continue
+        rows.append(
+            {"corner": " & ".join(names), "x": graph.nodes[node]["x"], "y": graph.nodes[node]["y"]}
+        )
+    frame = pd.DataFrame(rows, columns=["corner", "x", "y"])
+    to_wgs = Transformer.from_crs(graph.graph["crs"], "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs.transform(frame["x"].to_numpy(), frame["y"].to_numpy())
+    frame = frame.assign(lat=np.round(lat, 6), lon=np.round(lon, 6))
+    if near is None:
+        return frame[["corner", "lat", "lon"]].sort_values("corner", ignore_index=True)
+    x, y = to_wgs.transform(near[1], near[0], direction="INVERSE")
+    frame["metres"] = np.round(np.hypot(frame["x"] - x, frame["y"] - y)).astype(int)
+    frame = frame[frame["metres"] <= radius_m]
+    return frame[["corner", "lat", "lon", "metres"]].sort_values(
+        ["metres", "corner"], ignore_index=True
+    )

@@ -27,6 +27,8 @@ import functools
 import hashlib
 import itertools
 import json
+import logging
+import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import replace
@@ -121,15 +123,16 @@ def route_backtest(
             keep(week, backtest_week(config_path, week, radius_m=radius_m, window_min=window_min))
             say(f"week {week} done ({i}/{len(todo)})")
     elif todo:
-        bar = progress is not None  # Dask's progress bar, for a person at a terminal
-        _on_dask(config_path, todo, keep, scheduler, workers, radius_m, window_min, bar)
+        # Dask's progress bar for a person at a terminal; in a log file, a line per 10%.
+        bar = progress is not None and sys.stdout.isatty()
+        _on_dask(config_path, todo, keep, scheduler, workers, radius_m, window_min, bar, say)
     rows = [row for week in weeks for row in done[week]]
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(
         ["week", "method", "team"], ignore_index=True
     )
 
 
-def _on_dask(config_path, weeks, keep, scheduler, workers, radius_m, window_min, bar) -> None:
+def _on_dask(config_path, weeks, keep, scheduler, workers, radius_m, window_min, bar, say) -> None:
     from dask.distributed import Client, LocalCluster, as_completed, progress
 
     cluster = None
@@ -144,12 +147,30 @@ def _on_dask(config_path, weeks, keep, scheduler, workers, radius_m, window_min,
         if bar:
             progress(futures)
         by_future = dict(zip(futures, weeks, strict=True))
-        for future in as_completed(futures):
+        tenth = 0
+        for finished, future in enumerate(as_completed(futures), start=1):
             keep(by_future[future], future.result())
+            if not bar and finished * 10 // len(weeks) > tenth:
+                tenth = finished * 10 // len(weeks)
+                say(f"{finished}/{len(weeks)} weeks done")
     finally:
+        _close_quietly(client, cluster)
+
+
+def _close_quietly(client, cluster) -> None:
+    """Close the client, then the cluster. A clean shutdown makes the workers' comms log
+    "Stream is closed" tracebacks; they are noise, not errors, and would fill a cron mail."""
+    loggers = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.CRITICAL)
+    try:
         client.close()
         if cluster is not None:
             cluster.close()
+    finally:
+        for log, level in zip(loggers, levels, strict=True):
+            log.setLevel(level)
 
 
 def backtest_week(

@@ -165,6 +165,10 @@ def load_schedule(plan: str | Path) -> Schedule:
     )
 
 
+# Farther than this (metres) from the walking graph, a place is off the streets the plan knows.
+OFF_NETWORK_M = 300.0
+
+
 def nearest_teams(
     schedule: Schedule, at: str | dt.datetime, near: str | tuple[float, float]
 ) -> list[dict[str, Any]]:
@@ -185,7 +189,8 @@ def nearest_teams(
         off shift), ``status`` ("at stop 4", "walking to stop 5", ...), ``next_stop``
         (number, label, arrive), ``walk_min`` (on foot to ``near`` over the streets, at the
         team's pace), ``contact``, ``next_shift_start`` (ISO time, None when none is left in
-        the plan's week).
+        the plan's week), ``off_network_m`` (how far ``near`` is from the nearest street corner
+        of the walking graph: beyond ``OFF_NETWORK_M`` the walking times are guesses).
     """
     when = local_time(schedule, at)
     target = _target_xy(schedule, near)
@@ -223,6 +228,7 @@ def nearest_teams(
             "walk_min": None,
             "contact": mine[0][0]["contact"],
             "next_shift_start": min(later, key=_seconds) if later else None,
+            "off_network_m": round(float(gap)),
         }
         if on is not None:
             route, k = on
@@ -267,7 +273,12 @@ def _status(route: dict[str, Any], track: np.ndarray, t: float):
 
 
 def _stop_info(number: int, stop: dict[str, Any]) -> dict[str, Any]:
-    return {"number": number, "label": stop["label"], "arrive": stop["arrive"]}
+    return {
+        "number": number,
+        "corner": stop.get("corner"),
+        "label": stop["label"],
+        "arrive": stop["arrive"],
+    }
 
 
 def local_time(schedule: Schedule, at: str | dt.datetime) -> dt.datetime:
