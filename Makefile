@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine:
-#   make run    create .venv, install, plan the bundled week, write out/
+#   make run    create .venv, install (with the map assets `plan --offline` inlines), plan the
+#               bundled week, write out/
 #   make test   the same set-up plus the browser and map assets, then ruff and the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint browser bench clean
 
-run: $(STAMP)
+run: $(STAMP) $(NPM_STAMP)
 	$(BIN)/outreach-routes plan --out out
 
 test: $(STAMP) browser

@@ -263,3 +263,25 @@ def test_outside_text_shows_as_text_and_runs_nothing(hostile_offline_plan: Path)
             assert report.blocked == [], path.name  # not even the <img src=x>
             assert HOSTILE[0] in text, path.name
             assert HOSTILE[1] in text, path.name
+
+
+def test_offline_maps_are_small(hostile_offline_plan: Path):
+    """Only Leaflet and jQuery (folium's popups) are inlined: no Bootstrap or Font Awesome."""
+    teams = list((hostile_offline_plan / "teams").glob("*.html"))
+    maps = [p for p in teams if not p.name.endswith("-sheet.html")]
+    assert max(p.stat().st_size for p in maps) < 1_000_000
+    overview = hostile_offline_plan / "index.html"
+    assert overview.stat().st_size < 2_500_000
+    page = overview.read_text("utf-8")
+    assert "Bootstrap" not in page and "Font Awesome" not in page
+
+
+def test_online_map_says_when_leaflet_cannot_load(plan_dir: Path):
+    with sync_playwright() as p:
+        browser, page, _ = open_page(p, plan_dir / "index.html", block_all=True)
+        page.wait_for_timeout(300)
+        note = page.locator(".no-map")
+        shown, text = note.is_visible(), note.inner_text()
+        browser.close()
+    assert shown
+    assert "plan --offline" in text

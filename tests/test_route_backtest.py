@@ -89,3 +89,18 @@ def test_summary_shares(serial):
         assert city[column].between(0, 1).all()
     total = frame[(frame["team"] == "all") & (frame["method"] == "planned")]
     assert city.at["planned", "near_route"] == total["near_route"].sum() / total["shootings"].sum()
+
+
+def test_a_log_file_gets_a_few_progress_lines_and_no_traceback(tmp_path):
+    """Under cron the output is a file: no progress bar redrawn every 0.1 s, no traceback from
+    Dask's shutdown."""
+    result = subprocess.run(
+        [sys.executable, "-m", "outreach_routes", "route-backtest", "--config",
+         str(CITIES["philadelphia"]), "--from", WEEKS[0], "--to", WEEKS[1], "--workers", "2",
+         "--cache", str(tmp_path / "cache")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+    assert "% Completed" not in result.stdout
+    assert "Traceback" not in result.stdout and "CommClosedError" not in result.stdout
+    assert "2/2 weeks done" in result.stdout

@@ -452,6 +452,17 @@ _MAP_CSS = """<style>
 }
 </style>"""
 
+# Said when the map library could not load (no connection, a blocked CDN): a blank page says
+# nothing. Offline maps carry Leaflet inline, so they never show it.
+_NO_LEAFLET = """<div class="no-map" hidden style="position:fixed;top:40%;left:10%;right:10%;
+z-index:2000;background:#fff;border:2px solid #b10026;padding:12px;font:16px system-ui,sans-serif">
+The map library could not load (no connection?). Ask for the maps made with
+<code>outreach-routes plan --offline</code>, which need no connection; the route sheet works
+without one.</div>
+<script>window.addEventListener("load", function () {
+  if (typeof L === "undefined") { document.querySelector(".no-map").hidden = false; }
+});</script>"""
+
 # Symbols of the overview, for the reader who has not used the tool before.
 _KEY = """<div class="plan-key">
 <div><i style="background:#1f77b4;height:4px"></i>route (&#9650; walking direction)</div>
@@ -506,6 +517,11 @@ def _base_map(document: dict[str, Any], streets: dict[str, Any] | None = None) -
     fmap = folium.Map(
         location=_centre(document), zoom_start=12, tiles=tiles, control_scale=True, zoom_snap=0.25
     )
+    # Leaflet, and jQuery for folium's popups, are all these maps use: not folium's Bootstrap,
+    # Font Awesome or awesome markers (1.8 MB inlined in every offline map; more CDNs online).
+    fmap.default_js = [(n, u) for n, u in fmap.default_js if n in ("leaflet", "jquery")]
+    fmap.default_css = [(n, u) for n, u in fmap.default_css if n == "leaflet_css"]
+    fmap.get_root().html.add_child(folium.Element(_NO_LEAFLET))
     if streets:
         folium.GeoJson(
             streets,
