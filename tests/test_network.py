@@ -84,8 +84,9 @@ def test_openstreetmap_extracts_load(name):
     graph, report = load_network(NetworkConfig(path=path), crs="EPSG:32610")
     assert nx.is_strongly_connected(graph)
     assert report.source == name
-    assert report.segments_read == 202
-    assert graph.number_of_nodes() == 47
+    assert report.segments_read == 66  # ways; 35 of them are not streets
+    assert report.dropped_kinds["building"] == 23 and report.dropped_kinds["railway"] == 2
+    assert graph.number_of_nodes() == 45
     assert any(isinstance(d.get("name"), str) for *_, d in graph.edges(data=True))
     for u, v in graph.edges():
         assert graph.has_edge(v, u)
