@@ -100,6 +100,7 @@ def test_where_command_prints_json_for_other_programs(minneapolis):
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     keys = {"team", "on_shift", "position", "next_stop", "walk_min", "contact", "next_shift_start"}
+    keys.add("off_network_m")
     assert all(set(r) == keys for r in rows)
     walks = [r["walk_min"] for r in rows if r["on_shift"]]
     assert walks == sorted(walks) and len(walks) == 2
