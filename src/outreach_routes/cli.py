@@ -105,7 +105,7 @@ def plan(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_LOCKED) from None
     except InputDataError as exc:
-        _fail(str(exc))
+        _fail(exc)
     for note in result.notes:
         say(f"note: {note}")
     n_routes = len(result.routes)
@@ -160,7 +160,7 @@ def backtest(
         table = load_incidents(cfg.incidents, crs=cfg.city.crs, timezone=cfg.city.timezone)
         scores = bt.backtest_city(cfg, table.incidents, test_from=start, test_to=end)
     except (InputDataError, ValueError) as exc:
-        _fail(str(exc))
+        _fail(exc)
     _report(scores, bt.summarise, weekly_csv, f"no test week between {test_from} and {test_to}")
 
 
@@ -191,7 +191,7 @@ def where(
         when = at or dt.datetime.now(schedule.timezone).isoformat(timespec="minutes")
         rows = nearest_teams(schedule, when, near)
     except InputDataError as exc:
-        _fail(str(exc))
+        _fail(exc)
     if as_json:
         keys = ("team", "on_shift", "position", "next_stop", "walk_min", "contact")
         keys += ("off_network_m",)
@@ -261,7 +261,7 @@ def streets(
             point = (lat, lon)
         graph, _ = load_network(cfg.network, crs=cfg.city.crs)
     except InputDataError as exc:
-        _fail(str(exc))
+        _fail(exc)
     if point is None and not match:
         table = list_streets(graph)
         what = "street names (km walkable)"
@@ -333,7 +333,7 @@ def route_backtest_command(
             progress=lambda m: typer.echo(m, err=True),
         )
     except (InputDataError, ValueError) as exc:
-        _fail(str(exc))
+        _fail(exc)
     _report(frame, summarise_routes, csv, f"no Monday between {date_from} and {date_to}")
 
 
@@ -346,8 +346,11 @@ def _report(weekly, summarise, csv: Path | None, nothing: str) -> None:
     typer.echo(summarise(weekly).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+def _fail(message: str | Exception) -> None:
+    """Print each problem on its own ``error:`` line and exit with code 2."""
+    problems = message.problems if isinstance(message, InputDataError) else [str(message)]
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 

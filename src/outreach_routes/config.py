@@ -66,6 +66,7 @@ class IncidentConfig:
     y_column: str | None = None
     source_crs: str | None = None
     delimiter: str | None = None
+    decimal: str | None = None
     filter_column: str | None = None
     filter_contains: tuple[str, ...] = ()
     max_outside_m: float = 2000.0
@@ -216,8 +217,7 @@ def load_config(path: str | Path | None = None) -> PlanConfig:
     reader = _Reader(path)
     config = reader.plan(raw)
     if reader.problems:
-        lines = "\n  ".join(reader.problems)
-        raise ConfigError(f"{path}: {len(reader.problems)} problem(s):\n  {lines}")
+        raise ConfigError(*(f"{path}: {problem}" for problem in reader.problems))
     assert config is not None
     return config
 
@@ -256,6 +256,10 @@ class _Reader:
             paths={"path"},
             tuples={"filter_contains"},
         )
+        if incidents is not None and incidents.decimal not in (None, ".", ","):
+            self.problems.append(
+                f'[incidents] `decimal` = {incidents.decimal!r}: use "." (39.97) or "," (39,97)'
+            )
         if incidents is not None and incidents.rows not in ("victims", "incidents"):
             self.problems.append(
                 f'[incidents] `rows` = {incidents.rows!r}: use "victims" (rows sharing an id '

@@ -116,15 +116,21 @@ def load_incidents(
     if frame.empty:
         raise InputDataError(f"{path}: has a header but no data rows; export the rows too")
     notes: list[str] = []
-    columns = _choose_columns(frame, config, path, notes)
+    columns, problems = _choose_columns(frame, config, path, notes)
+    numbers = _Numbers(frame, config, path, columns, notes)
+    coordinates = [columns[k] for k in ("lat", "lon", "x", "y") if columns[k]]
+    if columns["coords"] and all(c in frame for c in coordinates):
+        problems += _guess_coordinates(columns, config, path, numbers, notes)
+    if problems:
+        raise InputDataError(*problems)
     rows_read = len(frame)
     source_row = pd.Series(np.arange(1, rows_read + 1), index=frame.index)
 
     reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
 
-    def reject(mask: pd.Series | np.ndarray, reason: str) -> None:
+    def reject(mask: pd.Series | np.ndarray, reason: str | pd.Series) -> None:
         mask = pd.Series(np.asarray(mask, dtype=bool), index=frame.index) & reasons.isna()
-        reasons[mask] = reason
+        reasons[mask] = reason[mask] if isinstance(reason, pd.Series) else reason
 
     if config.filter_column:
         text = frame[config.filter_column].astype("string").fillna("")
@@ -133,9 +139,9 @@ def load_incidents(
             keep |= text.str.contains(needle, regex=False)
         reject(~keep, f"excluded by the [incidents] filter on `{config.filter_column}`")
 
-    points, bad_range = _points(frame, columns, config, path)
-    reject(points.isna() | points.is_empty, "no location (empty geometry or coordinates)")
-    reject(bad_range, "coordinates out of range for latitude/longitude")
+    points, why_not = _points(frame, columns, config, numbers)
+    reject(why_not.notna(), why_not)
+    reject(points.isna() | points.is_empty, "no location (empty geometry)")
     points = points.to_crs(crs)
     if area is not None:
         points = _fix_swapped(points, area, config, notes)
@@ -144,8 +150,10 @@ def load_incidents(
             f"more than {config.max_outside_m:g} m outside the study area",
         )
 
+    date_text = frame[columns["date"]].astype("string").str.strip()
     occurred = _dates(frame[columns["date"]], config, timezone)
-    reject(occurred.isna(), f"date in `{columns['date']}` missing or not readable")
+    reject(date_text.isna() | (date_text == ""), f"date in `{columns['date']}` is empty")
+    reject(occurred.isna(), f"date in `{columns['date']}` is not readable")
     now = now if now is not None else pd.Timestamp.now(tz=timezone)
     reject(occurred > now, f"date in `{columns['date']}` is in the future")
 
@@ -191,8 +199,12 @@ def load_incidents(
 
 def _choose_columns(
     frame: pd.DataFrame, config: IncidentConfig, path: Path, notes: list[str]
-) -> dict[str, str | None]:
-    """Columns for date and coordinates: as configured, else detected from common names."""
+) -> tuple[dict[str, str | None], list[str]]:
+    """Columns for date and coordinates: as configured, else detected from common names.
+
+    Returns the choice (``coords`` is ``"lat/lon"``, ``"x/y"``, ``"x/y?"`` (degrees or
+    projected, to be judged from the values) or ``"geometry"``) and every problem found.
+    """
     named = {
         "date_column": config.date_column,
         "id_column": config.id_column,
@@ -203,49 +215,51 @@ def _choose_columns(
         "y_column": config.y_column,
         "filter_column": config.filter_column,
     }
-    missing = [f"`{key}` = {col!r}" for key, col in named.items() if col and col not in frame]
-    if missing:
-        raise InputDataError(
-            f"{path}: column(s) not found: {', '.join(missing)}; the file has "
-            f"{', '.join(map(str, frame.columns))}. Fix the names in [incidents] of the config"
-        )
+    has = ", ".join(f"`{c}`" for c in frame.columns)
+    problems = [
+        f"{path}: column `{col}` (`{key}` in [incidents]) not found; the file has {has}. "
+        f"Fix `{key}` in [incidents] of the config"
+        for key, col in named.items()
+        if col and col not in frame
+    ]
     chosen: dict[str, str | None] = {
         "date": config.date_column,
         "lat": config.lat_column,
         "lon": config.lon_column,
         "x": config.x_column,
         "y": config.y_column,
+        "coords": None,
     }
     if chosen["date"] is None:
         chosen["date"] = _detect(frame, DATE_NAMES)
         if chosen["date"] is None:
-            raise InputDataError(
-                f"{path}: no date column found among {', '.join(map(str, frame.columns))}; "
-                "name it with `date_column` in [incidents]"
+            problems.append(
+                f"{path}: no date column found among {has}; name it with `date_column` in "
+                "[incidents]"
             )
-        notes.append(f"{path.name}: dates read from column `{chosen['date']}`")
+        else:
+            notes.append(f"{path.name}: dates read from column `{chosen['date']}`")
     has_geometry = isinstance(frame, gpd.GeoDataFrame) and frame.geometry.notna().any()
-    configured = (chosen["lat"] and chosen["lon"]) or (chosen["x"] and chosen["y"])
-    if not configured and not has_geometry:
+    if chosen["lat"] and chosen["lon"]:
+        chosen["coords"] = "lat/lon"
+    elif chosen["x"] and chosen["y"]:
+        chosen["coords"] = "x/y"
+    elif has_geometry:
+        chosen["coords"] = "geometry"
+    else:
         lat, lon = _detect(frame, LAT_NAMES), _detect(frame, LON_NAMES)
         x, y = _detect(frame, X_NAMES), _detect(frame, Y_NAMES)
         if lat and lon:
-            chosen.update(lat=lat, lon=lon)
-            notes.append(f"{path.name}: latitude from `{lat}`, longitude from `{lon}`")
+            chosen.update(lat=lat, lon=lon, coords="lat/lon")
         elif x and y:
-            values = pd.to_numeric(frame[x], errors="coerce").abs()
-            if config.source_crs is None and values.max() <= 180:
-                chosen.update(lat=y, lon=x)
-                notes.append(f"{path.name}: longitude from `{x}`, latitude from `{y}` (degrees)")
-            else:
-                chosen.update(x=x, y=y)
-                notes.append(f"{path.name}: projected coordinates from `{x}` and `{y}`")
+            chosen.update(x=x, y=y, coords="x/y?")
         else:
-            raise InputDataError(
-                f"{path}: no geometry and no coordinate columns found; set `lat_column` and "
-                "`lon_column` (or `x_column`, `y_column` and `source_crs`) in [incidents]"
+            problems.append(
+                f"{path}: no geometry and no coordinate columns found among {has}; set "
+                "`lat_column` and `lon_column` (or `x_column`, `y_column` and `source_crs`) in "
+                "[incidents]"
             )
-    return chosen
+    return chosen, problems
 
 
 def _detect(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
@@ -256,43 +270,165 @@ def _detect(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _points(
-    frame: pd.DataFrame, columns: dict[str, str | None], config: IncidentConfig, path: Path
-) -> tuple[gpd.GeoSeries, pd.Series]:
-    """Points of every row (missing where unusable), and rows whose lat/lon are out of range."""
-    no_range = pd.Series(False, index=frame.index)
-    if columns["lat"] and columns["lon"]:
-        lat = pd.to_numeric(frame[columns["lat"]], errors="coerce")
-        lon = pd.to_numeric(frame[columns["lon"]], errors="coerce")
-        present = lat.notna() & lon.notna()
-        out = present & (~lat.between(-90, 90) | ~lon.between(-180, 180))
-        if present.any() and out.sum() > 0.5 * present.sum():
-            raise InputDataError(
-                f"{path}: `{columns['lat']}`/`{columns['lon']}` hold values like "
-                f"{lat[present].iloc[0]:g}, {lon[present].iloc[0]:g}, which are not degrees: "
-                "these look like projected coordinates; set `x_column`, `y_column` and "
-                "`source_crs` (e.g. 'EPSG:2272') in [incidents]"
+_DECIMAL_COMMA = r"^[+-]?\d+,\d+$"
+
+
+class _Numbers:
+    """Coordinate columns read as numbers, with the reason each unreadable value has.
+
+    Text with decimal commas (``39,97``) is read as such when ``decimal = ","`` is set, or
+    when most values of the coordinate columns look like that and none has a decimal point.
+    """
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        config: IncidentConfig,
+        path: Path,
+        columns: dict[str, str | None],
+        notes: list[str],
+    ) -> None:
+        self.frame = frame
+        self.decimal = config.decimal
+        used = [columns[k] for k in ("lat", "lon", "x", "y") if columns[k] in frame]
+        if self.decimal is None and used and self._looks_like_commas(used):
+            self.decimal = ","
+            shown = ", ".join(f"`{c}`" for c in used)
+            notes.append(
+                f"{path.name}: {shown} use decimal commas (like 39,97); read them so "
+                '(set `decimal = "."` in [incidents] if that is wrong)'
             )
-        pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), index=frame.index, crs="EPSG:4326")
-        pts[~present | out] = None
-        return pts, out
-    if columns["x"] and columns["y"]:
+        self._cache: dict[str, tuple[pd.Series, pd.Series]] = {}
+
+    def _looks_like_commas(self, columns: list[str]) -> bool:
+        text = pd.concat([self._text(c) for c in columns]).dropna()
+        text = text[text != ""]
+        if text.empty:
+            return False
+        commas = text.str.match(_DECIMAL_COMMA)
+        points = text.str.contains(".", regex=False)
+        return bool(commas.mean() >= 0.5 and not points.any())
+
+    def _text(self, column: str) -> pd.Series:
+        return self.frame[column].astype("string").str.strip()
+
+    def __call__(self, column: str) -> tuple[pd.Series, pd.Series]:
+        """Floats of a column (NaN where unusable) and the reason per row (NA where fine)."""
+        if column not in self._cache:
+            self._cache[column] = self._read(column)
+        return self._cache[column]
+
+    def _read(self, column: str) -> tuple[pd.Series, pd.Series]:
+        values = self.frame[column]
+        reason = pd.Series(pd.NA, index=values.index, dtype="string")
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            number = values.astype(float)
+            empty = number.isna()
+        else:
+            text = self._text(column)
+            empty = text.isna() | (text == "")
+            if self.decimal == ",":
+                text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            number = pd.to_numeric(text, errors="coerce").astype(float)
+            reason[~empty & number.isna()] = f"no location: `{column}` is not a number"
+        reason[empty] = f"no location: `{column}` is empty"
+        infinite = number.notna() & ~np.isfinite(number)
+        reason[infinite] = f"no location: `{column}` is not a finite number"
+        number = number.where(reason.isna())
+        return number, reason
+
+
+def _guess_coordinates(
+    columns: dict[str, str | None],
+    config: IncidentConfig,
+    path: Path,
+    numbers: _Numbers,
+    notes: list[str],
+) -> list[str]:
+    """Settle degrees or projected from the finite values, say what was seen, or the problem."""
+    kind = columns["coords"]
+    if kind == "geometry":
+        return []
+    a, b = (columns["lat"], columns["lon"]) if kind == "lat/lon" else (columns["x"], columns["y"])
+    first, second = numbers(a)[0], numbers(b)[0]
+    both = first.notna() & second.notna()
+    if kind == "x/y?":
+        if config.source_crs is None and (
+            not both.any() or (first[both].abs().max() <= 180 and second[both].abs().max() <= 90)
+        ):
+            columns.update(lat=b, lon=a, x=None, y=None, coords="lat/lon")
+            notes.append(
+                f"{path.name}: longitude from `{a}`, latitude from `{b}` "
+                f"({_range_seen(first[both], second[both])}: degrees)"
+            )
+            return []
+        columns["coords"] = "x/y"
+        notes.append(
+            f"{path.name}: projected coordinates from `{a}` and `{b}` "
+            f"({_range_seen(first[both], second[both])})"
+        )
+    elif kind == "lat/lon" and (config.lat_column is None or config.lon_column is None):
+        notes.append(
+            f"{path.name}: latitude from `{a}`, longitude from `{b}` "
+            f"({_range_seen(second[both], first[both])})"
+        )
+    if columns["coords"] == "x/y":
         if not config.source_crs:
+            return [
+                f"{path}: projected x/y columns `{a}`, `{b}` need `source_crs` in [incidents], "
+                "e.g. 'EPSG:2272' (the CRS the city exports in)"
+            ]
+        return []
+    lat, lon = first, second
+    out = both & (~lat.between(-90, 90) | ~lon.between(-180, 180))
+    if both.any() and out.sum() > 0.5 * both.sum():
+        example = f"{lat[out].iloc[0]:.10g}, {lon[out].iloc[0]:.10g}"
+        return [
+            f"{path}: `{a}`/`{b}` hold values like {example} "
+            f"({int(out.sum())} of {int(both.sum())} rows with finite numbers are outside "
+            "latitude ±90 / longitude ±180), which are not degrees: these look like projected "
+            "coordinates; set `x_column`, `y_column` and `source_crs` (e.g. 'EPSG:2272') in "
+            "[incidents]"
+        ]
+    return []
+
+
+def _range_seen(x: pd.Series, y: pd.Series) -> str:
+    """What the finite coordinate values span, for a note: 'x -93.33 to -93.19, y 44.89 ...'."""
+    if x.empty:
+        return "no finite values"
+    return f"x {x.min():.6g} to {x.max():.6g}, y {y.min():.6g} to {y.max():.6g}"
+
+
+def _points(
+    frame: pd.DataFrame,
+    columns: dict[str, str | None],
+    config: IncidentConfig,
+    numbers: _Numbers,
+) -> tuple[gpd.GeoSeries, pd.Series]:
+    """Points of every row (missing where unusable), and why a row has none (NA when it has)."""
+    kind = columns["coords"]
+    if kind == "geometry":
+        if frame.crs is None:  # type: ignore[union-attr]
             raise InputDataError(
-                f"{path}: projected x/y columns need `source_crs` in [incidents], e.g. "
-                "'EPSG:2272' (the CRS the city exports in)"
+                f"{config.path}: geometry without a CRS; set the file's CRS and export again"
             )
-        x = pd.to_numeric(frame[columns["x"]], errors="coerce")
-        y = pd.to_numeric(frame[columns["y"]], errors="coerce")
+        geoms = frame.geometry.copy()
+        not_point = geoms.notna() & ~geoms.is_empty & (geoms.geom_type != "Point")
+        geoms[not_point] = geoms[not_point].representative_point()
+        return geoms, pd.Series(pd.NA, index=frame.index, dtype="string")
+    if kind == "lat/lon":
+        (lat, lat_why), (lon, lon_why) = numbers(columns["lat"]), numbers(columns["lon"])
+        why = lat_why.fillna(lon_why)
+        out = why.isna() & (~lat.between(-90, 90) | ~lon.between(-180, 180))
+        why[out] = "coordinates out of range for latitude/longitude"
+        pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), index=frame.index, crs="EPSG:4326")
+    else:
+        (x, x_why), (y, y_why) = numbers(columns["x"]), numbers(columns["y"])
+        why = x_why.fillna(y_why)
         pts = gpd.GeoSeries(gpd.points_from_xy(x, y), index=frame.index, crs=config.source_crs)
-        pts[x.isna() | y.isna()] = None
-        return pts, no_range
-    if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
-        raise InputDataError(f"{path}: geometry without a CRS; set the file's CRS and export again")
-    geoms = frame.geometry.copy()
-    not_point = geoms.notna() & ~geoms.is_empty & (geoms.geom_type != "Point")
-    geoms[not_point] = geoms[not_point].representative_point()
-    return geoms, no_range
+    pts[why.notna()] = None
+    return pts, why
 
 
 def _fix_swapped(

@@ -19,7 +19,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -139,7 +139,6 @@ def plan_week(
         config = load_config(config)
     say = progress or (lambda _msg: None)
     timings: list[StageTiming] = []
-    crs, tz = config.city.crs, config.city.timezone
 
     @contextmanager
     def stage(name: str) -> Iterator[None]:
@@ -156,45 +155,28 @@ def plan_week(
         timings.append(StageTiming(name, seconds, peak))
         say(f"{name} done in {seconds:.1f} s")
 
-    with stage("incidents"):
-        limits = read_city_limits(config.city)
-        table = incidents or load_incidents(config.incidents, crs=crs, timezone=tz, area=limits)
-    notes = list(table.notes)
-    if week_of is None:
-        last = table.incidents["occurred_at"].max()
-        week_of = (last + pd.Timedelta(days=7)).date()
-    week_start = week_start_for(week_of, tz)
-    week_end = (week_start + pd.Timedelta(days=6)).date()
+    inputs = load_inputs(config, week_of=week_of, incidents=incidents, network=network, stage=stage)
+    table, teams, networks = inputs.incidents, inputs.teams, inputs.networks
+    week_start, notes = inputs.week_start, list(inputs.notes)
     with stage("hotspots"):
         backtested = (
-            recent_skill(config, table.incidents, week_start=week_start, limits=limits)
-            if limits is not None and skill
+            recent_skill(config, table.incidents, week_start=week_start, limits=inputs.limits)
+            if inputs.limits is not None and skill
             else None
         )
         cells = risk_cells(
-            table.incidents, week_start=week_start, config=config.hotspots, limits=limits
+            table.incidents, week_start=week_start, config=config.hotspots, limits=inputs.limits
         )
         cells, hotspots = find_hotspots(
             cells, table.incidents, week_start=week_start, config=config.hotspots
         )
-    with stage("network"):
-        graph, report = network or load_network(config.network, crs=crs)
-        nodes, edges = ox.graph_to_gdfs(graph)
-    notes += report.summary()
-    with stage("teams"):
-        teams, territories, zones = load_teams(config, week_start=week_start)
-        networks = {
-            t.name: team_network(edges, nodes, t, tolerance_m=config.territories.edge_tolerance_m)
-            for t in teams
-        }
-        notes += thin_network_notes(table.incidents, teams, networks)
         cells, hotspots, off_network = drop_cells_off_network(
             cells,
             hotspots,
             table.incidents,
             teams,
             networks,
-            edges,
+            inputs.edges,
             week_start=week_start,
             recent_from=week_start - pd.Timedelta(days=config.hotspots.boost_days),
         )
@@ -203,14 +185,7 @@ def plan_week(
                 f"{off_network} hotspot cell(s) lie farther than {REACH_M:.0f} m from every "
                 "walkable street: not drawn as hotspots and given no stops"
             )
-    with stage("requests"):
-        requests = load_requests(
-            config.requests.path, crs=crs, week_start=week_start.date(), week_end=week_end
-        )
-        not_located = pd.DataFrame(columns=["request_id", "reason"])
-        if requests["intersection"].notna().any():
-            requests, not_located = locate_corners(requests, corner_index(graph), territories)
-    notes += _expiry_notes(config, requests, week_start)
+    requests = inputs.requests
     with stage("stops"):
         stops, unplaced = build_stops(
             cells=cells[cells["reachable"]],
@@ -226,7 +201,7 @@ def plan_week(
         )
     with stage("routing"):
         routes = plan_routes(teams, networks, stops, week_start=week_start, config=config.routing)
-    unserved = _unserved(requests, pd.concat([not_located, unplaced]), routes)
+    unserved = _unserved(requests, pd.concat([inputs.not_located, unplaced]), routes)
     return Plan(
         config=config,
         week_start=week_start,
@@ -235,11 +210,11 @@ def plan_week(
         hotspots=hotspots,
         requests=requests,
         teams=teams,
-        territories=territories,
-        zones=zones,
-        graph=graph,
-        edges=edges,
-        network_report=report,
+        territories=inputs.territories,
+        zones=inputs.zones,
+        graph=inputs.graph,
+        edges=inputs.edges,
+        network_report=inputs.report,
         networks=networks,
         stops=stops,
         routes=routes,
@@ -249,6 +224,140 @@ def plan_week(
         hotspot_cells_off_network=off_network,
         timings=timings,
     )
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Every input of a plan, read and checked: what the stages after loading start from."""
+
+    limits: shapely.Geometry | None
+    incidents: IncidentTable
+    week_start: pd.Timestamp
+    graph: nx.MultiDiGraph
+    report: NetworkReport
+    edges: gpd.GeoDataFrame
+    teams: list[Team]
+    territories: gpd.GeoDataFrame
+    zones: gpd.GeoDataFrame
+    networks: dict[str, TeamNetwork]
+    requests: gpd.GeoDataFrame  # corner requests placed where their streets meet
+    not_located: pd.DataFrame  # corner requests left without a place (request_id, reason)
+    notes: list[str] = field(default_factory=list)
+
+
+def load_inputs(
+    config: PlanConfig,
+    *,
+    week_of: dt.date | None = None,
+    incidents: IncidentTable | None = None,
+    network: tuple[nx.MultiDiGraph, NetworkReport] | None = None,
+    stage: Callable[[str], AbstractContextManager[None]] | None = None,
+) -> Inputs:
+    """Read every input of a plan: city limits, incidents, network, teams, requests.
+
+    A problem in one input does not stop the others from being read, so one run names every
+    problem (``validate`` and ``plan`` report the same list).
+
+    Raises
+    ------
+    InputDataError
+        With ``problems``: every problem found, each naming its file, row or key and the fix.
+    """
+    inputs, problems, _ = _gather(
+        config, week_of=week_of, incidents=incidents, network=network, stage=stage
+    )
+    if problems:
+        raise InputDataError(*problems)
+    assert inputs is not None
+    return inputs
+
+
+def _gather(
+    config: PlanConfig,
+    *,
+    week_of: dt.date | None = None,
+    incidents: IncidentTable | None = None,
+    network: tuple[nx.MultiDiGraph, NetworkReport] | None = None,
+    stage: Callable[[str], AbstractContextManager[None]] | None = None,
+) -> tuple[Inputs | None, list[str], list[str]]:
+    """Read each input, collecting problems instead of stopping; (inputs or None, problems,
+    notes)."""
+    stage = stage or (lambda _name: nullcontext())
+    problems: list[str] = []
+    notes: list[str] = []
+    crs, tz = config.city.crs, config.city.timezone
+
+    def check(step: Callable[[], Any]) -> Any:
+        try:
+            return step()
+        except InputDataError as exc:
+            problems.extend(exc.problems)
+            return None
+
+    with stage("incidents"):
+        limits = check(lambda: read_city_limits(config.city))
+        table = incidents or check(
+            lambda: load_incidents(config.incidents, crs=crs, timezone=tz, area=limits)
+        )
+    if table is not None:
+        notes += table.notes
+        if week_of is None:
+            week_of = (table.incidents["occurred_at"].max() + pd.Timedelta(days=7)).date()
+    week_start = week_start_for(week_of or dt.date.today(), tz)
+    week_end = (week_start + pd.Timedelta(days=6)).date()
+    with stage("network"):
+        loaded = network or check(lambda: load_network(config.network, crs=crs))
+        if loaded is not None:
+            nodes, edges = ox.graph_to_gdfs(loaded[0])
+            notes += loaded[1].summary()
+    with stage("teams"):
+        placed = check(lambda: load_teams(config, week_start=week_start))
+        networks: dict[str, TeamNetwork] = {}
+        if loaded is not None and placed is not None:
+            for team in placed[0]:
+                net = check(
+                    lambda t=team: team_network(
+                        edges, nodes, t, tolerance_m=config.territories.edge_tolerance_m
+                    )
+                )
+                if net is not None:
+                    networks[team.name] = net
+            if table is not None:
+                reached = [t for t in placed[0] if t.name in networks]
+                notes += thin_network_notes(table.incidents, reached, networks)
+    with stage("requests"):
+        requests = check(
+            lambda: load_requests(
+                config.requests.path, crs=crs, week_start=week_start.date(), week_end=week_end
+            )
+        )
+        not_located = pd.DataFrame(columns=["request_id", "reason"])
+        if requests is not None:
+            notes += _expiry_notes(config, requests, week_start)
+            if loaded is not None and placed is not None and requests["intersection"].notna().any():
+                located = check(
+                    lambda: locate_corners(requests, corner_index(loaded[0]), placed[1])
+                )
+                if located is not None:
+                    requests, not_located = located
+    if problems:
+        return None, problems, notes
+    inputs = Inputs(
+        limits=limits,
+        incidents=table,
+        week_start=week_start,
+        graph=loaded[0],
+        report=loaded[1],
+        edges=edges,
+        teams=placed[0],
+        territories=placed[1],
+        zones=placed[2],
+        networks=networks,
+        requests=requests,
+        not_located=not_located,
+        notes=notes,
+    )
+    return inputs, problems, notes
 
 
 def write_plan(
@@ -666,63 +775,17 @@ def validate_inputs(config_path: str | Path | None = None) -> tuple[list[str], l
     try:
         config = load_config(config_path)
     except InputDataError as exc:
-        return [str(exc)], []
-    problems: list[str] = []
-    notes: list[str] = []
-    crs, tz = config.city.crs, config.city.timezone
-    week_of = None
-
-    def check(step: Callable[[], Any]) -> Any:
-        try:
-            return step()
-        except InputDataError as exc:
-            problems.append(str(exc))
-            return None
-
-    limits = check(lambda: read_city_limits(config.city))
-    table = check(lambda: load_incidents(config.incidents, crs=crs, timezone=tz, area=limits))
-    if table is not None:
-        notes += table.notes
+        return exc.problems, []
+    inputs, problems, notes = _gather(config)
+    if inputs is not None:
+        table = inputs.incidents
         notes += [
             f"{config.incidents.path.name}: {n} row(s) rejected: {reason}"
             for reason, n in table.rejects["reason"].value_counts().items()
         ]
-        week_of = (table.incidents["occurred_at"].max() + pd.Timedelta(days=7)).date()
-    week_start = week_start_for(week_of or dt.date.today(), tz)
-    loaded = check(lambda: load_network(config.network, crs=crs))
-    placed = check(lambda: load_teams(config, week_start=week_start))
-    if loaded is not None:
-        notes += loaded[1].summary()
-    if loaded is not None and placed is not None:
-        nodes, edges = ox.graph_to_gdfs(loaded[0])
-        networks = {}
-        for team in placed[0]:
-            net = check(
-                lambda t=team: team_network(
-                    edges, nodes, t, tolerance_m=config.territories.edge_tolerance_m
-                )
-            )
-            if net is not None:
-                networks[team.name] = net
-        if table is not None:
-            reached = [t for t in placed[0] if t.name in networks]
-            notes += thin_network_notes(table.incidents, reached, networks)
-    requests = check(
-        lambda: load_requests(
-            config.requests.path,
-            crs=crs,
-            week_start=week_start.date(),
-            week_end=(week_start + pd.Timedelta(days=6)).date(),
-        )
-    )
-    if requests is not None:
-        notes += _expiry_notes(config, requests, week_start)
-        if loaded is not None and placed is not None and requests["intersection"].notna().any():
-            located = check(lambda: locate_corners(requests, corner_index(loaded[0]), placed[1]))
-            if located is not None:
-                notes += [
-                    f"{config.requests.path.name}: request {row.request_id} will not be "
-                    f"served: {row.reason}"
-                    for row in located[1].itertuples()
-                ]
+        notes += [
+            f"{config.requests.path.name}: request {row.request_id} will not be served: "
+            f"{row.reason}"
+            for row in inputs.not_located.itertuples()
+        ]
     return problems, notes

@@ -69,10 +69,7 @@ def load_requests(
     frame = read_table(path)
     missing = [c for c in REQUIRED if c not in frame]
     if missing:
-        raise InputDataError(
-            f"{path}: requests need the field(s) {', '.join(missing)}; each request needs "
-            f"{', '.join(REQUIRED)}, and a place (geometry, lat/lon or intersection)"
-        )
+        raise InputDataError(*(_missing_column(path, frame, name) for name in missing))
     frame = frame.reset_index(drop=True)
     geometry = _request_geometry(frame, path)
     corner = (
@@ -114,7 +111,7 @@ def load_requests(
     for rid in ids[ids.duplicated()].unique():
         problems.append(f"request id {rid!r} is used twice; ids must differ")
     if problems:
-        raise InputDataError(f"{path}: " + "; ".join(problems))
+        raise InputDataError(*(f"{path}: {problem}" for problem in problems))
     team = (
         frame["team"].astype("string").str.strip().replace("", pd.NA)
         if "team" in frame
@@ -168,6 +165,22 @@ def locate_corners(
             [shapely.Point(x, y)], crs=requests.crs, index=[i]
         )
     return requests, pd.DataFrame(unplaced, columns=["request_id", "reason"])
+
+
+def _missing_column(path: Path, frame: pd.DataFrame, name: str) -> str:
+    """A missing request field, with the file's column it was probably meant to be."""
+    known = set(COLUMNS) | {"lat", "lon", "intersection"}
+    unknown = [str(c) for c in frame.columns if str(c) not in known]
+    close = difflib.get_close_matches(name, unknown, n=1, cutoff=0.6)
+    hint = (
+        f"; the file has `{close[0]}`, which is not a known field: rename it `{name}`"
+        if close
+        else f"; the file has {', '.join(f'`{c}`' for c in frame.columns)}"
+    )
+    return (
+        f"{path}: requests need the field `{name}`{hint}. Each request needs "
+        f"{', '.join(REQUIRED)}, and a place (geometry, lat/lon or intersection)"
+    )
 
 
 def _request_geometry(frame: pd.DataFrame, path: Path) -> gpd.GeoSeries:

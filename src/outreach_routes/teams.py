@@ -78,7 +78,8 @@ def load_teams(
     Raises
     ------
     InputDataError
-        When a team's territory is not in the territories file or its base lies outside it.
+        Listing every team whose territory is not in the territories file or whose base lies
+        outside it, and every no-go zone naming an unknown team.
     """
     crs = config.city.crs
     source = config.territories
@@ -89,28 +90,31 @@ def load_teams(
             f"the file has {', '.join(map(str, areas.columns))}"
         )
     by_name = {str(k): g for k, g in zip(areas[source.name_column], areas.geometry, strict=True)}
-    zones = _zones(config, week_start=week_start)
+    zones, problems = _zones(config, week_start=week_start)
     teams, slugs = [], set()
     for team_config in config.teams:
         wanted = team_config.territory
         parts = [wanted] if isinstance(wanted, str) else list(wanted)
         unknown = [p for p in parts if str(p) not in by_name]
         if unknown:
-            raise InputDataError(
+            problems.append(
                 f"team {team_config.name!r}: territory {', '.join(map(repr, unknown))} is not in "
                 f"column `{source.name_column}` of {source.path.name}; it holds "
                 f"{', '.join(sorted(by_name))}"
             )
+            continue
         territory = shapely.union_all([by_name[str(p)] for p in parts])
         if len(parts) > 1:  # close slivers between neighbouring polygons
             territory = territory.buffer(0.5).buffer(-0.5)
         lat, lon = team_config.base
         base = gpd.GeoSeries([shapely.Point(lon, lat)], crs="EPSG:4326").to_crs(crs).iloc[0]
         if not territory.buffer(source.edge_tolerance_m).contains(base):
-            raise InputDataError(
-                f"team {team_config.name!r}: base {list(team_config.base)} lies outside territory "
-                f"{team_config.territory!r}; move `base` inside it (as [lat, lon])"
+            gap = territory.distance(base)
+            problems.append(
+                f"team {team_config.name!r}: base {lat:.5f}, {lon:.5f} lies {gap:,.0f} m outside "
+                f"territory {team_config.territory!r}; move `base` inside it (as [lat, lon])"
             )
+            continue
         applies = zones[
             zones["teams"].map(lambda names, n=team_config.name: not names or n in names)
         ]
@@ -122,22 +126,26 @@ def load_teams(
         teams.append(
             Team(config=team_config, slug=slug, territory=territory, base=base, no_go=no_go)
         )
+    if problems:
+        raise InputDataError(*problems)
     territories = gpd.GeoDataFrame(
         {"team": [t.name for t in teams]}, geometry=[t.territory for t in teams], crs=crs
     )
     return teams, territories, zones
 
 
-def _zones(config: PlanConfig, *, week_start: pd.Timestamp) -> gpd.GeoDataFrame:
+def _zones(config: PlanConfig, *, week_start: pd.Timestamp) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """The no-go zones in force in the week, and a problem per zone naming unknown teams."""
     names = {t.name for t in config.teams}
-    rows = []
+    rows, problems = [], []
     for zone in config.no_go_zones:
         unknown = set(zone.teams) - names
         if unknown:
-            raise InputDataError(
+            problems.append(
                 f"no-go zone {zone.name!r}: teams {sorted(unknown)} are not in [[teams]]; "
                 f"known teams: {', '.join(sorted(names))}"
             )
+            continue
         if zone.until is not None and zone.until < week_start.date():
             continue
         rows.append(
@@ -152,4 +160,4 @@ def _zones(config: PlanConfig, *, week_start: pd.Timestamp) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(
         rows, columns=["name", "teams", "until", "reason", "geometry"], crs="EPSG:4326"
     )
-    return frame.set_geometry("geometry").to_crs(config.city.crs)
+    return frame.set_geometry("geometry").to_crs(config.city.crs), problems
