@@ -23,6 +23,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Transformer
 from scipy.spatial import cKDTree
 from sklearn.cluster import DBSCAN
 
@@ -152,12 +153,15 @@ def locate_corners(
     everywhere = territories.union_all() if len(territories) else None
     for i in requests.index[todo]:
         team = requests.at[i, "team"]
-        area = everywhere
+        area, area_name = everywhere, "any territory (no `team` given: every territory searched)"
         if pd.notna(team):
             match = territories[territories["team"] == team]
-            area = match.union_all() if len(match) else everywhere
+            if len(match):
+                area, area_name = match.union_all(), f"team {team}'s territory"
         try:
-            x, y = find_corner(requests.at[i, "intersection"], index, within=area)
+            x, y = find_corner(
+                requests.at[i, "intersection"], index, within=area, area_name=area_name
+            )
         except InputDataError as exc:
             unplaced.append({"request_id": requests.at[i, "request_id"], "reason": str(exc)})
             continue
@@ -306,10 +310,24 @@ class CornerIndex:
     names: frozenset[str]
     nodes_by_name: dict[str, frozenset[int]]
     xy: dict[int, tuple[float, float]]
+    crs: str | None = None  # of ``xy``; messages give places as "lat, lon"
+
+    def latlon(self, points: list[tuple[float, float]]) -> str:
+        """Places for a message: "44.94837, -93.26231; ..." (at most five)."""
+        points = points[:5]
+        if self.crs is None:  # a graph that never had a CRS is in degrees already
+            return "; ".join(f"{y:.5f}, {x:.5f}" for x, y in points)
+        to_wgs = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+        return "; ".join(
+            f"{lat:.5f}, {lon:.5f}" for lon, lat in (to_wgs.transform(*p) for p in points)
+        )
 
 
-def corner_index(graph: nx.MultiDiGraph) -> CornerIndex:
-    """Index the graph's nodes by the normalised names of the streets meeting at each."""
+def corner_index(graph: nx.Graph, crs: str | None = None) -> CornerIndex:
+    """Index the graph's nodes by the normalised names of the streets meeting at each.
+
+    ``crs`` is the graph's (default: ``graph.graph["crs"]``).
+    """
     by_name: dict[str, set[int]] = {}
     for u, v, data in graph.edges(data=True):
         name = data.get("name")
@@ -322,6 +340,7 @@ def corner_index(graph: nx.MultiDiGraph) -> CornerIndex:
         names=frozenset(by_name),
         nodes_by_name={k: frozenset(v) for k, v in by_name.items()},
         xy=xy,
+        crs=str(crs or graph.graph.get("crs")) if (crs or graph.graph.get("crs")) else None,
     )
 
 
@@ -332,6 +351,7 @@ def find_corner(
     within: shapely.Geometry | None = None,
     same_corner_m: float = 120.0,
     gap_m: float = 60.0,
+    area_name: str = "the team's territory",
 ) -> tuple[float, float]:
     """Coordinates of the corner a person wrote, like ``"W Broadway & Emerson Ave N"``.
 
@@ -349,6 +369,8 @@ def find_corner(
     gap_m
         Streets that never share a node but come this close meet there (a street that stops
         just short of the other, as files often draw them).
+    area_name
+        What ``within`` is, for messages, after "inside": "the team's territory".
 
     Raises
     ------
@@ -377,21 +399,22 @@ def find_corner(
         inside = (
             [c for c in reading if within.intersects(shapely.Point(c))] for reading in readings
         )
-        where = "inside the team's territory"
+        where = f"inside {area_name}"
         if clusters:
-            elsewhere = f"; they meet at {_places(clusters)} in the city CRS"
+            elsewhere = f"; they meet at {index.latlon(clusters)} (lat, lon)"
         clusters = next((c for c in inside if c), [])
     if not clusters:
         near = _nearest_approach(index, keys, within)
         if near is not None and near[1] <= gap_m:
             return near[0]
         raise InputDataError(
-            f"corner {text!r}: these streets do not meet {where}{elsewhere}" + _closest_note(near)
+            f"corner {text!r}: these streets do not meet {where}{elsewhere}"
+            + _closest_note(index, near)
         )
     if len(clusters) > 1:
         raise InputDataError(
             f"corner {text!r}: these streets meet at {len(clusters)} places "
-            f"({_places(clusters)} in the city CRS); give the request a point instead, or a "
+            f"({index.latlon(clusters)}, as lat, lon); give the request a point instead, or a "
             "`team` whose territory holds only one of them"
         )
     return clusters[0]
@@ -467,15 +490,11 @@ def _street_keys(text: str, part: str, index: CornerIndex) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _places(points: list[tuple[float, float]]) -> str:
-    return ", ".join(f"({x:.0f}, {y:.0f})" for x, y in points[:5])
-
-
-def _closest_note(near: tuple[tuple[float, float], float] | None) -> str:
+def _closest_note(index: CornerIndex, near: tuple[tuple[float, float], float] | None) -> str:
     if near is None:
         return ""
-    (x, y), gap = near
-    return f"; they come closest at ({x:.0f}, {y:.0f}), {gap:.0f} m apart"
+    point, gap = near
+    return f"; they come closest at {index.latlon([point])} (lat, lon), {gap:.0f} m apart"
 
 
 def _nearest_approach(

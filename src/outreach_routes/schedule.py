@@ -152,7 +152,7 @@ def load_schedule(plan: str | Path) -> Schedule:
             for a, b, name in zip(u, v, edges["name"], strict=True)
             if isinstance(name, str) and name
         )
-        corners = corner_index(graph)
+        corners = corner_index(graph, crs=graph_files["crs"])
     return Schedule(
         document=document,
         timezone=ZoneInfo(document["timezone"]),
