@@ -26,6 +26,7 @@ __all__ = [
     "NoGoZoneConfig",
     "PlanConfig",
     "RequestConfig",
+    "ResponseConfig",
     "RoutingConfig",
     "TeamConfig",
     "TerritoryConfig",
@@ -137,6 +138,16 @@ class RoutingConfig:
 
 
 @dataclass(frozen=True)
+class ResponseConfig:
+    """The nightly re-plan (``plan --night``): a walk to each new shooting's corner."""
+
+    window_h: float = 72.0  # a shooting this recent gets a response stop
+    delay_h: float = 12.0  # no team walks into an active scene: the first shift this late after
+    prize: float = 200.0  # above the riskiest hotspot stop (100)
+    keep_bonus: float = 10.0  # a stop already on the night's route is worth this much more
+
+
+@dataclass(frozen=True)
 class TeamConfig:
     """One team: where it starts, where it works, when, how fast, how to reach it."""
 
@@ -182,6 +193,7 @@ class PlanConfig:
     hotspots: HotspotConfig = field(default_factory=HotspotConfig)
     requests: RequestConfig = field(default_factory=RequestConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    response: ResponseConfig = field(default_factory=ResponseConfig)
     no_go_zones: tuple[NoGoZoneConfig, ...] = ()
 
 
@@ -240,6 +252,7 @@ class _Reader:
             "hotspots",
             "requests",
             "routing",
+            "response",
             "no_go_zones",
         }
         for key in raw.keys() - known:
@@ -290,11 +303,13 @@ class _Reader:
                 )
         requests = self.build(RequestConfig, raw.get("requests", {}), "[requests]", paths={"path"})
         routing = self.build(RoutingConfig, raw.get("routing", {}), "[routing]")
+        response = self.build(ResponseConfig, raw.get("response", {}), "[response]")
         if network is not None and network.cache_dir is not None:
             network = replace(network, cache_dir=(self.base / network.cache_dir).resolve())
         teams = self.teams(raw.get("teams"))
         zones = self.zones(raw.get("no_go_zones", []))
-        parts = (city, incidents, network, territories, hotspots, requests, routing, teams)
+        parts = (city, incidents, network, territories, hotspots, requests, routing, response)
+        parts += (teams,)
         if any(p is None for p in parts):
             return None
         return PlanConfig(
@@ -307,6 +322,7 @@ class _Reader:
             hotspots=hotspots,
             requests=requests,
             routing=routing,
+            response=response,
             no_go_zones=zones,
         )
 

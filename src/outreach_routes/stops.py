@@ -25,7 +25,7 @@ from .config import HotspotConfig, RequestConfig, RoutingConfig
 from .routing import TeamNetwork, corner_name
 from .teams import Team
 
-__all__ = ["build_stops"]
+__all__ = ["build_stops", "stop_id"]
 
 KIND_ORDER = ("request", "recent", "hotspot")  # a merged stop takes the first kind present
 # A corner this close (metres) to an incident is the incident's own point: never a stop.
@@ -81,11 +81,9 @@ def build_stops(
         ["team_order", "prize", "node"], ascending=[True, False, True], kind="stable"
     )
     slugs = {t.name: t.slug for t in teams}
-    merged["stop_id"] = [
-        f"{slugs[team]}-{i:02d}"
-        for team, i in zip(merged["team"], merged.groupby("team_order").cumcount() + 1, strict=True)
-    ]
     at = list(zip(merged["team"], merged["node"], strict=True))
+    # Keyed by the corner's graph node, so a stop keeps its id when other stops come and go.
+    merged["stop_id"] = [stop_id(slugs[t], networks[t], n) for t, n in at]
     merged["corner"] = [corner_name(networks[t], n) for t, n in at]
     xy = np.array([networks[t].xy[n] for t, n in at]).reshape(-1, 2)
     stops = gpd.GeoDataFrame(
@@ -95,6 +93,11 @@ def build_stops(
     )
     stops["prize"] = stops["prize"].round(3)
     return stops, unplaced
+
+
+def stop_id(slug: str, network: TeamNetwork, node: int) -> str:
+    """A stop's id: the team's slug and the walking graph's id of its corner."""
+    return f"{slug}-{network.node_ids[node]}"
 
 
 class _Corners:
