@@ -58,6 +58,15 @@ def plan(
             help="Any day of the plan week, YYYY-MM-DD; default: the week after the last incident.",
         ),
     ] = None,
+    night: Annotated[
+        str | None,
+        typer.Option(
+            "--night",
+            help="Nightly re-plan, YYYY-MM-DD: keep the week's earlier nights as the plan in the "
+            "folder has them; re-plan this night and the rest with a response stop for each new "
+            "shooting before the night's first shift.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only errors.")] = False,
     offline: Annotated[
         bool,
@@ -78,7 +87,7 @@ def plan(
     """Plan a week for every team and write the maps, sheets, GPX and plan.json."""
     from ._assets import assets_dir
     from .pipeline import plan_week, write_plan  # imported here so --help stays fast
-    from .runs import RunLocked, check_out_and_runs, run_week
+    from .runs import RunLocked, check_out_and_runs, read_plan_json, run_week
 
     started = time.perf_counter()
 
@@ -91,14 +100,27 @@ def plan(
     except ValueError:
         _fail(f"--week-of {week_of!r} is not a date; write it as YYYY-MM-DD, e.g. 2023-01-02")
     try:
+        tonight = dt.date.fromisoformat(night) if night else None
+    except ValueError:
+        _fail(f"--night {night!r} is not a date; write it as YYYY-MM-DD, e.g. 2023-01-04")
+    if tonight and day:
+        _fail("give --night or --week-of, not both: --night names its week")
+    try:
         check_out_and_runs(out, runs_dir)
         modules = assets_dir(assets) if offline else None  # before the work, not after
         if runs_dir is not None:
             result, folder = run_week(
-                config, runs_dir, week_of=day, offline=offline, assets=modules, progress=say
+                config,
+                runs_dir,
+                week_of=day,
+                offline=offline,
+                assets=modules,
+                progress=say,
+                night=tonight,
             )
         else:
-            result = plan_week(config, week_of=day, progress=say)
+            revised = read_plan_json(out or Path("out")) if tonight else None
+            result = plan_week(config, week_of=day, progress=say, night=tonight, previous=revised)
             say("writing maps ...")
             folder = write_plan(result, out or Path("out"), offline=offline, assets=modules)
     except RunLocked as exc:

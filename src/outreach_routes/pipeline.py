@@ -20,7 +20,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,16 @@ from .hotspots import find_hotspots, risk_cells
 from .incidents import IncidentTable, load_incidents
 from .network import NetworkReport, load_network
 from .requests import corner_index, load_requests, locate_corners
-from .routing import Route, TeamNetwork, plan_routes, street_name, team_network
-from .stops import build_stops
+from .routing import (
+    Revision,
+    Route,
+    TeamNetwork,
+    plan_routes,
+    route_from_document,
+    street_name,
+    team_network,
+)
+from .stops import build_stops, response_stops
 from .teams import Team, load_teams
 
 __all__ = ["Plan", "StageTiming", "plan_document", "plan_week", "week_start_for", "write_plan"]
@@ -83,6 +91,10 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     # Hotspot cells dropped because no walkable street lies within REACH_M of them.
     hotspot_cells_off_network: int = 0
+    # The newest shooting the weekly plan used, and the ids of the last RECENT_DAYS of them:
+    # what a nightly re-plan compares the incident file with.
+    history: dict[str, Any] = field(default_factory=dict)
+    revisions: list[dict[str, Any]] = field(default_factory=list)
     timings: list[StageTiming] = field(default_factory=list)
 
     def routes_of(self, slug: str) -> list[Route]:
@@ -105,8 +117,10 @@ def plan_week(
     incidents: IncidentTable | None = None,
     network: tuple[nx.MultiDiGraph, NetworkReport] | None = None,
     skill: bool = True,
+    night: dt.date | None = None,
+    previous: dict[str, Any] | None = None,
 ) -> Plan:
-    """Plan one week for every team of a config.
+    """Plan one week for every team of a config, or re-plan it from one night on.
 
     Parameters
     ----------
@@ -123,6 +137,14 @@ def plan_week(
         (:func:`load_network`), to plan many weeks without reading the files each time.
     skill
         Backtest the hotspots on the last 26 weeks for the overview (``forecast_skill``).
+    night
+        The nightly re-plan (``plan --night``): keep the nights before it as ``previous`` has
+        them, and re-plan it and the rest of the week with a response stop for each shooting
+        the weekly plan did not know, up to the night's first shift start (see
+        :func:`outreach_routes.stops.response_stops`).
+    previous
+        The ``plan.json`` of the week being revised; without it (or for another week) the
+        weekly plan is made first, in memory.
 
     Returns
     -------
@@ -155,25 +177,39 @@ def plan_week(
         timings.append(StageTiming(name, seconds, peak))
         say(f"{name} done in {seconds:.1f} s")
 
-    inputs = load_inputs(config, week_of=week_of, incidents=incidents, network=network, stage=stage)
+    inputs = load_inputs(
+        config, week_of=night or week_of, incidents=incidents, network=network, stage=stage
+    )
     table, teams, networks = inputs.incidents, inputs.teams, inputs.networks
     week_start, notes = inputs.week_start, list(inputs.notes)
+    if previous is not None and previous.get("week_of") != week_start.date().isoformat():
+        previous = None
+    if night is not None and previous is None:  # the weekly plan first, on what it would know
+        say("no plan of this week to revise: planning the week first")
+        before = table.incidents["occurred_at"] < week_start
+        weekly = plan_week(
+            config,
+            week_of=night,
+            incidents=replace(table, incidents=table.incidents[before]),
+            network=(inputs.graph, inputs.report),
+            skill=skill,
+        )
+        previous = plan_document(weekly)
+    known = _known_incidents(table.incidents, week_start, previous if night else None)
     with stage("hotspots"):
         backtested = (
-            recent_skill(config, table.incidents, week_start=week_start, limits=inputs.limits)
+            recent_skill(config, known, week_start=week_start, limits=inputs.limits)
             if inputs.limits is not None and skill
             else None
         )
         cells = risk_cells(
-            table.incidents, week_start=week_start, config=config.hotspots, limits=inputs.limits
+            known, week_start=week_start, config=config.hotspots, limits=inputs.limits
         )
-        cells, hotspots = find_hotspots(
-            cells, table.incidents, week_start=week_start, config=config.hotspots
-        )
+        cells, hotspots = find_hotspots(cells, known, week_start=week_start, config=config.hotspots)
         cells, hotspots, off_network = drop_cells_off_network(
             cells,
             hotspots,
-            table.incidents,
+            known,
             teams,
             networks,
             inputs.edges,
@@ -191,7 +227,7 @@ def plan_week(
             cells=cells[cells["reachable"]],
             hotspots=hotspots,
             requests=requests[requests.geometry.notna()],
-            incidents=table.incidents,
+            incidents=known,
             teams=teams,
             networks=networks,
             week_start=week_start,
@@ -199,9 +235,32 @@ def plan_week(
             request_config=config.requests,
             routing_config=config.routing,
         )
+    revision = None
+    if night is not None:
+        with stage("response"):
+            revision = _revision(config, inputs, night, previous)
     with stage("routing"):
-        routes = plan_routes(teams, networks, stops, week_start=week_start, config=config.routing)
+        routes = plan_routes(
+            teams,
+            networks,
+            stops,
+            week_start=week_start,
+            config=config.routing,
+            revision=revision,
+        )
     unserved = _unserved(requests, pd.concat([inputs.not_located, unplaced]), routes)
+    history = {
+        "data_until": _iso(known["occurred_at"].max()),
+        "recent_incident_ids": _recent_ids(known),
+    }
+    revisions: list[dict[str, Any]] = []
+    if previous is not None and revision is not None:
+        history = {k: previous.get(k, v) for k, v in history.items()}
+        revisions = [r for r in previous.get("revisions", []) if r["night"] < night.isoformat()]
+    if revision is not None:
+        record = revision_record(config, revision, routes, previous)
+        revisions.append(record)
+        notes += _revision_notes(record)
     return Plan(
         config=config,
         week_start=week_start,
@@ -222,6 +281,8 @@ def plan_week(
         forecast_skill=backtested,
         notes=notes,
         hotspot_cells_off_network=off_network,
+        history=history,
+        revisions=revisions,
         timings=timings,
     )
 
@@ -512,7 +573,225 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "forecast_skill": plan.forecast_skill,
         "hotspot_presence_min": _hotspot_presence(plan),
         "unserved_requests": plan.unserved.to_dict(orient="records"),
+        **plan.history,
+        "revisions": plan.revisions,
     }
+
+
+# --- the nightly re-plan ----------------------------------------------------------------------
+
+# The weekly plan keeps the ids of its last RECENT_DAYS of shootings, so a nightly run can tell a
+# row added late (a shooting reported days after it happened) from one the plan already used.
+RECENT_DAYS = 14
+
+
+def _known_incidents(
+    incidents: gpd.GeoDataFrame, week_start: pd.Timestamp, previous: dict[str, Any] | None
+) -> gpd.GeoDataFrame:
+    """The incidents the weekly plan used. ``previous`` is None for a weekly run (all of them)
+    unless the run is nightly, where it is the plan being revised (or ``{}`` for none)."""
+    if previous is None:
+        return incidents
+    return incidents[~_new_incidents(incidents, week_start, previous)]
+
+
+def _new_incidents(
+    incidents: gpd.GeoDataFrame, week_start: pd.Timestamp, previous: dict[str, Any]
+) -> pd.Series:
+    """Shootings the weekly plan did not know: after its newest one, or in its last
+    ``RECENT_DAYS`` with an id it did not have. Without a weekly plan: from ``week_start`` on."""
+    occurred = incidents["occurred_at"]
+    if not previous.get("data_until"):
+        return occurred >= week_start
+    until = pd.Timestamp(previous["data_until"])
+    seen = set(previous.get("recent_incident_ids", []))
+    late = (occurred >= until - pd.Timedelta(days=RECENT_DAYS)) & ~incidents["incident_id"].astype(
+        str
+    ).isin(seen)
+    return (occurred > until) | late
+
+
+def _recent_ids(incidents: gpd.GeoDataFrame) -> list[str]:
+    if incidents.empty:
+        return []
+    since = incidents["occurred_at"].max() - pd.Timedelta(days=RECENT_DAYS)
+    return sorted(incidents.loc[incidents["occurred_at"] >= since, "incident_id"].astype(str))
+
+
+def night_cutoff(teams: list[Team], week_start: pd.Timestamp, night: dt.date) -> pd.Timestamp:
+    """The first shift start of ``night`` (or of the next night any team works): the newest
+    data a nightly re-plan may use, so reruns give the same bytes whatever the clock says."""
+    starts = [s.start for t in teams for s in t.shifts(week_start) if s.night >= night]
+    if not starts:
+        raise InputDataError(
+            f"--night {night}: no team works on or after that night in the week of "
+            f"{week_start.date()}; pick a night of the week a team works"
+        )
+    first = min(s.night for t in teams for s in t.shifts(week_start) if s.night >= night)
+    return min(s.start for t in teams for s in t.shifts(week_start) if s.night == first)
+
+
+def _revision(
+    config: PlanConfig, inputs: Inputs, night: dt.date, previous: dict[str, Any] | None
+) -> Revision:
+    """Response stops for the shootings since the weekly plan, and the nights kept as they were."""
+    incidents = inputs.incidents.incidents
+    cutoff = night_cutoff(inputs.teams, inputs.week_start, night)
+    new = _new_incidents(incidents, inputs.week_start, previous or {})
+    shootings = incidents[new & (incidents["occurred_at"] < cutoff)]
+    stops, not_answered = response_stops(
+        shootings,
+        incidents,
+        inputs.teams,
+        inputs.networks,
+        cutoff=cutoff,
+        config=config.response,
+    )
+    stops = _stable_response_ids(stops, inputs.teams, previous)
+    kept: dict[tuple[str, str], Route] = {}
+    on_route: dict[tuple[str, str], set[str]] = {}
+    if previous is not None:
+        to_city = Transformer.from_crs("EPSG:4326", config.city.crs, always_xy=True)
+        by_name = {t.name: t for t in inputs.teams}
+        for entry in previous.get("teams", []):
+            team = by_name.get(entry["team"])
+            if team is None:
+                continue
+            key = (entry["team"], entry["night"])
+            on_route[key] = {s["stop_id"] for s in entry["stops"][1:-1]}
+            if entry["night"] < night.isoformat():
+                kept[key] = route_from_document(
+                    entry, team, inputs.networks[team.name], to_city, config.city.timezone
+                )
+    return Revision(
+        night=night,
+        stops=stops,
+        config=config.response,
+        previous=on_route,
+        kept=kept,
+        cutoff=cutoff,
+        not_answered=not_answered,
+    )
+
+
+def _stable_response_ids(
+    stops: gpd.GeoDataFrame, teams: list[Team], previous: dict[str, Any] | None
+) -> gpd.GeoDataFrame:
+    """Give a response stop the id an earlier revision gave the same shootings; new ones the
+    next free number of their team (``<slug>-r01``, ``-r02``...)."""
+    earlier = {
+        (r["team"], tuple(r["sources"])): r["stop_id"]
+        for revision in (previous or {}).get("revisions", [])
+        for r in revision["response_stops"]
+    }
+    if stops.empty:
+        return stops
+    stops = stops.copy()
+    slugs = {t.name: t.slug for t in teams}
+    taken = set(earlier.values())
+    ids = []
+    for team, sources in zip(stops["team"], stops["sources"], strict=True):
+        known = earlier.get((team, tuple(sources)))
+        if known is None:
+            number = 1
+            while f"{slugs[team]}-r{number:02d}" in taken:
+                number += 1
+            known = f"{slugs[team]}-r{number:02d}"
+        taken.add(known)
+        ids.append(known)
+    stops["stop_id"] = ids
+    return stops
+
+
+def revision_record(
+    config: PlanConfig, revision: Revision, routes: list[Route], previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What one nightly re-plan did, for ``plan.json`` ``revisions``: the night, the incidents'
+    cut-off, the response stops (and the night each was walked), the shootings given none with
+    the reason, and per team and re-planned night the stops kept, added and dropped."""
+    to_wgs = Transformer.from_crs(config.city.crs, "EPSG:4326", always_xy=True)
+    walked: dict[str, str] = {}
+    for route in routes:
+        for stop in route.stops.itertuples():
+            if stop.kind == "response":
+                walked.setdefault(stop.stop_id, route.shift.night.isoformat())
+    responses = []
+    for stop in revision.stops.itertuples():
+        lon, lat = to_wgs.transform(stop.geometry.x, stop.geometry.y)
+        responses.append(
+            {
+                "stop_id": stop.stop_id,
+                "team": stop.team,
+                "sources": list(stop.sources),
+                "occurred_at": _iso(stop.occurred_at),
+                "corner": stop.corner,
+                "lat": round(float(lat), 6),
+                "lon": round(float(lon), 6),
+                "walked_on": walked.get(stop.stop_id),
+            }
+        )
+    before = {
+        (e["team"], e["night"]): [s["stop_id"] for s in e["stops"][1:-1]]
+        for e in (previous or {}).get("teams", [])
+    }
+    changes = []
+    for route in routes:
+        night = route.shift.night.isoformat()
+        if night < revision.night.isoformat():
+            continue
+        now = list(route.stops["stop_id"].iloc[1:-1])
+        was = before.get((route.team, night), [])
+        changes.append(
+            {
+                "team": route.team,
+                "night": night,
+                "kept": len(set(now) & set(was)),
+                "added": sorted(set(now) - set(was)),
+                "dropped": sorted(set(was) - set(now)),
+            }
+        )
+    return {
+        "night": revision.night.isoformat(),
+        "cutoff": _iso(revision.cutoff),
+        "response_stops": responses,
+        "not_answered": [
+            {
+                "incident_id": str(row.incident_id),
+                "occurred_at": _iso(row.occurred_at),
+                "reason": row.reason,
+            }
+            for row in revision.not_answered.itertuples()
+        ],
+        "changes": changes,
+    }
+
+
+def _revision_notes(record: dict[str, Any]) -> list[str]:
+    notes = [
+        f"night of {record['night']}: {len(record['response_stops'])} response stop(s) for "
+        f"shootings before {record['cutoff']}"
+    ]
+    for stop in record["response_stops"]:
+        if stop["walked_on"] is None:
+            notes.append(
+                f"response stop {stop['stop_id']} ({stop['corner'] or 'no street name'}) fits no "
+                "shift inside [response] window_h: not walked"
+            )
+        elif stop["walked_on"] != record["night"]:
+            notes.append(
+                f"response stop {stop['stop_id']} moved to the night of {stop['walked_on']}"
+            )
+    notes += [
+        f"shooting {row['incident_id']} ({row['occurred_at']}): no response stop: {row['reason']}"
+        for row in record["not_answered"]
+    ]
+    for change in record["changes"]:
+        if change["added"] or change["dropped"]:
+            notes.append(
+                f"{change['team']}, {change['night']}: {change['kept']} stop(s) kept, "
+                f"{len(change['added'])} added, {len(change['dropped'])} dropped"
+            )
+    return notes
 
 
 # Farther than this (metres) from every walkable street, a shooting or a risk cell is where the

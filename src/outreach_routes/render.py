@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import itertools
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import branca.colormap
+import branca.element
 import folium
 import gpxpy.gpx
 import icalendar
@@ -95,17 +99,32 @@ def write_maps(
     (folder / "teams").mkdir(parents=True, exist_ok=True)
     streets = _street_lines(plan) if offline else {}
     city_streets = _feature(streets.get(None))
-    _save(overview_map(plan, document, streets=city_streets), folder / "index.html", modules)
+    with _counted_ids():
+        _save(overview_map(plan, document, streets=city_streets), folder / "index.html", modules)
     for slug in dict.fromkeys(r["slug"] for r in document["teams"]):
         team = next(r["team"] for r in document["teams"] if r["slug"] == slug)
-        fmap = team_map(document, slug, streets=_feature(streets.get(team)))
-        _save(fmap, folder / "teams" / f"{slug}.html", modules)
+        with _counted_ids():
+            fmap = team_map(document, slug, streets=_feature(streets.get(team)))
+            _save(fmap, folder / "teams" / f"{slug}.html", modules)
         (folder / "teams" / f"{slug}-sheet.html").write_text(
             route_sheet(document, slug), encoding="utf-8"
         )
         (folder / "teams" / f"{slug}.gpx").write_text(route_gpx(document, slug), encoding="utf-8")
         (folder / "teams" / f"{slug}.ics").write_bytes(shift_calendar(document, slug))
     (folder / "contacts.html").write_text(contact_sheet(document), encoding="utf-8")
+
+
+@contextmanager
+def _counted_ids() -> Iterator[None]:
+    """Name the map elements built inside by a counter instead of folium's random ids, so the
+    same plan gives the same bytes (a nightly re-plan rewrites only the maps that changed)."""
+    counter = itertools.count(1)
+    random_ids = branca.element.Element._generate_id
+    branca.element.Element._generate_id = classmethod(lambda cls: f"{next(counter):032x}")
+    try:
+        yield
+    finally:
+        branca.element.Element._generate_id = random_ids
 
 
 def _save(fmap: folium.Map, path: Path, modules: Path | None) -> None:

@@ -12,28 +12,34 @@ the street path through them.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Transformer
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
 
 from ._errors import InputDataError
-from .config import RoutingConfig
+from .config import ResponseConfig, RoutingConfig
 from .teams import Shift, Team
 
 __all__ = [
+    "Revision",
     "Route",
     "TeamNetwork",
     "corner_name",
     "plan_routes",
+    "route_from_document",
     "solve_orienteering",
     "team_network",
 ]
@@ -225,8 +231,15 @@ def plan_routes(
     *,
     week_start: pd.Timestamp,
     config: RoutingConfig,
+    revision: Revision | None = None,
 ) -> list[Route]:
     """Plan every team's route for every night of the week.
+
+    With a ``revision`` (the nightly re-plan), nights before ``revision.night`` are planned
+    exactly as the weekly plan did; from that night on, a team with response stops must visit
+    each on its first shift after the stop is due (while its window lasts), a response stop
+    replaces the weekly stop at its corner, and stops already on the weekly route of that night
+    are worth ``keep_bonus`` more, so the night changes as little as the new stops allow.
 
     Returns
     -------
@@ -236,27 +249,44 @@ def plan_routes(
     routes = []
     for team_index, team in enumerate(teams):
         net = networks[team.name]
-        team_stops = stops[stops["team"] == team.name].reset_index(drop=True)
-        sources = np.concatenate([[net.base], team_stops["node"].to_numpy(dtype=int)])
-        metres, pred = dijkstra(net.matrix, indices=sources, return_predecessors=True)
-        metres_per_min = team.config.walk_speed_kmh * 1000 / 60
-        travel = metres[:, sources] / metres_per_min
-        if not np.isfinite(travel).all():  # pragma: no cover - stops are snapped to this graph
-            raise InputDataError(f"team {team.name!r}: a stop cannot be reached from the base")
-        service = np.concatenate([[0.0], np.full(len(team_stops), team.config.dwell_min)])
-        base_prize = np.concatenate([[0.0], team_stops["prize"].to_numpy(dtype=float)])
-        core = _core_stops(base_prize, config.core_risk_share)
-        visits = np.zeros(len(sources))
-        seen: set[tuple[int, ...]] = set()
+        weekly = stops[stops["team"] == team.name].reset_index(drop=True)
+        response = (
+            revision.stops[revision.stops["team"] == team.name].reset_index(drop=True)
+            if revision is not None
+            else weekly.iloc[:0]
+        )
+        problem = _Problem(team, net, weekly, config)
         for night_index, shift in enumerate(team.shifts(week_start)):
-            prize = _night_prize(base_prize, visits, core, night_index, config)
-            must = [int(i) for i in np.flatnonzero(core)[np.argsort(-base_prize[core])]]
-            while True:  # the core stops every night, as many of them as one shift holds
+            night = (team.name, shift.night.isoformat())
+            if revision is not None and shift.night < revision.night and night in revision.kept:
+                kept = revision.kept[night]  # as the plan in the folder has it, to the byte
+                problem.walked(kept.stops["stop_id"].iloc[1:-1])
+                routes.append(kept)
+                continue
+            revised = revision is not None and shift.night >= revision.night and len(response)
+            if revised and problem.response is None:
+                problem = problem.with_response(response, revision)
+            prize = _night_prize(
+                problem.base_prize, problem.visits, problem.core, night_index, config
+            )
+            must = [
+                int(i)
+                for i in np.flatnonzero(problem.core)[np.argsort(-problem.base_prize[problem.core])]
+            ]
+            steer = prize  # what the solver maximises; ``prize`` is what the route reports
+            if revised:
+                due, closed = problem.due(shift)
+                prize[closed] = 0.0
+                must = [*due, *must]
+                was = revision.previous.get(night, set())
+                on_route = np.concatenate([[False], problem.stops["stop_id"].isin(was).to_numpy()])
+                steer = prize + np.where(on_route, revision.config.keep_bonus, 0.0)
+            while True:  # the must-visits every night, as many of them as one shift holds
                 try:
                     (order,) = solve_orienteering(
-                        travel,
-                        prize,
-                        service,
+                        problem.travel,
+                        steer,
+                        problem.service,
                         budget=team.config.shift_minutes,
                         iterations=config.iterations,
                         seed=config.seed + 1000 * team_index + night_index,
@@ -267,13 +297,106 @@ def plan_routes(
                     must = must[:-1]
             if night_index % 2:  # walk every other night the other way round
                 order = order[::-1]
-            order = _unlike(order, seen, travel, service, team.config.shift_minutes)
-            seen.add(tuple(order))
-            visits[order] += 1
+            order = _unlike(
+                order, problem.seen, problem.travel, problem.service, team.config.shift_minutes
+            )
+            problem.seen.add(tuple(order))
+            problem.walked(problem.stops["stop_id"].iloc[[i - 1 for i in order]])
             routes.append(
-                _timed_route(team, net, team_stops, shift, order, travel, prize, metres, pred)
+                _timed_route(
+                    team,
+                    net,
+                    problem.stops,
+                    shift,
+                    order,
+                    problem.travel,
+                    prize,
+                    problem.metres,
+                    problem.pred,
+                )
             )
     return routes
+
+
+@dataclass(frozen=True)
+class Revision:
+    """What the nightly re-plan changes: from which night, with which response stops."""
+
+    night: dt.date
+    stops: gpd.GeoDataFrame  # response stops (stops.response_stops)
+    config: ResponseConfig
+    # (team, night ISO date) -> stop ids on that night's route in the plan being revised
+    previous: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # (team, night ISO date) -> the route of a night before ``night``, kept as it was
+    kept: dict[tuple[str, str], Route] = field(default_factory=dict)
+    cutoff: pd.Timestamp | None = None  # the incidents used end here: the night's first shift
+    # shootings given no response stop: incident_id, occurred_at, reason
+    not_answered: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+class _Problem:
+    """One team's week as the solver sees it: point 0 is the base, point i is stop i - 1."""
+
+    def __init__(
+        self, team: Team, net: TeamNetwork, stops: pd.DataFrame, config: RoutingConfig
+    ) -> None:
+        self.team, self.net, self.config = team, net, config
+        self.stops = stops
+        self.response: pd.DataFrame | None = None
+        sources = np.concatenate([[net.base], stops["node"].to_numpy(dtype=int)])
+        self.metres, self.pred = dijkstra(net.matrix, indices=sources, return_predecessors=True)
+        metres_per_min = team.config.walk_speed_kmh * 1000 / 60
+        self.travel = self.metres[:, sources] / metres_per_min
+        if not np.isfinite(self.travel).all():  # pragma: no cover - stops are on this graph
+            raise InputDataError(f"team {team.name!r}: a stop cannot be reached from the base")
+        self.service = np.concatenate([[0.0], np.full(len(stops), team.config.dwell_min)])
+        self.base_prize = np.concatenate([[0.0], stops["prize"].to_numpy(dtype=float)])
+        self.core = _core_stops(self.base_prize, config.core_risk_share)
+        self.visits = np.zeros(len(sources))
+        self.walked_ids: dict[str, int] = {}  # stop id -> visits this week so far
+        self.seen: set[tuple[int, ...]] = set()
+
+    def walked(self, stop_ids: pd.Series) -> None:
+        """Count a night's visits (stops given by id: a kept night may hold any)."""
+        for stop in stop_ids:
+            self.walked_ids[stop] = self.walked_ids.get(stop, 0) + 1
+        known = self.stops["stop_id"].isin(set(stop_ids)).to_numpy()
+        self.visits[1:][known] += 1
+        index = {sid: i + 1 for i, sid in enumerate(self.stops["stop_id"])}
+        if all(sid in index for sid in stop_ids):
+            self.seen.add(tuple(index[sid] for sid in stop_ids))
+
+    def with_response(self, response: pd.DataFrame, revision: Revision) -> _Problem:
+        """The same week with response stops added after the weekly ones; a weekly stop at a
+        response stop's corner is replaced by it (kept in the matrix, never worth a visit)."""
+        grown = _Problem(
+            self.team, self.net, pd.concat([self.stops, response], ignore_index=True), self.config
+        )
+        replaced = np.concatenate(
+            [[False], self.stops["node"].isin(response["node"]).to_numpy(), [False] * len(response)]
+        )
+        grown.base_prize[replaced] = 0.0
+        grown.core = np.concatenate([self.core, np.zeros(len(response), dtype=bool)])
+        grown.core[replaced] = False
+        grown.walked_ids = self.walked_ids
+        grown.visits = np.array(
+            [0.0, *(self.walked_ids.get(sid, 0) for sid in grown.stops["stop_id"])]
+        )
+        grown.seen = self.seen
+        grown.response = response
+        grown.first_response = len(self.stops) + 1
+        grown.window = pd.Timedelta(hours=revision.config.window_h)
+        return grown
+
+    def due(self, shift: Shift) -> tuple[list[int], list[int]]:
+        """Response stops to walk on ``shift`` (due by its start, inside their window, not yet
+        walked), and those that are not open then (too soon, too late or already walked)."""
+        due, closed = [], []
+        for k, stop in enumerate(self.response.itertuples()):
+            point = self.first_response + k
+            open_ = stop.due <= shift.start <= stop.occurred_at + self.window
+            (due if open_ and self.visits[point] == 0 else closed).append(point)
+        return due, closed
 
 
 def _unlike(
@@ -850,3 +973,49 @@ def street_name(value: object) -> str:
     if isinstance(value, list | tuple | np.ndarray):
         value = next((v for v in value if isinstance(v, str) and v.strip()), "")
     return value.strip() if isinstance(value, str) else ""
+
+
+def route_from_document(
+    entry: dict[str, Any], team: Team, net: TeamNetwork, to_city: Transformer, timezone: str
+) -> Route:
+    """A route as ``plan.json`` holds it (one team, one night), back as a :class:`Route`.
+
+    The nightly re-plan keeps the nights before it this way, so they are written again to the
+    byte: stops sit on the team network's nodes, and coordinates rounded to 6 decimals come back
+    to the same rounded values.
+    """
+    stops = entry["stops"]
+    lon = np.array([s["lon"] for s in stops], dtype=float)
+    lat = np.array([s["lat"] for s in stops], dtype=float)
+    x, y = to_city.transform(lon, lat)
+    _, nodes = cKDTree(net.xy).query(np.column_stack([x, y]))
+    frame = pd.DataFrame(
+        {
+            "stop_id": [s["stop_id"] for s in stops],
+            "kind": [s["kind"] for s in stops],
+            "label": [s["label"] for s in stops],
+            "corner": [s["corner"] for s in stops],
+            "prize": [float(s["prize"]) for s in stops],
+            "node": nodes.astype(int),
+            "sources": [list(s["sources"]) for s in stops],
+            "x": net.xy[nodes, 0],
+            "y": net.xy[nodes, 1],
+            "arrive": [pd.Timestamp(s["arrive"]).tz_convert(timezone) for s in stops],
+            "depart": [pd.Timestamp(s["depart"]).tz_convert(timezone) for s in stops],
+        }
+    )
+    path = np.array(entry["path"], dtype=float).reshape(-1, 2)
+    px, py = to_city.transform(path[:, 0], path[:, 1])
+    start = pd.Timestamp(entry["shift_start"]).tz_convert(timezone)
+    end = pd.Timestamp(entry["shift_end"]).tz_convert(timezone)
+    shift = Shift(night=dt.date.fromisoformat(entry["night"]), start=start, end=end)
+    legs = [[(name, float(m)) for name, m in s["via"]] for s in stops[1:]]
+    return Route(
+        team=team.name,
+        slug=team.slug,
+        shift=shift,
+        stops=frame,
+        path=np.column_stack([px, py]),
+        walk_m=float(entry["walk_km"]) * 1000,
+        legs=legs,
+    )

@@ -49,8 +49,11 @@ def run_week(
     offline: bool = False,
     assets: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    night: dt.date | None = None,
 ) -> tuple[Plan, Path]:
     """Plan a week into ``runs_dir/<ISO week>/`` and point ``latest`` at it.
+
+    With ``night``, re-plan that week's run from that night on (``plan --night``).
 
     Returns the plan and its folder. Raises :class:`RunLocked` when another run holds the
     lock, and whatever the pipeline raises otherwise (then nothing visible has changed).
@@ -60,7 +63,8 @@ def run_week(
     with _lock(runs), _log_file(runs) as log:
         say = _both(log, progress)
         try:
-            plan = plan_week(config, week_of=week_of, progress=say)
+            revised = read_plan_json(runs / iso_week(night)) if night else None
+            plan = plan_week(config, week_of=week_of, progress=say, night=night, previous=revised)
             week = iso_week(plan.week_start.date())
             folder = runs / week
             previous = _latest_before(runs, week)
@@ -74,6 +78,14 @@ def run_week(
             raise
         shutil.copyfile(_log_path(log), folder / "run.log")
     return plan, folder
+
+
+def read_plan_json(folder: Path) -> dict | None:
+    """The ``plan.json`` in ``folder``, or None when there is none (or it cannot be read)."""
+    try:
+        return json.loads((folder / "plan.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def runs_index(runs: Path) -> str:

@@ -21,11 +21,11 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from .config import HotspotConfig, RequestConfig, RoutingConfig
+from .config import HotspotConfig, RequestConfig, ResponseConfig, RoutingConfig
 from .routing import TeamNetwork, corner_name
 from .teams import Team
 
-__all__ = ["build_stops", "stop_id"]
+__all__ = ["build_stops", "response_stops", "stop_id"]
 
 KIND_ORDER = ("request", "recent", "hotspot")  # a merged stop takes the first kind present
 # A corner this close (metres) to an incident is the incident's own point: never a stop.
@@ -261,3 +261,112 @@ def _recent_stops(incidents, hotspots, teams, corners, week_start, config, routi
             }
         )
     return rows
+
+
+RESPONSE_COLUMNS = ["stop_id", "team", "kind", "prize", "node", "label", "corner", "sources"]
+RESPONSE_COLUMNS += ["occurred_at", "due", "geometry"]
+
+
+def response_stops(
+    shootings: gpd.GeoDataFrame,
+    incidents: gpd.GeoDataFrame,
+    teams: list[Team],
+    networks: dict[str, TeamNetwork],
+    *,
+    cutoff: pd.Timestamp,
+    config: ResponseConfig,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """A "response" stop at the walkable corner nearest each new shooting, for the nightly re-plan.
+
+    Parameters
+    ----------
+    shootings
+        Shootings the weekly plan did not know, occurred before ``cutoff``.
+    incidents
+        Every incident, so that no stop sits on an incident's own point.
+    cutoff
+        The first shift start of the re-planned night: the newest data the run may use.
+
+    Returns
+    -------
+    stops, not_answered
+        ``stops`` has the columns of :func:`build_stops` plus ``occurred_at`` and ``due`` (the
+        earliest time a team may walk there: ``delay_h`` after the shooting); ids are
+        ``<slug>-r01``... in order of time. ``not_answered`` lists each shooting given no stop
+        (``incident_id``, ``occurred_at``, ``reason``): older than ``window_h``, outside every
+        territory (naming the nearest team), inside a no-go zone, or with no corner near it.
+    """
+    incident_tree = cKDTree(shapely.get_coordinates(incidents.geometry.to_numpy()))
+    rows, skipped = [], []
+    window = pd.Timedelta(hours=config.window_h)
+    for shot in shootings.sort_values(["occurred_at", "incident_id"]).itertuples():
+        when = shot.occurred_at
+
+        def skip(reason: str, shot=shot) -> None:
+            skipped.append(
+                {"incident_id": shot.incident_id, "occurred_at": shot.occurred_at, "reason": reason}
+            )
+
+        if cutoff - when > window:
+            skip(f"older than {config.window_h:g} h ([response] window_h) at the cut-off")
+            continue
+        order = _team_of(shot.geometry, teams)
+        if order is None:
+            nearest = min(teams, key=lambda t: t.territory.distance(shot.geometry))
+            gap = nearest.territory.distance(shot.geometry)
+            skip(f"outside every territory; nearest team {nearest.name} ({gap:,.0f} m away)")
+            continue
+        team = teams[order]
+        if team.no_go is not None and team.no_go.contains(shot.geometry):
+            skip(f"inside a no-go zone of team {team.name}")
+            continue
+        node = _Corners(networks[team.name], incident_tree).nearest(
+            shot.geometry.x, shot.geometry.y
+        )
+        if node is None:
+            skip(f"no walkable corner in team {team.name}'s streets")
+            continue
+        rows.append(
+            {
+                "team_order": order,
+                "team": team.name,
+                "node": node,
+                "occurred_at": when,
+                "source": str(shot.incident_id),
+            }
+        )
+    not_answered = pd.DataFrame(skipped, columns=["incident_id", "occurred_at", "reason"])
+    if not rows:
+        empty = gpd.GeoDataFrame(columns=RESPONSE_COLUMNS, geometry="geometry", crs=incidents.crs)
+        return empty, not_answered
+    grouped = (
+        pd.DataFrame(rows)
+        .groupby(["team_order", "node"], sort=False)
+        .agg(
+            team=("team", "first"),
+            occurred_at=("occurred_at", "min"),
+            sources=("source", lambda s: sorted(set(s))),
+        )
+        .reset_index()
+        .sort_values(["team_order", "occurred_at", "node"], kind="stable")
+    )
+    slugs = {t.name: t.slug for t in teams}
+    number = grouped.groupby("team_order").cumcount() + 1
+    grouped["stop_id"] = [
+        f"{slugs[t]}-r{i:02d}" for t, i in zip(grouped["team"], number, strict=True)
+    ]
+    grouped["kind"] = "response"
+    grouped["prize"] = float(config.prize)
+    grouped["label"] = [f"response: shooting {t:%a %d %b %H:%M}" for t in grouped["occurred_at"]]
+    grouped["due"] = grouped["occurred_at"] + pd.Timedelta(hours=config.delay_h)
+    at = list(zip(grouped["team"], grouped["node"], strict=True))
+    grouped["corner"] = [corner_name(networks[t], n) for t, n in at]
+    xy = np.array([networks[t].xy[n] for t, n in at]).reshape(-1, 2)
+    return (
+        gpd.GeoDataFrame(
+            grouped[RESPONSE_COLUMNS[:-1]].reset_index(drop=True),
+            geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+            crs=incidents.crs,
+        ),
+        not_answered,
+    )
