@@ -197,11 +197,12 @@ def plan_week(
         previous = plan_document(weekly)
     known = _known_incidents(table.incidents, week_start, previous if night else None)
     with stage("hotspots"):
-        backtested = (
-            recent_skill(config, known, week_start=week_start, limits=inputs.limits)
-            if inputs.limits is not None and skill
-            else None
-        )
+        if night is not None:  # the weekly plan's figure: the same data before the week
+            backtested = previous.get("forecast_skill") if previous else None
+        elif inputs.limits is not None and skill:
+            backtested = recent_skill(config, known, week_start=week_start, limits=inputs.limits)
+        else:
+            backtested = None
         cells = risk_cells(
             known, week_start=week_start, config=config.hotspots, limits=inputs.limits
         )
@@ -659,10 +660,9 @@ def _revision(
                 continue
             key = (entry["team"], entry["night"])
             on_route[key] = {s["stop_id"] for s in entry["stops"][1:-1]}
-            if entry["night"] < night.isoformat():
-                kept[key] = route_from_document(
-                    entry, team, inputs.networks[team.name], to_city, config.city.timezone
-                )
+            kept[key] = route_from_document(
+                entry, team, inputs.networks[team.name], to_city, config.city.timezone
+            )
     return Revision(
         night=night,
         stops=stops,

@@ -235,11 +235,12 @@ def plan_routes(
 ) -> list[Route]:
     """Plan every team's route for every night of the week.
 
-    With a ``revision`` (the nightly re-plan), nights before ``revision.night`` are planned
-    exactly as the weekly plan did; from that night on, a team with response stops must visit
-    each on its first shift after the stop is due (while its window lasts), a response stop
-    replaces the weekly stop at its corner, and stops already on the weekly route of that night
-    are worth ``keep_bonus`` more, so the night changes as little as the new stops allow.
+    With a ``revision`` (the nightly re-plan), nights before ``revision.night``, and every night
+    of a team with no response stop, are kept as ``revision.kept`` has them. From that night on,
+    a team with response stops must visit each on its first shift after the stop is due (while
+    its window lasts), a response stop replaces the weekly stop at its corner, and stops already
+    on the night's route are worth ``keep_bonus`` more to the solver, so the night changes as
+    little as the new stops allow.
 
     Returns
     -------
@@ -258,7 +259,8 @@ def plan_routes(
         problem = _Problem(team, net, weekly, config)
         for night_index, shift in enumerate(team.shifts(week_start)):
             night = (team.name, shift.night.isoformat())
-            if revision is not None and shift.night < revision.night and night in revision.kept:
+            untouched = revision is not None and (shift.night < revision.night or not len(response))
+            if untouched and night in revision.kept:
                 kept = revision.kept[night]  # as the plan in the folder has it, to the byte
                 problem.walked(kept.stops["stop_id"].iloc[1:-1])
                 routes.append(kept)
@@ -327,7 +329,7 @@ class Revision:
     config: ResponseConfig
     # (team, night ISO date) -> stop ids on that night's route in the plan being revised
     previous: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-    # (team, night ISO date) -> the route of a night before ``night``, kept as it was
+    # (team, night ISO date) -> the route of the plan being revised, kept where nothing changed
     kept: dict[tuple[str, str], Route] = field(default_factory=dict)
     cutoff: pd.Timestamp | None = None  # the incidents used end here: the night's first shift
     # shootings given no response stop: incident_id, occurred_at, reason
