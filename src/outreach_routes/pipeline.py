@@ -659,10 +659,10 @@ def _revision(
             if team is None:
                 continue
             key = (entry["team"], entry["night"])
-            on_route[key] = {s["stop_id"] for s in entry["stops"][1:-1]}
             kept[key] = route_from_document(
                 entry, team, inputs.networks[team.name], to_city, config.city.timezone
             )
+        on_route = stops_before(previous, night)
     return Revision(
         night=night,
         stops=stops,
@@ -672,6 +672,23 @@ def _revision(
         cutoff=cutoff,
         not_answered=not_answered,
     )
+
+
+def stops_before(previous: dict[str, Any], night: dt.date) -> dict[tuple[str, str], set[str]]:
+    """Per (team, night) the stop ids of the plan before any revision of ``night`` or later:
+    a rerun of the same night then compares with, and keeps to, the same routes."""
+    on_route = {
+        (e["team"], e["night"]): {s["stop_id"] for s in e["stops"][1:-1]}
+        for e in previous.get("teams", [])
+    }
+    later = [r for r in previous.get("revisions", []) if r["night"] >= night.isoformat()]
+    for revision in sorted(later, key=lambda r: r["night"], reverse=True):
+        for change in revision["changes"]:
+            key = (change["team"], change["night"])
+            on_route[key] = (on_route.get(key, set()) - set(change["added"])) | set(
+                change["dropped"]
+            )
+    return on_route
 
 
 def _stable_response_ids(
@@ -730,17 +747,14 @@ def revision_record(
                 "walked_on": walked.get(stop.stop_id),
             }
         )
-    before = {
-        (e["team"], e["night"]): [s["stop_id"] for s in e["stops"][1:-1]]
-        for e in (previous or {}).get("teams", [])
-    }
+    before = revision.previous
     changes = []
     for route in routes:
         night = route.shift.night.isoformat()
         if night < revision.night.isoformat():
             continue
         now = list(route.stops["stop_id"].iloc[1:-1])
-        was = before.get((route.team, night), [])
+        was = before.get((route.team, night), set())
         changes.append(
             {
                 "team": route.team,

@@ -180,9 +180,9 @@ def team_map(
     routes = [r for r in document["teams"] if r["slug"] == slug]
     if not routes:
         raise KeyError(f"no team with slug {slug!r} in the plan")
-    fmap = _base_map(document, streets)
-    colour = _team_colours(document)[slug]
     team = routes[0]["team"]
+    fmap = _base_map(document, streets, team=team)
+    colour = _team_colours(document)[slug]
     territory = {
         "type": "FeatureCollection",
         "features": [
@@ -529,12 +529,18 @@ def _hotspot_layer(document: dict[str, Any], *, show: bool) -> folium.FeatureGro
     return layer
 
 
-def _base_map(document: dict[str, Any], streets: dict[str, Any] | None = None) -> folium.Map:
+def _base_map(
+    document: dict[str, Any], streets: dict[str, Any] | None = None, team: str | None = None
+) -> folium.Map:
     """A map with tiles, or with ``streets`` drawn as its base layer and no tiles (offline)."""
     tiles = None if streets else TILES
     # Quarter zoom steps: the routes fill the screen instead of jumping a whole level away.
     fmap = folium.Map(
-        location=_centre(document), zoom_start=12, tiles=tiles, control_scale=True, zoom_snap=0.25
+        location=_centre(document, team),
+        zoom_start=12,
+        tiles=tiles,
+        control_scale=True,
+        zoom_snap=0.25,
     )
     # Leaflet, and jQuery for folium's popups, are all these maps use: not folium's Bootstrap,
     # Font Awesome or awesome markers (1.8 MB inlined in every offline map; more CDNs online).
@@ -573,8 +579,11 @@ def _feature(geometry: shapely.Geometry | None) -> dict[str, Any] | None:
     return {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(geometry)}
 
 
-def _centre(document: dict[str, Any]) -> list[float]:
-    coords = np.array([c for r in document["teams"] for c in r["path"]])
+def _centre(document: dict[str, Any], team: str | None = None) -> list[float]:
+    """The middle of the routes (of one team's, for its map: no other team's change moves it)."""
+    coords = np.array(
+        [c for r in document["teams"] if team in (None, r["team"]) for c in r["path"]]
+    )
     return [float(coords[:, 1].mean()), float(coords[:, 0].mean())]
 
 
@@ -890,7 +899,7 @@ def _stop_popup(number: int, stop: dict[str, Any]) -> str:
 def _title_block(
     document: dict[str, Any], *, overview: bool = False, routes: list[dict[str, Any]] | None = None
 ) -> str:
-    generated = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    stamp = _data_stamp(document, None if overview or not routes else routes[0]["team"])
     if overview:
         head = f"{safe_text(document['city'])} outreach routes"
         extra = f"{len({r['slug'] for r in document['teams']})} teams"
@@ -918,8 +927,28 @@ def _title_block(
         )
     return (
         f'<div class="plan-title"><h1>{head}</h1>Week of {document["week_of"]} &middot; '
-        f'{extra}<small style="display:block">Generated {generated}</small></div>'
+        f'{extra}<small style="display:block">{stamp}</small></div>'
     )
+
+
+def _data_stamp(document: dict[str, Any], team: str | None) -> str:
+    """What data the page is made from (not when: the same plan gives the same bytes): the
+    newest shooting used, and each nightly revision (on a team's page, those that changed it)."""
+
+    def when(iso: str) -> str:
+        return dt.datetime.fromisoformat(iso).strftime("%a %d %b %Y %H:%M")
+
+    parts = [f"Shootings to {when(document['data_until'])}"] if document.get("data_until") else []
+    for revision in document.get("revisions", []):
+        changed = any(
+            c["team"] == team and (c["added"] or c["dropped"]) for c in revision["changes"]
+        )
+        if team is None or changed:
+            parts.append(
+                f"revised for the night of {revision['night']} with shootings to "
+                f"{when(revision['cutoff'])}"
+            )
+    return safe_text("; ".join(parts))
 
 
 def _summary_table(document: dict[str, Any], colours: dict[str, str]) -> str:

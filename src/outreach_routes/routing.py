@@ -75,10 +75,14 @@ class Route:
     walk_m: float
     # Per stop after the base: the streets walked to reach it, as (name, metres) runs.
     legs: list[list[tuple[str, float]]] = field(default_factory=list)
+    # Set on a route read back from plan.json, whose times are rounded to the second.
+    minutes: float | None = None
 
     @property
     def duration_min(self) -> float:
         """Minutes from leaving the base to getting back, walking and dwelling."""
+        if self.minutes is not None:
+            return self.minutes
         first, last = self.stops["depart"].iloc[0], self.stops["arrive"].iloc[-1]
         return (last - first).total_seconds() / 60
 
@@ -1020,4 +1024,5 @@ def route_from_document(
         path=np.column_stack([px, py]),
         walk_m=float(entry["walk_km"]) * 1000,
         legs=legs,
+        minutes=float(entry["duration_min"]),
     )

@@ -1,0 +1,175 @@
+"""The nightly re-plan (#15): a shooting on Tuesday night reaches Wednesday's route.
+
+The bundled Philadelphia week (2023-01-02) is planned on "Monday" by the session fixture; four
+shootings are then added to a copy of its incident file, and `plan --night 2023-01-04` revises
+the week in a copy of that folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+from conftest import BUNDLED, write_bundled_config
+from pyproj import Transformer
+
+NIGHT = "2023-01-04"
+TEAM = "Team 22 North Central"
+# (id, local time, lat, lon): Tuesday night in district 22; Tuesday in the Fairhill no-go zone;
+# Tuesday in Center City (no team's territory); 13 days before Wednesday, reported late.
+NEW = [
+    ("N-TUE-22", "2023-01-03 22:30:00", 39.98700, -75.16500),
+    ("N-NOGO", "2023-01-03 21:00:00", 40.01200, -75.13700),
+    ("N-CENTER", "2023-01-03 20:00:00", 39.95260, -75.16520),
+    ("N-LATE", "2022-12-22 20:00:00", 39.99600, -75.11000),
+]
+RUN_STAMPED = {"manifest.json"}
+TO_UTM = Transformer.from_crs("EPSG:4326", "EPSG:32618", always_xy=True)
+
+
+def _utm(lon: float, lat: float) -> shapely.Point:
+    return shapely.Point(TO_UTM.transform(lon, lat))
+
+
+@pytest.fixture(scope="module")
+def nightly(plan_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("nightly")
+    incidents = gpd.read_parquet(BUNDLED / "incidents.parquet")
+    added = gpd.GeoDataFrame(
+        {
+            "dc_key": [n[0] for n in NEW],
+            "victim_no": ["1"] * len(NEW),
+            "date": [n[1] for n in NEW],
+            "fatal": [False] * len(NEW),
+        },
+        geometry=gpd.points_from_xy([n[3] for n in NEW], [n[2] for n in NEW]),
+        crs=incidents.crs,
+    )
+    pd.concat([incidents, added.astype({"victim_no": incidents["victim_no"].dtype})]).to_parquet(
+        folder / "incidents.parquet"
+    )
+    config = write_bundled_config(folder, keep=("incidents.parquet",))
+    out = folder / "out"
+    shutil.copytree(plan_dir, out)
+    result = subprocess.run(
+        [sys.executable, "-m", "outreach_routes", "plan", "--config", str(config)]
+        + ["--out", str(out), "--night", NIGHT],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    before = json.loads((plan_dir / "plan.json").read_text("utf-8"))
+    after = json.loads((out / "plan.json").read_text("utf-8"))
+    return before, after, out, result.stderr
+
+
+def _routes(document: dict, team: str) -> dict[str, dict]:
+    return {r["night"]: r for r in document["teams"] if r["team"] == team}
+
+
+def test_nights_before_are_kept_to_the_byte(nightly):
+    before, after, _, _ = nightly
+    earlier = [r for r in before["teams"] if r["night"] < NIGHT]
+    assert earlier
+    assert [r for r in after["teams"] if r["night"] < NIGHT] == earlier
+
+
+def test_wednesday_walks_a_response_stop_at_the_shooting(nightly, plan_dir):
+    before, after, _, _ = nightly
+    wednesday = _routes(after, TEAM)[NIGHT]
+    responses = [s for s in wednesday["stops"] if s["kind"] == "response"]
+    assert len(responses) == 1
+    stop = responses[0]
+    assert stop["sources"] == ["N-TUE-22"]
+    assert stop["stop_id"] == "team-22-north-central-r01"
+    place = _utm(stop["lon"], stop["lat"])
+    assert place.distance(_utm(NEW[0][3], NEW[0][2])) < 150
+    # On the street network the plan saved, inside the territory, outside every no-go zone.
+    streets = gpd.read_parquet(plan_dir / "network_edges.parquet").to_crs("EPSG:32618")
+    assert streets.distance(place).min() < 0.5
+    territory = next(f for f in after["territories"]["features"] if f["properties"]["team"] == TEAM)
+    territory = gpd.GeoSeries([shapely.geometry.shape(territory["geometry"])], crs=4326)
+    assert territory.to_crs("EPSG:32618").iloc[0].contains(place)
+    zones = gpd.GeoDataFrame.from_features(after["no_go_zones"]["features"], crs=4326)
+    assert not zones.to_crs("EPSG:32618").contains(place).any()
+    record = after["revisions"][-1]
+    assert record["night"] == NIGHT
+    assert record["cutoff"] == "2023-01-04T18:00:00-05:00"
+    assert [r["stop_id"] for r in record["response_stops"]] == [stop["stop_id"]]
+    assert record["response_stops"][0]["walked_on"] == NIGHT
+
+
+def test_the_rest_of_wednesday_mostly_holds_and_the_counts_match(nightly):
+    before, after, _, _ = nightly
+    record = after["revisions"][-1]
+    for change in record["changes"]:
+        was = {
+            s["stop_id"] for s in _routes(before, change["team"])[change["night"]]["stops"][1:-1]
+        }
+        now = {s["stop_id"] for s in _routes(after, change["team"])[change["night"]]["stops"][1:-1]}
+        assert change["kept"] == len(was & now)
+        assert change["added"] == sorted(now - was)
+        assert change["dropped"] == sorted(was - now)
+    wednesday = next(c for c in record["changes"] if c["team"] == TEAM and c["night"] == NIGHT)
+    was = _routes(before, TEAM)[NIGHT]["stops"][1:-1]
+    assert wednesday["kept"] >= 0.6 * len(was), wednesday
+    assert wednesday["added"][-1] == "team-22-north-central-r01"
+
+
+def test_kept_stops_keep_their_ids_and_places(nightly):
+    before, after, _, _ = nightly
+    placed = {s["stop_id"]: (s["lat"], s["lon"]) for r in before["teams"] for s in r["stops"]}
+    for route in after["teams"]:
+        for stop in route["stops"]:
+            if stop["stop_id"] in placed:
+                assert placed[stop["stop_id"]] == (stop["lat"], stop["lon"]), stop["stop_id"]
+    later = [r for r in after["teams"] if r["team"] == TEAM and r["night"] > NIGHT]
+    ids = [s["stop_id"] for r in later for s in r["stops"]]
+    assert sum(i in placed for i in ids) / len(ids) >= 0.9
+
+
+def test_other_teams_files_are_unchanged(nightly, plan_dir):
+    _, after, out, _ = nightly
+    slugs = {r["slug"] for r in after["teams"] if r["team"] != TEAM}
+    assert len(slugs) == 5
+    for slug in slugs:
+        for suffix in (".html", "-sheet.html", ".gpx", ".ics"):
+            name = f"teams/{slug}{suffix}"
+            assert (out / name).read_bytes() == (plan_dir / name).read_bytes(), name
+    changed = "teams/team-22-north-central-sheet.html"
+    assert (out / changed).read_bytes() != (plan_dir / changed).read_bytes()
+
+
+def test_shootings_given_no_response_stop_are_reported(nightly):
+    _, after, _, stderr = nightly
+    reasons = {r["incident_id"]: r["reason"] for r in after["revisions"][-1]["not_answered"]}
+    assert set(reasons) == {"N-NOGO", "N-CENTER", "N-LATE"}
+    assert reasons["N-NOGO"] == "inside a no-go zone of team Team 25 Fairhill"
+    assert reasons["N-CENTER"].startswith("outside every territory; nearest team Team ")
+    assert reasons["N-LATE"] == "older than 72 h ([response] window_h) at the cut-off"
+    for incident in reasons:
+        assert f"shooting {incident} " in stderr
+
+
+def test_the_same_night_again_gives_the_same_bytes(nightly, tmp_path):
+    _, _, out, _ = nightly
+    again = tmp_path / "again"
+    shutil.copytree(out, again)
+    config = out.parent / "plan.toml"
+    subprocess.run(
+        [sys.executable, "-m", "outreach_routes", "plan", "--config", str(config)]
+        + ["--out", str(again), "--night", NIGHT, "--quiet"],
+        check=True,
+    )
+    for path in sorted(out.rglob("*")):
+        # The manifest holds the run's times and memory: the one file a rerun changes.
+        if path.is_file() and path.relative_to(out).as_posix() not in RUN_STAMPED:
+            assert path.read_bytes() == (again / path.relative_to(out)).read_bytes(), path.name
