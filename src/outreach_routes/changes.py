@@ -157,8 +157,9 @@ def _shootings_in_hotspots(previous, incidents: gpd.GeoDataFrame) -> dict[str, A
     }
 
 
-def changes_page(report: dict[str, Any], city: str) -> str:
-    """``changes.html``: the report in plain words."""
+def changes_page(report: dict[str, Any], city: str, tonight: str = "") -> str:
+    """``changes.html``: the report in plain words; ``tonight`` is the nightly revision's "new
+    tonight" block (:func:`outreach_routes.render.new_tonight`), shown first."""
     week = report["week_of"]
     if report["previous_week_of"] is None:
         body = "<p>This is the first run: there is no earlier week to compare with.</p>"
@@ -204,7 +205,7 @@ that week's plan walked, {shots["outside"]} outside{partial}.</p>
     previous = report["previous_week_of"] or "no earlier run"
     body = f"""<h1>{safe_text(city)}: what changed, week of {week}</h1>
 <p>Compared with the plan of {previous}. <a href="index.html">Overview map</a></p>
-{body}
+{tonight}{body}
 <h2>Community requests</h2>
 <p>Newly served: {served}.</p>
 <ul>{waiting or "<li>No request is waiting.</li>"}</ul>"""

@@ -459,7 +459,8 @@ def write_plan(
         )
         (staging / "changes.json").write_text(dumps_json(report), encoding="utf-8")
         (staging / "changes.html").write_text(
-            changes_page(report, plan.config.city.name), encoding="utf-8"
+            changes_page(report, plan.config.city.name, render.new_tonight(document)),
+            encoding="utf-8",
         )
         plan.incidents.rejects.to_csv(staging / "rejects.csv", index=False)
         nodes = ox.graph_to_gdfs(plan.graph, edges=False)

@@ -445,6 +445,7 @@ _MAP_CSS = """<style>
 .plan-summary td, .plan-summary th { padding: 1px 5px; text-align: right; }
 .plan-summary td:first-child, .plan-summary th:first-child { text-align: left; }
 .plan-summary ul.unserved { margin: 2px 0; padding-left: 1.2em; max-width: 420px; }
+.new-tonight ul { margin: 2px 0; padding-left: 1.2em; max-width: 420px; }
 .route-arrow { font: bold 15px/16px system-ui, sans-serif; text-align: center;
   text-shadow: 0 0 2px #fff, 0 0 2px #fff; }
 .nogo-zone { fill: url(#nogo-hatch); fill-opacity: 1; }
@@ -974,8 +975,52 @@ def _summary_table(document: dict[str, Any], colours: dict[str, str]) -> str:
         "<th>stops</th><th>km</th><th>min</th><th>covered (stops / risk)</th>"
         "<th>requests</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
-        f"{_unserved_list(document)}{_KEY}"
+        f"{new_tonight(document)}{_unserved_list(document)}{_KEY}"
         "</details></div>"
+    )
+
+
+def new_tonight(document: dict[str, Any]) -> str:
+    """The latest nightly revision in words, for coordinators: per team the response walk, after
+    which shooting, and what was dropped for it; and each new shooting given no stop, with why.
+    Empty for a weekly plan."""
+    if not document.get("revisions"):
+        return ""
+    revision = document["revisions"][-1]
+    when = dt.datetime.fromisoformat
+    places = {s["stop_id"]: _stop_place(s) for r in document["teams"] for s in r["stops"]}
+    items = []
+    for stop in revision["response_stops"]:
+        walked = (
+            f"walked {_night_label(stop['walked_on'])}" if stop["walked_on"] else "fits no shift"
+        )
+        dropped = next(
+            (
+                c["dropped"]
+                for c in revision["changes"]
+                if c["team"] == stop["team"] and c["night"] == stop["walked_on"]
+            ),
+            [],
+        )
+        lost = (
+            "; dropped for it: " + ", ".join(places.get(d, d) for d in dropped) if dropped else ""
+        )
+        items.append(
+            f"<li><b>{safe_text(stop['team'])}</b>: response walk to "
+            f"{safe_text(stop['corner'] or _stop_place(stop))} after the shooting of "
+            f"{when(stop['occurred_at']):%a %d %b %H:%M} ({walked}){safe_text(lost)}</li>"
+        )
+    for row in revision["not_answered"]:
+        items.append(
+            f"<li>Shooting {safe_text(row['incident_id'])} of "
+            f"{when(row['occurred_at']):%a %d %b %H:%M}: no response stop, "
+            f"{safe_text(row['reason'])}</li>"
+        )
+    if not items:
+        items.append("<li>No new shooting since the weekly plan.</li>")
+    return (
+        f"<div class='new-tonight'><b>New tonight ({_night_label(revision['night'])}, shootings "
+        f"to {when(revision['cutoff']):%H:%M})</b><ul>{''.join(items)}</ul></div>"
     )
 
 
