@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/plan_city.py [--config FILE] [--out DIR]
+    .venv/bin/python benchmarks/plan_city.py --night [--config FILE]
 
 Prints one row per stage (seconds, peak MiB traced by tracemalloc while that stage ran), the
 weekly coverage per team, the map sizes (issue 6: overview under 3 MB, each team map under
@@ -10,6 +11,10 @@ weekly coverage per team, the map sizes (issue 6: overview under 3 MB, each team
 map, a fixed amount printed too), then the whole run (plan and writing every output) with the
 process's peak resident memory on the last line. The target (issue 2): under 60 s on a 2-core,
 24 GB machine, after install.
+
+With ``--night`` (issue 15): the bundled Philadelphia week planned and written as the weekly job
+does, then one shooting added on Tuesday night in district 22 and the Wednesday re-planned as
+``plan --night`` does; the last line gives both times and their ratio (target: under 0.5).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import resource
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import folium
@@ -33,7 +39,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--night", action="store_true", help="time plan --night against weekly")
     args = parser.parse_args()
+    if args.night:
+        nightly(args.config)
+        return
     out = args.out or Path(tempfile.mkdtemp()) / "out"
 
     started = time.perf_counter()
@@ -69,6 +79,42 @@ def main() -> None:
         )
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"total plan + outputs: {total:.1f} s, peak RSS {peak_rss:.0f} MiB ({out})")
+
+
+def nightly(config: Path | None) -> None:
+    """Time the weekly run, then the Wednesday re-plan after one new shooting."""
+    import json
+
+    import geopandas as gpd
+    import pandas as pd
+
+    from outreach_routes import load_config
+
+    cfg = load_config(config)
+    folder = Path(tempfile.mkdtemp())
+    started = time.perf_counter()
+    write_plan(plan_week(cfg), folder / "out")
+    weekly = time.perf_counter() - started
+    document = json.loads((folder / "out" / "plan.json").read_text("utf-8"))
+
+    incidents = gpd.read_parquet(cfg.incidents.path)
+    shot = incidents.iloc[[-1]].copy()
+    shot[cfg.incidents.id_column] = "BENCH-1"
+    shot[cfg.incidents.date_column] = "2023-01-03 22:30:00"
+    shot = shot.set_geometry(gpd.points_from_xy([-75.165], [39.987], crs=4326).to_crs(shot.crs))
+    path = folder / "incidents.parquet"
+    pd.concat([incidents, shot]).to_parquet(path)
+    revised = replace(cfg, incidents=replace(cfg.incidents, path=path))
+    started = time.perf_counter()
+    plan = plan_week(revised, night=pd.Timestamp("2023-01-04").date(), previous=document)
+    write_plan(plan, folder / "out")
+    night = time.perf_counter() - started
+    print("nightly stages: " + ", ".join(f"{t.stage} {t.seconds:.1f} s" for t in plan.timings))
+    added = sum(len(r["response_stops"]) for r in plan.revisions)
+    print(
+        f"weekly {weekly:.1f} s; nightly (Wednesday, {added} response stop) {night:.1f} s; "
+        f"ratio {night / weekly:.2f}"
+    )
 
 
 def _sizes(folder: Path, fixed: int) -> str:

@@ -173,3 +173,13 @@ def test_the_same_night_again_gives_the_same_bytes(nightly, tmp_path):
         # The manifest holds the run's times and memory: the one file a rerun changes.
         if path.is_file() and path.relative_to(out).as_posix() not in RUN_STAMPED:
             assert path.read_bytes() == (again / path.relative_to(out)).read_bytes(), path.name
+
+
+def test_coordinators_see_what_is_new_tonight(nightly):
+    _, _, out, _ = nightly
+    for page in ("index.html", "changes.html"):
+        text = (out / page).read_text("utf-8")
+        assert "New tonight (Wednesday 04 Jan, shootings to 18:00)" in text, page
+        assert "<b>Team 22 North Central</b>: response walk to " in text, page
+        assert "after the shooting of Tue 03 Jan 22:30 (walked Wednesday 04 Jan)" in text, page
+        assert "Shooting N-CENTER of Tue 03 Jan 20:00: no response stop, outside every" in text
