@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/route_backtest.py [--config FILE] [--weeks 26]
-        [--from 2021-01-04] [--to 2022-12-31] [--workers 2]
+        [--from 2021-01-04] [--to 2022-12-31] [--workers 2] [--nightly]
 
 Times ``--weeks`` weeks from ``--from`` run serially and on a ``LocalCluster`` of ``--workers``
 processes (each fresh, no cache; the two must give the same rows), then runs every week from
@@ -11,6 +11,12 @@ processes (each fresh, no cache; the two must give the same rows), then runs eve
 method, the share of shootings within 150 m of a route, within 150 m and an hour of a team's
 scheduled passage, inside the planned hotspots, and the minutes of presence per shooting. The
 last line compares the planned routes with both baselines.
+
+With ``--nightly`` (issue 15) it then runs the range again with every night re-planned from
+the data known before its shift (``plan --night``; about six plans a week, so hours, not
+minutes) and ends with the nightly and weekly response rates (the share of shootings inside a
+territory, followed by a shift within 72 h, whose place a team passed within 150 m in those
+72 h) and ``near_in_time``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ def main() -> None:
     parser.add_argument("--from", dest="start", default="2021-01-04")
     parser.add_argument("--to", dest="end", default="2022-12-31")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--nightly", action="store_true", help="also the nightly re-plan")
     args = parser.parse_args()
     last = (pd.Timestamp(args.start) + pd.Timedelta(weeks=args.weeks - 1)).date()
 
@@ -61,6 +68,19 @@ def main() -> None:
         f"route: planned {near['planned']:.3f} | top_cells {near['top_cells']:.3f} | "
         f"random_walk {near['random_walk']:.3f}"
     )
+    if args.nightly:
+        frame = route_backtest(
+            args.config, args.start, args.end, workers=args.workers, cache_dir=cache, nightly=True
+        )
+        city = summarise_routes(frame).query("team == 'all'").set_index("method")
+        print(city.drop(columns="team").to_string(float_format=lambda v: f"{v:.3f}"))
+        rate, timed = city["response_rate"], city["near_in_time"]
+        print(
+            f"{args.start} to {args.end}: response rate nightly {rate['nightly']:.3f} | weekly "
+            f"{rate['planned']:.3f}; near_in_time nightly {timed['nightly']:.3f} | weekly "
+            f"{timed['planned']:.3f} | top_cells {timed['top_cells']:.3f}; near_route nightly "
+            f"{city.at['nightly', 'near_route']:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -104,3 +104,27 @@ def test_a_log_file_gets_a_few_progress_lines_and_no_traceback(tmp_path):
     assert "% Completed" not in result.stdout
     assert "Traceback" not in result.stdout and "CommClosedError" not in result.stdout
     assert "2/2 weeks done" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def nightly() -> pd.DataFrame:
+    """One week with every night re-planned from the data before its shift."""
+    return route_backtest(CITIES["philadelphia"], WEEKS[0], WEEKS[0], serial=True, nightly=True)
+
+
+def test_nightly_mode_scores_the_nightly_routes_beside_the_weekly(nightly, serial):
+    weekly, _cache = serial
+    assert set(nightly["method"]) == {*METHODS, "nightly"}
+    # The weekly methods come out as in a weekly run.
+    same = nightly[nightly["method"] != "nightly"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(same, weekly[weekly["week"] == WEEKS[0]].reset_index(drop=True))
+    for _method, rows in nightly.groupby("method"):
+        assert (rows["responded"] <= rows["response_due"]).all()
+        assert (rows["response_due"] <= rows["shootings"]).all()
+    city = nightly[nightly["team"] == "all"].set_index("method")
+    # Shootings inside the territories followed by a shift: the nightly routes go to them.
+    assert city.at["nightly", "response_due"] > 0
+    assert city.at["nightly", "responded"] == city.at["nightly", "response_due"]
+    assert city.at["planned", "responded"] < city.at["nightly", "responded"]
+    rates = summarise_routes(nightly).query("team == 'all'").set_index("method")
+    assert rates.at["nightly", "response_rate"] == 1.0

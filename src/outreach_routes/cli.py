@@ -336,6 +336,14 @@ def route_backtest_command(
     ] = Path(".route-backtest"),
     radius_m: Annotated[float, typer.Option(help="Near a route means within this.")] = 150.0,
     csv: Annotated[Path | None, typer.Option(help="Write the weekly rows here.")] = None,
+    nightly: Annotated[
+        bool,
+        typer.Option(
+            "--nightly",
+            help="Also re-plan each night from the data before its shift, as `plan --night` "
+            "does (method `nightly`; about six plans a week).",
+        ),
+    ] = False,
 ) -> None:
     """Did the routes go where the shootings happened? Plan each week from the data before
     it and score the week's shootings against the routes and two baselines."""
@@ -353,6 +361,7 @@ def route_backtest_command(
             cache_dir=cache,
             radius_m=radius_m,
             progress=lambda m: typer.echo(m, err=True),
+            nightly=nightly,
         )
     except (InputDataError, ValueError) as exc:
         _fail(exc)

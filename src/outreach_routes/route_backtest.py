@@ -6,14 +6,18 @@ the week's shootings against three ways to walk the same shifts from the same ba
 * ``planned``: the plan's routes;
 * ``top_cells``: a route that goes greedily to the corners of the cells with the most shootings
   in all history, richest first, while the shift allows (with the same dwell at each);
-* ``random_walk``: a random walk over the territory's streets, as long as the planned route.
+* ``random_walk``: a random walk over the territory's streets, as long as the planned route;
+* ``nightly`` (with ``nightly=True``): each night's routes as the nightly re-plan makes them from
+  the data known before that night's first shift (``plan --night``).
 
 Per team (the shootings in its territory) and city-wide (every shooting), a week's row counts
 ``shootings``, ``near_route`` (within ``radius_m`` of a route walked that week),
 ``near_in_time`` (within ``radius_m`` of where a team was scheduled within ``window_min``
 minutes of the shooting), ``in_hotspots`` (inside the plan's hotspots; the same for every
 method), and ``presence_min``: the minutes teams spent within ``radius_m`` of each shooting's
-place over the week, summed over shootings (divide by ``shootings`` for the mean).
+place over the week, summed over shootings (divide by ``shootings`` for the mean);
+``response_due``, the shootings followed by a shift of the week within ``[response] window_h``,
+and ``responded``, those of them whose place a team passed within ``radius_m`` in that time.
 
 Weeks run as tasks on ``dask.distributed`` (a ``LocalCluster`` by default, or an existing
 scheduler), each cached as JSON so an interrupted run resumes; a serial run gives the same
@@ -46,7 +50,7 @@ from .config import PlanConfig, load_config
 from .hotspots import make_grid
 from .incidents import IncidentTable, load_incidents
 from .network import load_network
-from .pipeline import Plan, plan_week, week_start_for
+from .pipeline import Plan, night_cutoff, plan_document, plan_week, week_start_for
 from .routing import Route, TeamNetwork, path_nodes
 from .schedule import route_track
 
@@ -64,6 +68,8 @@ COLUMNS = [
     "in_hotspots",
     "presence_min",
     "walk_km",
+    "response_due",
+    "responded",
 ]
 
 
@@ -79,6 +85,7 @@ def route_backtest(
     radius_m: float = 150.0,
     window_min: float = 60.0,
     progress: Callable[[str], None] | None = None,
+    nightly: bool = False,
 ) -> pd.DataFrame:
     """Backtest the routes of every week whose Monday lies between ``start`` and ``end``.
 
@@ -94,6 +101,10 @@ def route_backtest(
     cache_dir
         Where each finished week is kept (``<week>.json``); weeks found there are not run
         again. The cache is keyed on the config's and the input files' contents.
+    nightly
+        Also re-plan each night from the data known before its first shift, as ``plan
+        --night`` does, and score those routes as the method ``nightly`` (about six plans a
+        week instead of one).
 
     Returns
     -------
@@ -103,7 +114,8 @@ def route_backtest(
     config_path = str(Path(config).resolve())
     weeks = _mondays(start, end)
     say = progress or (lambda _m: None)
-    cache = Path(cache_dir) / _cache_key(config_path, radius_m, window_min) if cache_dir else None
+    key = _cache_key(config_path, radius_m, window_min, nightly)
+    cache = Path(cache_dir) / key if cache_dir else None
     done: dict[str, list[dict[str, Any]]] = {}
     if cache is not None:
         for week in weeks:
@@ -120,19 +132,27 @@ def route_backtest(
 
     if todo and serial:
         for i, week in enumerate(todo, start=1):
-            keep(week, backtest_week(config_path, week, radius_m=radius_m, window_min=window_min))
+            keep(
+                week,
+                backtest_week(
+                    config_path, week, radius_m=radius_m, window_min=window_min, nightly=nightly
+                ),
+            )
             say(f"week {week} done ({i}/{len(todo)})")
     elif todo:
         # Dask's progress bar for a person at a terminal; in a log file, a line per 10%.
         bar = progress is not None and sys.stdout.isatty()
-        _on_dask(config_path, todo, keep, scheduler, workers, radius_m, window_min, bar, say)
+        task = functools.partial(
+            backtest_week, radius_m=radius_m, window_min=window_min, nightly=nightly
+        )
+        _on_dask(config_path, todo, keep, scheduler, workers, task, bar, say)
     rows = [row for week in weeks for row in done[week]]
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(
         ["week", "method", "team"], ignore_index=True
     )
 
 
-def _on_dask(config_path, weeks, keep, scheduler, workers, radius_m, window_min, bar, say) -> None:
+def _on_dask(config_path, weeks, keep, scheduler, workers, task, bar, say) -> None:
     from dask.distributed import Client, LocalCluster, as_completed, progress
 
     cluster = None
@@ -142,7 +162,6 @@ def _on_dask(config_path, weeks, keep, scheduler, workers, radius_m, window_min,
         )
     client = Client(scheduler or cluster)
     try:
-        task = functools.partial(backtest_week, radius_m=radius_m, window_min=window_min)
         futures = client.map(task, [config_path] * len(weeks), weeks, pure=False)
         if bar:
             progress(futures)
@@ -174,14 +193,24 @@ def _close_quietly(client, cluster) -> None:
 
 
 def backtest_week(
-    config_path: str, monday: str, *, radius_m: float = 150.0, window_min: float = 60.0
+    config_path: str,
+    monday: str,
+    *,
+    radius_m: float = 150.0,
+    window_min: float = 60.0,
+    nightly: bool = False,
 ) -> list[dict[str, Any]]:
     """Plan one week from the data before it and score it and the baselines (a Dask task)."""
-    plan, shootings, walks = _week(config_path, monday)
+    plan, shootings, walks = _week(config_path, monday, nightly=nightly)
+    response_s = plan.config.response.window_h * 3600
     xy = shapely.get_coordinates(shootings.geometry.to_numpy())
     seconds = np.array([t.timestamp() for t in shootings["occurred_at"]])
     in_hotspots = _in_hotspots(plan, xy)
     territory = {t.name: t.territory for t in plan.teams}
+    everywhere = shapely.union_all(list(territory.values()))
+    in_territory = (
+        shapely.contains_xy(everywhere, xy[:, 0], xy[:, 1]) if len(xy) else np.zeros(0, bool)
+    )
     rows = []
     for method, by_team in walks.items():
         scopes = [(name, territory[name], by_team[name]) for name in territory]
@@ -192,7 +221,10 @@ def backtest_week(
                 if area is not None and len(xy)
                 else np.ones(len(xy), bool)
             )
-            flags = _flags(xy[mask], seconds[mask], team_walks, radius_m, window_min)
+            flags = _flags(xy[mask], seconds[mask], team_walks, radius_m, window_min, response_s)
+            # A response is owed only to shootings inside a territory, city-wide too.
+            flags["response_due"] &= in_territory[mask]
+            flags["responded"] &= in_territory[mask]
             rows.append(
                 {
                     "week": monday,
@@ -204,6 +236,8 @@ def backtest_week(
                     "in_hotspots": int(in_hotspots[mask].sum()),
                     "presence_min": round(float(flags["presence_min"].sum()), 2),
                     "walk_km": round(_walk_km(team_walks), 3),
+                    "response_due": int(flags["response_due"].sum()),
+                    "responded": int(flags["responded"].sum()),
                 }
             )
     return rows
@@ -227,7 +261,7 @@ def week_detail(
     return plan, detail
 
 
-def _week(config_path: str, monday: str):
+def _week(config_path: str, monday: str, *, nightly: bool = False):
     config, table, network = _inputs(config_path)
     week_start = week_start_for(dt.date.fromisoformat(monday), config.city.timezone)
     when = table.incidents["occurred_at"]
@@ -241,7 +275,27 @@ def _week(config_path: str, monday: str):
         "top_cells": _top_cell_walks(plan, past.incidents),
         "random_walk": _random_walks(plan, monday),
     }
+    if nightly:
+        walks["nightly"] = _nightly_walks(config, table, network, plan)
     return plan, shootings, walks
+
+
+def _nightly_walks(config, table, network, weekly: Plan) -> dict[str, list[np.ndarray]]:
+    """Each night's routes as that night's re-plan makes them, from the data known before its
+    first shift (the nightly job, run every night of the week)."""
+    walks: dict[str, list[np.ndarray]] = {t.name: [] for t in weekly.teams}
+    document = plan_document(weekly)
+    when = table.incidents["occurred_at"]
+    nights = sorted({r.shift.night for r in weekly.routes})
+    for night in nights:
+        cutoff = night_cutoff(weekly.teams, weekly.week_start, night)
+        known = replace(table, incidents=table.incidents[when < cutoff])
+        plan = plan_week(config, incidents=known, network=network, night=night, previous=document)
+        document = plan_document(plan)
+        for route in plan.routes:
+            if route.shift.night == night:
+                walks[route.team].append(_route_walk(route))
+    return walks
 
 
 def _in_hotspots(plan: Plan, xy: np.ndarray) -> np.ndarray:
@@ -257,6 +311,7 @@ def summarise_routes(frame: pd.DataFrame) -> pd.DataFrame:
     grouped = frame.groupby(["method", "team"], sort=False)
     table = grouped[
         ["shootings", "near_route", "near_in_time", "in_hotspots", "presence_min"]
+        + ["response_due", "responded"]
     ].sum()
     out = pd.DataFrame(
         {
@@ -267,6 +322,8 @@ def summarise_routes(frame: pd.DataFrame) -> pd.DataFrame:
             "in_hotspots": table["in_hotspots"] / table["shootings"],
             "presence_min_per_shooting": table["presence_min"] / table["shootings"],
             "walk_km_per_week": grouped["walk_km"].mean(),
+            "response_rate": table["responded"]
+            / table["response_due"].where(table["response_due"] > 0),
         }
     )
     return out.reset_index()
@@ -387,13 +444,19 @@ def _random_walks(plan: Plan, monday: str) -> dict[str, list[np.ndarray]]:
 # --- scoring ----------------------------------------------------------------------------------
 
 
-def _flags(xy, seconds, walks, radius_m: float, window_min: float) -> dict[str, np.ndarray]:
-    """Per shooting: near a walk, near it within the time window, minutes of presence."""
+def _flags(
+    xy, seconds, walks, radius_m: float, window_min: float, response_s: float = 72 * 3600
+) -> dict[str, np.ndarray]:
+    """Per shooting: near a walk, near it within the time window, minutes of presence; whether
+    a shift started in the ``response_s`` after it (``response_due``), and whether a team passed
+    within ``radius_m`` in that time (``responded``)."""
     n = len(xy)
     flags = {
         "near_route": np.zeros(n, bool),
         "near_in_time": np.zeros(n, bool),
         "presence_min": np.zeros(n),
+        "response_due": np.zeros(n, bool),
+        "responded": np.zeros(n, bool),
     }
     samples = [_sample(w) for w in walks if len(w) > 1]
     if not n or not samples:
@@ -410,6 +473,16 @@ def _flags(xy, seconds, walks, radius_m: float, window_min: float) -> dict[str, 
         ]
     )
     flags["presence_min"] = np.array([len(i) * SAMPLE_S / 60 for i in near])
+    starts = np.array([w[0, 0] for w in walks if len(w) > 1])
+    flags["response_due"] = np.array(
+        [bool(np.any((starts > t) & (starts <= t + response_s))) for t in seconds]
+    )
+    flags["responded"] = flags["response_due"] & np.array(
+        [
+            bool(np.any((every[i, 0] > t) & (every[i, 0] <= t + response_s)))
+            for i, t in zip(near, seconds, strict=True)
+        ]
+    )
     return flags
 
 
@@ -443,11 +516,11 @@ def _mondays(start: dt.date | str, end: dt.date | str) -> list[str]:
     return [d.date().isoformat() for d in pd.date_range(first, last, freq="7D")]
 
 
-def _cache_key(config_path: str, radius_m: float, window_min: float) -> str:
+def _cache_key(config_path: str, radius_m: float, window_min: float, nightly: bool) -> str:
     config = load_config(config_path)
     digest = hashlib.sha256(Path(config_path).read_bytes())
     for path in (config.incidents.path, config.network.path, config.territories.path):
         if path is not None and Path(path).is_file():
             digest.update(Path(path).read_bytes())
-    digest.update(f"{radius_m} {window_min}".encode())
+    digest.update(f"{radius_m} {window_min} {'nightly' if nightly else 'weekly'}".encode())
     return digest.hexdigest()[:16]
