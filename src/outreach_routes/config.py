@@ -135,6 +135,7 @@ class RoutingConfig:
     visit_value: float = 5.0
     recent_prize: float = 60.0
     hotspot_prize_max: float = 100.0
+    time_aware: bool = True  # order each night's stops by their risk at the hour of the visit
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from ._io import dumps_json, read_city_limits
 from .backtest import recent_skill
 from .changes import changes_page, compare_plans
 from .config import PlanConfig, load_config
-from .hotspots import find_hotspots, risk_cells
+from .hotspots import find_hotspots, has_times_of_day, hourly_risk, risk_cells
 from .incidents import IncidentTable, load_incidents
 from .network import NetworkReport, load_network
 from .requests import corner_index, load_requests, locate_corners
@@ -236,10 +236,21 @@ def plan_week(
             request_config=config.requests,
             routing_config=config.routing,
         )
+        if config.routing.time_aware:
+            if has_times_of_day(known["occurred_at"]):
+                xy = shapely.get_coordinates(stops.geometry.to_numpy())
+                stops["hour_risk"] = list(hourly_risk(xy, known, week_start=week_start))
+            else:
+                notes.append(
+                    "the incidents carry dates but no times of day: each night's stops are "
+                    "not ordered by the hour of their risk ([routing] time_aware)"
+                )
     revision = None
     if night is not None:
         with stage("response"):
             revision = _revision(config, inputs, night, previous)
+            if "hour_risk" in stops:  # a response walk is owed now, at any hour
+                revision.stops["hour_risk"] = [np.ones(24)] * len(revision.stops)
     with stage("routing"):
         routes = plan_routes(
             teams,

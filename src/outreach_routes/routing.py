@@ -301,7 +301,9 @@ def plan_routes(
                     break
                 except InputDataError:
                     must = must[:-1]
-            if night_index % 2:  # walk every other night the other way round
+            if problem.hourly is not None:  # each stop nearer its riskiest hour
+                order = _at_worst_hours(order, problem, prize, shift, team.config.shift_minutes)
+            elif night_index % 2:  # walk every other night the other way round
                 order = order[::-1]
             order = _unlike(
                 order, problem.seen, problem.travel, problem.service, team.config.shift_minutes
@@ -359,6 +361,13 @@ class _Problem:
         self.base_prize = np.concatenate([[0.0], stops["prize"].to_numpy(dtype=float)])
         self.core = _core_stops(self.base_prize, config.core_risk_share)
         self.visits = np.zeros(len(sources))
+        # Per point, risk by hour of the day relative to its mean (1 for the base): the order of
+        # a night's stops follows it when the stops carry ``hour_risk`` and the config asks.
+        self.hourly = (
+            np.vstack([np.ones(24), *stops["hour_risk"]])
+            if config.time_aware and "hour_risk" in stops and len(stops)
+            else None
+        )
         self.walked_ids: dict[str, int] = {}  # stop id -> visits this week so far
         self.seen: set[tuple[int, ...]] = set()
 
@@ -403,6 +412,50 @@ class _Problem:
             open_ = stop.due <= shift.start <= stop.occurred_at + self.window
             (due if open_ and self.visits[point] == 0 else closed).append(point)
         return due, closed
+
+
+def _at_worst_hours(
+    order: list[int], problem: _Problem, prize: np.ndarray, shift: Shift, budget: float
+) -> list[int]:
+    """The night's stops reordered so each is walked nearer its riskiest hour.
+
+    Local search on the visiting order (move one stop elsewhere, or walk a stretch backwards),
+    keeping a change while it raises the sum of each stop's prize times its risk at the hour of
+    arrival and the walk still fits the shift. The same stops, start, end and budget: only the
+    times change, and the same inputs give the same order.
+    """
+    start = shift.start.hour * 60 + shift.start.minute
+
+    def score(seq: list[int]) -> tuple[float, float]:
+        minutes, value, previous = 0.0, 0.0, 0
+        for point in seq:
+            minutes += problem.travel[previous, point]
+            hour = int((start + minutes) // 60) % 24
+            value += prize[point] * problem.hourly[point, hour]
+            minutes += problem.service[point]
+            previous = point
+        return value, minutes + problem.travel[previous, 0]
+
+    best = list(order)
+    best_value, _ = score(best)
+    improved = True
+    while improved:
+        improved = False
+        n = len(best)
+        moves = [
+            [*best[:i], *best[i : j + 1][::-1], *best[j + 1 :]]
+            for i in range(n)
+            for j in range(i + 1, n)
+        ]
+        for i in range(n):
+            rest = best[:i] + best[i + 1 :]
+            moves += [[*rest[:k], best[i], *rest[k:]] for k in range(n) if k != i]
+        for candidate in moves:
+            value, minutes = score(candidate)
+            if minutes <= budget + _EPS and value > best_value + 1e-9:
+                best, best_value, improved = candidate, value, True
+                break
+    return best
 
 
 def _unlike(
