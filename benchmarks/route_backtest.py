@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/route_backtest.py [--config FILE] [--weeks 26]
-        [--from 2021-01-04] [--to 2022-12-31] [--workers 2] [--nightly]
+        [--from 2021-01-04] [--to 2022-12-31] [--workers 2] [--nightly] [--time-aware]
 
 Times ``--weeks`` weeks from ``--from`` run serially and on a ``LocalCluster`` of ``--workers``
 processes (each fresh, no cache; the two must give the same rows), then runs every week from
@@ -17,6 +17,10 @@ the data known before its shift (``plan --night``; about six plans a week, so ho
 minutes) and ends with the nightly and weekly response rates (the share of shootings inside a
 territory, followed by a shift within 72 h, whose place a team passed within 150 m in those
 72 h) and ``near_in_time``.
+
+With ``--time-aware`` it runs the range once more with ``[routing] time_aware = false`` (a copy
+of the config beside it) and prints ``near_in_time`` of the planned routes with and without
+time-aware ordering, with the paired weekly difference and its standard error.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ def main() -> None:
     parser.add_argument("--to", dest="end", default="2022-12-31")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--nightly", action="store_true", help="also the nightly re-plan")
+    parser.add_argument(
+        "--time-aware", action="store_true", help="also the planned routes without time-aware order"
+    )
     args = parser.parse_args()
     last = (pd.Timestamp(args.start) + pd.Timedelta(weeks=args.weeks - 1)).date()
 
@@ -68,6 +75,8 @@ def main() -> None:
         f"route: planned {near['planned']:.3f} | top_cells {near['top_cells']:.3f} | "
         f"random_walk {near['random_walk']:.3f}"
     )
+    if args.time_aware:
+        compare_time_aware(args, frame)
     if args.nightly:
         frame = route_backtest(
             args.config, args.start, args.end, workers=args.workers, cache_dir=cache, nightly=True
@@ -81,6 +90,34 @@ def main() -> None:
             f"{timed['planned']:.3f} | top_cells {timed['top_cells']:.3f}; near_route nightly "
             f"{city.at['nightly', 'near_route']:.3f}"
         )
+
+
+def compare_time_aware(args: argparse.Namespace, aware: pd.DataFrame) -> None:
+    """``near_in_time`` of the planned routes with and without time-aware order, week by week."""
+    text = Path(args.config).read_text("utf-8")
+    off = "[routing]\ntime_aware = false\n"
+    text = text.replace("[routing]\n", off, 1) if "[routing]\n" in text else text + "\n" + off
+    copy = Path(args.config).with_name(f".time-aware-off-{Path(args.config).name}")
+    copy.write_text(text, "utf-8")
+    try:
+        plain = route_backtest(copy, args.start, args.end, workers=args.workers)
+    finally:
+        copy.unlink()
+    rows = []
+    for frame in (aware, plain):
+        city = frame[(frame["team"] == "all") & (frame["method"] == "planned")].set_index("week")
+        rows.append(city["near_in_time"] / city["shootings"].where(city["shootings"] > 0))
+    diff = (rows[0] - rows[1]).dropna()
+    share = [
+        f[(f["team"] == "all") & (f["method"] == "planned")][["near_in_time", "shootings"]].sum()
+        for f in (aware, plain)
+    ]
+    shares = [s["near_in_time"] / s["shootings"] for s in share]
+    print(
+        f"near_in_time, planned: time-aware {shares[0]:.4f}, without {shares[1]:.4f}; weekly "
+        f"difference {diff.mean():+.4f} (standard error {diff.std(ddof=1) / len(diff) ** 0.5:.4f}, "
+        f"{len(diff)} weeks)"
+    )
 
 
 if __name__ == "__main__":

@@ -50,3 +50,6 @@ def test_route_backtest_notebook_executes_with_its_series_table_and_map(tmp_path
     assert any("Team 25 Fairhill" in h for h in html)  # the per-team table
     text = "".join(str(o.get("text", "")) for o in outputs)
     assert "2 weeks, 42 rows" in text and "within 150 m of a planned route" in text
+    # The analyst's view of the hours: one plot per kind, and the shift windows' shares.
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2
+    assert any("18:00-23:00" in h and "Team 22 North Central" in h for h in html)
