@@ -350,7 +350,10 @@ class _Problem:
     ) -> None:
         self.team, self.net, self.config = team, net, config
         self.stops = stops
+        # Response stops (nightly re-plan): points first_response... on, open for ``window``.
         self.response: pd.DataFrame | None = None
+        self.first_response = len(stops) + 1
+        self.window = pd.Timedelta(0)
         sources = np.concatenate([[net.base], stops["node"].to_numpy(dtype=int)])
         self.metres, self.pred = dijkstra(net.matrix, indices=sources, return_predecessors=True)
         metres_per_min = team.config.walk_speed_kmh * 1000 / 60
@@ -400,7 +403,7 @@ class _Problem:
         grown.seen = self.seen
         grown.response = response
         grown.first_response = len(self.stops) + 1
-        grown.window = pd.Timedelta(hours=revision.config.window_h)
+        grown.window = pd.Timedelta(hours=revision.config.window_h)  # from each shooting
         return grown
 
     def due(self, shift: Shift) -> tuple[list[int], list[int]]:
