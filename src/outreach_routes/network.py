@@ -330,6 +330,29 @@ def _download(place: str, cache_dir: Path | None) -> nx.MultiDiGraph:
     return ox.graph_from_place(place, network_type="walk", retain_all=True)
 
 
+def _drop_not_walked(graph: nx.MultiDiGraph, dropped: Counter[str]) -> tuple[nx.MultiDiGraph, int]:
+    """Judge each edge by the tags osmnx kept; count the ones dropped in ``dropped`` by reason.
+
+    Returns the graph without them (a copy when any is dropped) and how many edges have no
+    ``highway`` attribute (kept).
+    """
+    not_walked, untagged = [], 0
+    for u, v, k, data in graph.edges(keys=True, data=True):
+        if not data.get("highway"):
+            untagged += 1
+            continue
+        tags = {key: _first(data.get(key)) for key in ("highway", "area", "foot", "service")}
+        tags.update(access=_first(data.get("access")))
+        reason = osm_not_walked({key: value for key, value in tags.items() if value})
+        if reason is not None:
+            not_walked.append((u, v, k))
+            dropped[reason] += 1
+    if not_walked:
+        graph = graph.copy()
+        graph.remove_edges_from(not_walked)
+    return graph, untagged
+
+
 def _from_osm_graph(
     graph: nx.MultiDiGraph,
     crs: str,
@@ -349,20 +372,10 @@ def _from_osm_graph(
     edges_read = graph.number_of_edges()
     if edges_read == 0:
         raise InputDataError(f"{source}: holds no streets")
-    not_walked, untagged = [], 0
-    for u, v, k, data in [] if judged else graph.edges(keys=True, data=True):
-        if not data.get("highway"):
-            untagged += 1
-            continue
-        tags = {key: _first(data.get(key)) for key in ("highway", "area", "foot", "service")}
-        tags.update(access=_first(data.get("access")))
-        reason = osm_not_walked({key: value for key, value in tags.items() if value})
-        if reason is not None:
-            not_walked.append((u, v, k))
-            dropped[reason] += 1
-    if not_walked:
-        graph = graph.copy()
-        graph.remove_edges_from(not_walked)
+    untagged = 0
+    if not judged:
+        graph, untagged = _drop_not_walked(graph, dropped)
+    walkable = graph.number_of_edges()
     if untagged:
         notes.append(
             f"{source}: {untagged:,} of {edges_read:,} edges have no `highway` attribute; kept "
@@ -378,7 +391,7 @@ def _from_osm_graph(
         segments_read=ways_read if ways_read is not None else edges_read,
         dropped_by_class=sum(dropped.values()),
         dropped_limited_access=0,
-        dropped_disconnected=edges_read - len(not_walked) - kept.number_of_edges(),
+        dropped_disconnected=walkable - kept.number_of_edges(),
         km_kept=_km(kept),
         dropped_kinds=dict(dropped.most_common()),
         notes=tuple(notes),
@@ -533,19 +546,15 @@ def list_corners(
     """
     from pyproj import Transformer
 
-    from .routing import street_name
+    from .routing import street_name, streets_meeting
 
-    named: dict[int, dict[str, int]] = {}
-    for u, _v, data in graph.edges(data=True):
-        name = street_name(data.get("name"))
-        if name:
-            named.setdefault(u, {})
-            named[u][name] = named[u].get(name, 0) + 1
+    named = streets_meeting(
+        (u, street_name(data.get("name"))) for u, _v, data in graph.edges(data=True)
+    )
     rows = []
-    for node, counts in named.items():
-        if len(counts) < 2:
+    for node, names in named.items():
+        if len(names) < 2:
             continue
-        names = sorted(counts, key=lambda k: (-counts[k], k))
         if match and not any(match.lower() in n.lower() for n in names):
             continue
         rows.append(

@@ -634,14 +634,14 @@ def _recent_ids(incidents: gpd.GeoDataFrame) -> list[str]:
 def night_cutoff(teams: list[Team], week_start: pd.Timestamp, night: dt.date) -> pd.Timestamp:
     """The first shift start of ``night`` (or of the next night any team works): the newest
     data a nightly re-plan may use, so reruns give the same bytes whatever the clock says."""
-    starts = [s.start for t in teams for s in t.shifts(week_start) if s.night >= night]
-    if not starts:
+    shifts = [s for t in teams for s in t.shifts(week_start) if s.night >= night]
+    if not shifts:
         raise InputDataError(
             f"--night {night}: no team works on or after that night in the week of "
             f"{week_start.date()}; pick a night of the week a team works"
         )
-    first = min(s.night for t in teams for s in t.shifts(week_start) if s.night >= night)
-    return min(s.start for t in teams for s in t.shifts(week_start) if s.night == first)
+    first = min(s.night for s in shifts)
+    return min(s.start for s in shifts if s.night == first)
 
 
 def _revision(

@@ -1007,7 +1007,7 @@ def new_tonight(document: dict[str, Any]) -> str:
         )
         items.append(
             f"<li><b>{safe_text(stop['team'])}</b>: response walk to "
-            f"{safe_text(stop['corner'] or _stop_place(stop))} after the shooting of "
+            f"{safe_text(_stop_place(stop))} after the shooting of "
             f"{when(stop['occurred_at']):%a %d %b %H:%M} ({walked}){safe_text(lost)}</li>"
         )
     for row in revision["not_answered"]:

@@ -16,7 +16,7 @@ import datetime as dt
 import itertools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,12 +185,21 @@ def team_network(
 
 
 def _streets_at(names: dict[tuple[int, int], str], n: int) -> tuple[tuple[str, ...], ...]:
-    """The named streets at each node, the street with most segments there first."""
-    counts: list[dict[str, int]] = [{} for _ in range(n)]
-    for (i, _j), name in names.items():  # both directions are edges: each end sees the street
+    """The named streets at each node ``0..n-1``, the street with most segments there first."""
+    # Both directions are edges: each end sees the street.
+    at = streets_meeting((i, name) for (i, _j), name in names.items())
+    return tuple(at.get(i, ()) for i in range(n))
+
+
+def streets_meeting(ends: Iterable[tuple[Hashable, str]]) -> dict[Hashable, tuple[str, ...]]:
+    """The named streets at each node, from ``(node, street name)`` for each edge leaving it:
+    the street with most segments there first, then by name. Nameless edges ("") count none."""
+    counts: dict[Hashable, dict[str, int]] = {}
+    for node, name in ends:
         if name:
-            counts[i][name] = counts[i].get(name, 0) + 1
-    return tuple(tuple(sorted(c, key=lambda k, c=c: (-c[k], k))) for c in counts)
+            at = counts.setdefault(node, {})
+            at[name] = at.get(name, 0) + 1
+    return {node: tuple(sorted(c, key=lambda k, c=c: (-c[k], k))) for node, c in counts.items()}
 
 
 def corner_name(net: TeamNetwork, node: int, *, search_m: float = 300.0) -> str | None:
@@ -363,7 +372,6 @@ class _Problem:
         self.service = np.concatenate([[0.0], np.full(len(stops), team.config.dwell_min)])
         self.base_prize = np.concatenate([[0.0], stops["prize"].to_numpy(dtype=float)])
         self.core = _core_stops(self.base_prize, config.core_risk_share)
-        self.visits = np.zeros(len(sources))
         # Per point, risk by hour of the day relative to its mean (1 for the base): the order of
         # a night's stops follows it when the stops carry ``hour_risk`` and the config asks.
         self.hourly = (
@@ -374,12 +382,15 @@ class _Problem:
         self.walked_ids: dict[str, int] = {}  # stop id -> visits this week so far
         self.seen: set[tuple[int, ...]] = set()
 
+    @property
+    def visits(self) -> np.ndarray:
+        """Visits of each point this week so far (the base counts none)."""
+        return np.array([0.0, *(self.walked_ids.get(sid, 0) for sid in self.stops["stop_id"])])
+
     def walked(self, stop_ids: pd.Series) -> None:
         """Count a night's visits (stops given by id: a kept night may hold any)."""
         for stop in stop_ids:
             self.walked_ids[stop] = self.walked_ids.get(stop, 0) + 1
-        known = self.stops["stop_id"].isin(set(stop_ids)).to_numpy()
-        self.visits[1:][known] += 1
         index = {sid: i + 1 for i, sid in enumerate(self.stops["stop_id"])}
         if all(sid in index for sid in stop_ids):
             self.seen.add(tuple(index[sid] for sid in stop_ids))
@@ -397,9 +408,6 @@ class _Problem:
         grown.core = np.concatenate([self.core, np.zeros(len(response), dtype=bool)])
         grown.core[replaced] = False
         grown.walked_ids = self.walked_ids
-        grown.visits = np.array(
-            [0.0, *(self.walked_ids.get(sid, 0) for sid in grown.stops["stop_id"])]
-        )
         grown.seen = self.seen
         grown.response = response
         grown.first_response = len(self.stops) + 1
@@ -409,11 +417,11 @@ class _Problem:
     def due(self, shift: Shift) -> tuple[list[int], list[int]]:
         """Response stops to walk on ``shift`` (due by its start, inside their window, not yet
         walked), and those that are not open then (too soon, too late or already walked)."""
-        due, closed = [], []
+        due, closed, visits = [], [], self.visits
         for k, stop in enumerate(self.response.itertuples()):
             point = self.first_response + k
             open_ = stop.due <= shift.start <= stop.occurred_at + self.window
-            (due if open_ and self.visits[point] == 0 else closed).append(point)
+            (due if open_ and visits[point] == 0 else closed).append(point)
         return due, closed
 
 

@@ -297,6 +297,7 @@ def response_stops(
         territory (naming the nearest team), inside a no-go zone, or with no corner near it.
     """
     incident_tree = cKDTree(shapely.get_coordinates(incidents.geometry.to_numpy()))
+    corner_trees: dict[str, _Corners] = {}  # built for the teams that need one, once each
     rows, skipped = [], []
     window = pd.Timedelta(hours=config.window_h)
     for shot in shootings.sort_values(["occurred_at", "incident_id"]).itertuples():
@@ -320,9 +321,9 @@ def response_stops(
         if team.no_go is not None and team.no_go.contains(shot.geometry):
             skip(f"inside a no-go zone of team {team.name}")
             continue
-        node = _Corners(networks[team.name], incident_tree).nearest(
-            shot.geometry.x, shot.geometry.y
-        )
+        if team.name not in corner_trees:
+            corner_trees[team.name] = _Corners(networks[team.name], incident_tree)
+        node = corner_trees[team.name].nearest(shot.geometry.x, shot.geometry.y)
         if node is None:
             skip(f"no walkable corner in team {team.name}'s streets")
             continue
