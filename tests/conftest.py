@@ -50,25 +50,37 @@ def write_bundled_config(
     return path
 
 
-def run_plan(config: Path, out: Path, *options: str) -> Path:
-    """Plan a city's week through the command line, as a user does."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "outreach_routes",
-            "plan",
-            "--config",
-            str(config),
-            "--out",
-            str(out),
-            "--quiet",
-            *options,
-        ],
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``outreach-routes`` with ``args`` as a user does; its output as text, any exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "outreach_routes", *args],
         capture_output=True,
         text=True,
+        cwd=cwd,
         check=False,
     )
+
+
+def minneapolis_config(folder: Path, requests: Path, **replace: str) -> Path:
+    """The bundled Minneapolis config written to ``folder/plan.toml``, its data paths made
+    absolute, its requests read from ``requests``, and each key of ``replace`` replaced by its
+    value (first occurrence)."""
+    source = CITIES["minneapolis"]
+    text = source.read_text("utf-8")
+    for name in ("gva_minneapolis_2013-2018.csv", "streets.parquet", "neighborhoods.geojson"):
+        text = text.replace(f'"{name}"', json.dumps(str(source.parent / name)))
+    text = text.replace('"requests.csv"', json.dumps(str(requests)))
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = folder / "plan.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run_plan(config: Path, out: Path, *options: str) -> Path:
+    """Plan a city's week through the command line, as a user does."""
+    result = run_cli("plan", "--config", str(config), "--out", str(out), "--quiet", *options)
     assert result.returncode == 0, result.stderr
     return out
 

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-from conftest import write_bundled_config
+from conftest import run_cli, write_bundled_config
 
 from outreach_routes.config import default_config_path
 
 BUNDLED = default_config_path()
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "outreach_routes", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
+run = run_cli
 
 
 def test_missing_config_is_exit_2_with_one_line(tmp_path):

@@ -149,13 +149,9 @@ def test_plan_with_every_kind_of_unplaceable_corner(tmp_path):
     meets at several places, a place outside every territory: the plan runs, each is listed
     with its reason, and the overview opens in Chromium without an error."""
     from browser_support import open_page
-    from conftest import run_plan
+    from conftest import minneapolis_config, run_plan
     from playwright.sync_api import sync_playwright
 
-    source = CITIES["minneapolis"]
-    text = source.read_text("utf-8").replace("iterations = 150", "iterations = 10")
-    for name in ("gva_minneapolis_2013-2018.csv", "streets.parquet", "neighborhoods.geojson"):
-        text = text.replace(f'"{name}"', json.dumps(str(source.parent / name)))
     requests = tmp_path / "requests.csv"
     requests.write_text(
         "request_id,priority,requester,note,valid_from,valid_to,intersection,team,lat,lon\n"
@@ -168,9 +164,7 @@ def test_plan_with_every_kind_of_unplaceable_corner(tmp_path):
         "OK1,5,Block club,Fine,2018-03-01,2018-05-31,Penn Ave N & Lowry Ave N,North Camden,,\n",
         encoding="utf-8",
     )
-    text = text.replace('"requests.csv"', json.dumps(str(requests)))
-    config = tmp_path / "plan.toml"
-    config.write_text(text, encoding="utf-8")
+    config = minneapolis_config(tmp_path, requests, **{"iterations = 150": "iterations = 10"})
     out = run_plan(config, tmp_path / "out")
     plan = json.loads((out / "plan.json").read_text("utf-8"))
     reasons = {r["request_id"]: r["reason"] for r in plan["unserved_requests"]}

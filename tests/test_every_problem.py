@@ -10,12 +10,11 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import CITIES
+from conftest import CITIES, minneapolis_config, run_cli
 
 from outreach_routes import load_incidents
 from outreach_routes.config import IncidentConfig
@@ -23,15 +22,6 @@ from outreach_routes.config import IncidentConfig
 CITY = Path(__file__).parent / "data" / "osm-city"
 # A pair of projected coordinates in a message, like "(563490, 4185474)".
 PROJECTED = re.compile(r"(?<![\d.])-?\d{5,}(?:\.\d+)?,\s*-?\d{5,}")
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "outreach_routes", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def _city(tmp_path: Path, *, incidents: str | None = None, extra: str = "") -> Path:
@@ -79,7 +69,7 @@ nights = ["sat"]
         "R1,3,Block club,Corner store,2022-01-01,2023-12-31,37.8005,-122.2695\n",
         encoding="utf-8",
     )
-    result = _cli("validate", "--config", str(config))
+    result = run_cli("validate", "--config", str(config))
     assert result.returncode == 2, result.stderr
     errors = _errors(result)
     assert len(errors) == 5, "\n".join(errors)
@@ -97,7 +87,7 @@ nights = ["sat"]
     assert "requests.csv: requests need the field `priority`; the file has `prority`" in text
     assert "rename it `priority`" in text
 
-    planned = _cli("plan", "--config", str(config), "--out", str(tmp_path / "out"))
+    planned = run_cli("plan", "--config", str(config), "--out", str(tmp_path / "out"))
     assert planned.returncode == 2, planned.stderr
     assert _errors(planned) == errors
     assert not (tmp_path / "out").exists()
@@ -121,7 +111,7 @@ def test_bad_latitudes_reject_their_rows_and_the_good_rows_plan(tmp_path):
         fields[2] = value
         rows[row - 1] = ",".join(fields)
     config = _city(tmp_path, incidents="\n".join([header, *rows]) + "\n")
-    result = _cli("plan", "--config", str(config), "--out", str(tmp_path / "out"))
+    result = run_cli("plan", "--config", str(config), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out"
     rejects = pd.read_csv(out / "rejects.csv", keep_default_na=False)
@@ -188,7 +178,7 @@ def test_decimal_setting_is_checked(tmp_path):
     config.write_text(
         text.replace("[incidents]", '[incidents]\nid_column = "incident_id"'), "utf-8"
     )
-    result = _cli("validate", "--config", str(config))
+    result = run_cli("validate", "--config", str(config))
     assert result.returncode == 2
     assert '[incidents] `decimal` = \'·\': use "." (39.97) or "," (39,97)' in result.stderr
 
@@ -197,14 +187,10 @@ def test_no_message_gives_projected_coordinates(tmp_path, minneapolis_dir):
     """Corner reports of both bundled cities, `validate` and `where`, give places as lat, lon."""
     messages = []
     for config in CITIES.values():
-        result = _cli("validate", "--config", str(config))
+        result = run_cli("validate", "--config", str(config))
         assert result.returncode == 0, result.stderr
         messages += result.stderr.splitlines()
     # Corners outside every territory, outside the team's, or never meeting, in Minneapolis.
-    source = CITIES["minneapolis"]
-    text = source.read_text("utf-8")
-    for name in ("gva_minneapolis_2013-2018.csv", "streets.parquet", "neighborhoods.geojson"):
-        text = text.replace(f'"{name}"', json.dumps(str(source.parent / name)))
     requests = tmp_path / "requests.csv"
     requests.write_text(
         "request_id,priority,requester,note,valid_from,valid_to,intersection,team\n"
@@ -213,9 +199,8 @@ def test_no_message_gives_projected_coordinates(tmp_path, minneapolis_dir):
         "T3,5,Block club,Never meet,2018-03-01,2018-05-31,Lake St & Lowry Ave N,\n",
         encoding="utf-8",
     )
-    config = tmp_path / "plan.toml"
-    config.write_text(text.replace('"requests.csv"', json.dumps(str(requests))), "utf-8")
-    result = _cli("validate", "--config", str(config))
+    config = minneapolis_config(tmp_path, requests)
+    result = run_cli("validate", "--config", str(config))
     corner_notes = [m for m in result.stderr.splitlines() if "will not be served" in m]
     assert len(corner_notes) == 3, result.stderr
     messages += corner_notes
@@ -228,7 +213,7 @@ def test_no_message_gives_projected_coordinates(tmp_path, minneapolis_dir):
         r"T2 will not be served: .*inside team North Camden's territory", result.stderr
     )
     for near in ("3rd St N & 1st Ave N", "Lake St & Lowry Ave N"):
-        where = _cli("where", "--plan", str(minneapolis_dir), "--near", near)
+        where = run_cli("where", "--plan", str(minneapolis_dir), "--near", near)
         assert where.returncode == 2, where.stderr
         assert re.search(r"44\.\d{5}, -93\.\d{5}", where.stderr), where.stderr
         messages += where.stderr.splitlines()

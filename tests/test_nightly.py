@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
-from conftest import BUNDLED, write_bundled_config
+from conftest import BUNDLED, run_cli, write_bundled_config
 from pyproj import Transformer
 
 NIGHT = "2023-01-04"
@@ -58,13 +56,7 @@ def nightly(plan_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     config = write_bundled_config(folder, keep=("incidents.parquet",))
     out = folder / "out"
     shutil.copytree(plan_dir, out)
-    result = subprocess.run(
-        [sys.executable, "-m", "outreach_routes", "plan", "--config", str(config)]
-        + ["--out", str(out), "--night", NIGHT],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("plan", "--config", str(config), "--out", str(out), "--night", NIGHT)
     assert result.returncode == 0, result.stderr
     before = json.loads((plan_dir / "plan.json").read_text("utf-8"))
     after = json.loads((out / "plan.json").read_text("utf-8"))
@@ -164,11 +156,8 @@ def test_the_same_night_again_gives_the_same_bytes(nightly, tmp_path):
     again = tmp_path / "again"
     shutil.copytree(out, again)
     config = out.parent / "plan.toml"
-    subprocess.run(
-        [sys.executable, "-m", "outreach_routes", "plan", "--config", str(config)]
-        + ["--out", str(again), "--night", NIGHT, "--quiet"],
-        check=True,
-    )
+    rerun = run_cli("plan", "--config", str(config), "--out", str(again), "--night", NIGHT)
+    assert rerun.returncode == 0, rerun.stderr
     for path in sorted(out.rglob("*")):
         # The manifest holds the run's times and memory: the one file a rerun changes.
         if path.is_file() and path.relative_to(out).as_posix() not in RUN_STAMPED:

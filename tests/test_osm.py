@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import html
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import networkx as nx
@@ -21,7 +19,7 @@ import numpy as np
 import osmnx as ox
 import pytest
 import shapely
-from conftest import run_plan
+from conftest import run_cli, run_plan
 from pyproj import Transformer
 
 from outreach_routes import load_network
@@ -145,12 +143,7 @@ def test_every_stop_is_named_by_its_corner(osm_city):
 
 
 def test_validate_warns_of_thin_data():
-    result = subprocess.run(
-        [sys.executable, "-m", "outreach_routes", "validate", "--config", str(CITY / "plan.toml")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("validate", "--config", str(CITY / "plan.toml"))
     assert result.returncode == 0, result.stderr
     assert "10 of its 32 shootings (31%) lie farther than 150 m" in result.stderr
     assert "7 ways not walked" in result.stderr
@@ -181,43 +174,34 @@ def test_philadelphia_sheets_keep_distance_and_heading(plan_dir, plan_json):
     assert "unnamed path" not in sheet
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "outreach_routes", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def test_streets_lists_names_and_corners():
     config = str(CITY / "plan.toml")
-    names = _cli("streets", "--config", config, "--json")
+    names = run_cli("streets", "--config", config, "--json")
     assert names.returncode == 0, names.stderr
     assert {r["name"] for r in json.loads(names.stdout)} == {
         "6th Street", "7th Street", "8th Street", "Adeline Street", "Chester Street",
         "Market Street",
     }  # fmt: skip
-    near = _cli("streets", "--config", config, "--near", "37.8,-122.27", "--radius-m", "120")
+    near = run_cli("streets", "--config", config, "--near", "37.8,-122.27", "--radius-m", "120")
     assert near.returncode == 0, near.stderr
     lines = near.stdout.splitlines()
     assert lines[0] == "3 corners within 120 m of 37.8,-122.27:"
     assert lines[1].startswith("  8th Street & Adeline Street  (37.80000, -122.27000), 0 m")
-    on = _cli("streets", "--config", config, "--match", "market", "--json")
+    on = run_cli("streets", "--config", config, "--match", "market", "--json")
     corners = json.loads(on.stdout)["corners"]
     assert sorted(c["corner"] for c in corners) == [
         "6th Street & Market Street", "7th Street & Market Street", "8th Street & Market Street",
     ]  # fmt: skip
-    bad = _cli("streets", "--config", config, "--near", "somewhere")
+    bad = run_cli("streets", "--config", config, "--near", "somewhere")
     assert bad.returncode == 2 and 'give "lat,lon"' in bad.stderr
 
 
 def test_where_warns_when_the_place_is_off_the_network(osm_city):
     out, plan, _ = osm_city
     at = plan["teams"][0]["shift_start"][:16]
-    far = _cli("where", "--plan", str(out), "--at", at, "--near", "37.8500,-122.2700")
+    far = run_cli("where", "--plan", str(out), "--at", at, "--near", "37.8500,-122.2700")
     assert far.returncode == 0, far.stderr
     assert "is 5.3 km from the nearest street of this plan's walking network" in far.stderr
-    close = _cli("where", "--plan", str(out), "--at", at, "--near", "37.8001,-122.2700")
+    close = run_cli("where", "--plan", str(out), "--at", at, "--near", "37.8001,-122.2700")
     assert "warning" not in close.stderr
     assert "Beat One" in close.stdout
