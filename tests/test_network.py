@@ -4,6 +4,7 @@ import geopandas as gpd
 import networkx as nx
 import pytest
 import shapely
+from conftest import CITIES
 
 from outreach_routes import graph_from_centerlines, load_config, load_network, walkable_centerlines
 
@@ -139,3 +140,29 @@ def test_centerlines_without_class_use_name_and_speed_rules():
     bad = NetworkConfig(path=config.network.path, name_column="street_name")
     with pytest.raises(ValueError, match=r"`name_column` = 'street_name' of \[network\] not found"):
         load_network(bad, crs=config.city.crs)
+
+
+def test_centerline_graph_is_what_osmnx_builds_and_its_frames_what_osmnx_gives():
+    """The one-pass build of a centerline graph (network._graph_with_frames) holds what
+    osmnx.graph_from_gdfs makes of the same frames, and the frames kept for graph_frames are,
+    in order, what osmnx.graph_to_gdfs returns for the graph."""
+    import osmnx as ox
+    import pandas as pd
+
+    from outreach_routes.network import graph_frames
+
+    config = load_config(CITIES["minneapolis"])
+    graph, _ = load_network(config.network, crs=config.city.crs)
+    nodes, edges = graph_frames(graph)
+    rebuilt = ox.convert.graph_from_gdfs(nodes, edges, graph_attrs=dict(graph.graph))
+    assert dict(graph.nodes(data=True)) == dict(rebuilt.nodes(data=True))
+    theirs = {(u, v, k): d for u, v, k, d in rebuilt.edges(keys=True, data=True)}
+    assert len(theirs) == graph.number_of_edges()
+    for u, v, k, ours in graph.edges(keys=True, data=True):
+        other = theirs[u, v, k]
+        assert list(ours) == list(other)
+        assert ours["geometry"].equals(other["geometry"])
+        assert ours["length"] == other["length"] and ours.get("name") == other.get("name")
+    ox_nodes, ox_edges = ox.graph_to_gdfs(graph)
+    pd.testing.assert_frame_equal(edges[sorted(edges)], ox_edges[sorted(ox_edges)])
+    pd.testing.assert_frame_equal(nodes[sorted(nodes)], ox_nodes[sorted(ox_nodes)])

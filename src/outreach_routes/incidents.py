@@ -460,7 +460,8 @@ def _outside(points: gpd.GeoSeries, area: shapely.Geometry, margin: float) -> pd
     """Usable points farther than ``margin`` from ``area``."""
     usable = points.notna() & ~points.is_empty
     far = pd.Series(False, index=points.index)
-    far[usable] = points[usable].distance(area) > margin
+    shapely.prepare(area)
+    far[usable] = ~shapely.dwithin(area, points[usable].to_numpy(), margin)
     return far
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import socket
 import tempfile
+import weakref
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from .config import NetworkConfig
 
 __all__ = [
     "NetworkReport",
+    "graph_frames",
     "graph_from_centerlines",
     "load_network",
     "list_corners",
@@ -476,12 +478,6 @@ def graph_from_centerlines(streets: gpd.GeoDataFrame, *, crs: str) -> nx.MultiDi
     codes, uniques = pd.factorize(np.concatenate([start, end]), sort=True)
     u, v = codes[: len(streets)], codes[len(streets) :]
     xy = np.array([list(map(float, k.split(" "))) for k in uniques])
-    nodes = gpd.GeoDataFrame(
-        {"x": xy[:, 0], "y": xy[:, 1]},
-        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
-        crs=crs,
-        index=pd.Index(np.arange(len(uniques)), name="osmid"),
-    )
     geoms = streets.geometry.to_numpy()
     not_loop = u != v
     forward = pd.DataFrame({"u": u, "v": v, "geometry": geoms})[not_loop]
@@ -494,9 +490,64 @@ def graph_from_centerlines(streets: gpd.GeoDataFrame, *, crs: str) -> nx.MultiDi
     edges["key"] = edges.groupby(["u", "v"]).cumcount()
     edges = gpd.GeoDataFrame(edges, geometry="geometry", crs=crs)
     edges["length"] = edges.geometry.length
+    # The order osmnx.graph_from_gdfs gives: nodes as the edges first name them, edges grouped
+    # by start node, then by end node in order of first appearance, then by key.
+    seen = pd.unique(edges[["u", "v"]].to_numpy().ravel())
+    order = np.concatenate([seen, np.setdiff1d(np.arange(len(xy)), seen)])
+    position = np.empty(len(order), dtype=int)
+    position[order] = np.arange(len(order))
+    pair = edges.groupby(["u", "v"], sort=False).ngroup().to_numpy()
+    edges = edges.iloc[np.lexsort((edges["key"], pair, position[edges["u"]]))]
     edges = edges.set_index(["u", "v", "key"])
-    graph = ox.convert.graph_from_gdfs(nodes, edges, graph_attrs={"crs": crs, "simplified": True})
+    nodes = gpd.GeoDataFrame(
+        {"x": xy[order, 0], "y": xy[order, 1]},
+        geometry=gpd.points_from_xy(xy[order, 0], xy[order, 1]),
+        crs=crs,
+        index=pd.Index(order, name="osmid"),
+    )
+    return _graph_with_frames(nodes, edges, crs)
+
+
+def _graph_with_frames(
+    nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, crs: str
+) -> nx.MultiDiGraph:
+    """The MultiDiGraph ``osmnx.graph_from_gdfs`` makes of these frames (in their order), built
+    in one pass; the frames are kept for :func:`graph_frames`. ``benchmarks/graph_build.py``
+    measures it against osmnx's row-by-row build."""
+    graph = nx.MultiDiGraph(crs=crs, simplified=True)
+    graph.add_nodes_from(
+        (int(n), {"x": x, "y": y})
+        for n, x, y in zip(nodes.index, nodes["x"].tolist(), nodes["y"].tolist(), strict=True)
+    )
+    columns = list(edges.columns)
+    values = [edges[c].tolist() for c in columns]
+    present = [edges[c].notna().to_numpy() for c in columns]
+    graph.add_edges_from(
+        (
+            int(u),
+            int(v),
+            int(k),
+            {c: vals[i] for c, vals, ok in zip(columns, values, present, strict=True) if ok[i]},
+        )
+        for i, (u, v, k) in enumerate(edges.index)
+    )
+    _FRAMES[graph] = (nodes, edges)
     return graph
+
+
+# Frames of the graphs built here or asked for once: a graph is not changed once loaded.
+_FRAMES: weakref.WeakKeyDictionary[nx.MultiDiGraph, tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def graph_frames(graph: nx.MultiDiGraph) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The walking graph's nodes and edges as GeoDataFrames, as ``osmnx.graph_to_gdfs`` gives
+    them, made once per graph. Treat them, and the graph, as read-only."""
+    frames = _FRAMES.get(graph)
+    if frames is None:
+        frames = _FRAMES[graph] = ox.graph_to_gdfs(graph)
+    return frames
 
 
 def _end_keys(geoms: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,6 @@ from typing import Any
 import geopandas as gpd
 import networkx as nx
 import numpy as np
-import osmnx as ox
 import pandas as pd
 import shapely
 from pyproj import Transformer
@@ -41,7 +40,7 @@ from .changes import changes_page, compare_plans
 from .config import PlanConfig, load_config
 from .hotspots import find_hotspots, has_times_of_day, hourly_risk, risk_cells
 from .incidents import IncidentTable, load_incidents
-from .network import NetworkReport, load_network
+from .network import NetworkReport, graph_frames, load_network
 from .requests import corner_index, load_requests, locate_corners
 from .routing import (
     Revision,
@@ -81,7 +80,7 @@ class Plan:
     territories: gpd.GeoDataFrame
     zones: gpd.GeoDataFrame
     graph: nx.MultiDiGraph
-    edges: gpd.GeoDataFrame  # the graph's edges (osmnx.graph_to_gdfs), made once
+    edges: gpd.GeoDataFrame  # the graph's edges (network.graph_frames)
     network_report: NetworkReport
     networks: dict[str, TeamNetwork]
     stops: gpd.GeoDataFrame
@@ -381,7 +380,7 @@ def _gather(
     with stage("network"):
         loaded = network or check(lambda: load_network(config.network, crs=crs))
         if loaded is not None:
-            nodes, edges = ox.graph_to_gdfs(loaded[0])
+            nodes, edges = graph_frames(loaded[0])
             notes += loaded[1].summary()
     with stage("teams"):
         placed = check(lambda: load_teams(config, week_start=week_start))
@@ -474,15 +473,19 @@ def write_plan(
             encoding="utf-8",
         )
         plan.incidents.rejects.to_csv(staging / "rejects.csv", index=False)
-        nodes = ox.graph_to_gdfs(plan.graph, edges=False)
+        nodes, _ = graph_frames(plan.graph)
         nodes[["x", "y", "geometry"]].to_parquet(staging / "network_nodes.parquet")
         walking = plan.edges[["length", "geometry"]].copy()
         if "name" in plan.edges:
             walking["name"] = plan.edges["name"].map(street_name)
         walking.to_parquet(staging / "network_edges.parquet")
-        render.write_maps(plan, document, staging, offline=offline, assets=assets)
+        # A team's files made before (a nightly re-plan of the same week) are kept when its
+        # part of the plan is unchanged: render.team_view.
+        team_files = render.write_maps(
+            plan, document, staging, offline=offline, assets=assets, reuse=out_dir
+        )
         render_seconds = time.perf_counter() - started
-        manifest = _manifest(plan, document, render_seconds)
+        manifest = {**_manifest(plan, document, render_seconds), "team_files": team_files}
         (staging / "manifest.json").write_text(dumps_json(manifest), encoding="utf-8")
         _swap_in(staging, out_dir)
     except BaseException:

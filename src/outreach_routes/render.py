@@ -22,12 +22,16 @@ is drawn: risk is shown as hotspot areas only.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import html
 import itertools
 import json
 import math
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -56,6 +60,7 @@ __all__ = [
     "safe_text",
     "shift_calendar",
     "team_map",
+    "team_view",
     "write_maps",
 ]
 
@@ -88,12 +93,19 @@ def write_maps(
     *,
     offline: bool = False,
     assets: Path | None = None,
-) -> None:
-    """Write the overview, and per team its map, sheet and GPX, into ``folder``.
+    reuse: Path | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Write the overview, and per team its map, sheet, GPX and calendar, into ``folder``.
 
     With ``offline``, the maps inline their JavaScript and CSS from ``assets`` (a
     ``node_modules`` folder, see :func:`outreach_routes._assets.assets_dir`) and draw the street
     network instead of tiles.
+
+    A team's four files are made from :func:`team_view` alone. ``reuse`` names a folder written
+    earlier, whose ``manifest.json`` lists under ``team_files`` each team's view fingerprint and
+    its files' SHA-256: a team whose view is unchanged, with its files there as they were made,
+    has them copied rather than made again (a nightly re-plan changes one team or two). Offline
+    maps are always made. Returns ``team_files`` for the new manifest.
     """
     modules = assets_dir(assets) if offline else None
     (folder / "teams").mkdir(parents=True, exist_ok=True)
@@ -101,17 +113,130 @@ def write_maps(
     city_streets = _feature(streets.get(None))
     with _counted_ids():
         _save(overview_map(plan, document, streets=city_streets), folder / "index.html", modules)
+    earlier = _team_files(reuse) if reuse is not None and not offline else {}
+    made = {}
     for slug in dict.fromkeys(r["slug"] for r in document["teams"]):
-        team = next(r["team"] for r in document["teams"] if r["slug"] == slug)
-        with _counted_ids():
-            fmap = team_map(document, slug, streets=_feature(streets.get(team)))
-            _save(fmap, folder / "teams" / f"{slug}.html", modules)
-        (folder / "teams" / f"{slug}-sheet.html").write_text(
-            route_sheet(document, slug), encoding="utf-8"
-        )
-        (folder / "teams" / f"{slug}.gpx").write_text(route_gpx(document, slug), encoding="utf-8")
-        (folder / "teams" / f"{slug}.ics").write_bytes(shift_calendar(document, slug))
+        view = team_view(document, slug)
+        fingerprint = _fingerprint(view)
+        before = earlier.get(slug, {})
+        if before.get("view") != fingerprint or not _copy_team_files(reuse, folder, before):
+            _write_team_files(view, slug, folder, _feature(streets.get(view["team"])), modules)
+        made[slug] = {
+            "view": fingerprint,
+            "sha256": {
+                name: _sha256(folder / "teams" / name)
+                for name in (pattern.format(slug) for pattern in TEAM_FILES)
+            },
+        }
     (folder / "contacts.html").write_text(contact_sheet(document), encoding="utf-8")
+    return made
+
+
+def _write_team_files(
+    view: dict[str, Any],
+    slug: str,
+    folder: Path,
+    streets: dict[str, Any] | None,
+    modules: Path | None,
+) -> None:
+    with _counted_ids():
+        _save(team_map(view, slug, streets=streets), folder / "teams" / f"{slug}.html", modules)
+    teams = folder / "teams"
+    (teams / f"{slug}-sheet.html").write_text(route_sheet(view, slug), encoding="utf-8")
+    (teams / f"{slug}.gpx").write_text(route_gpx(view, slug), encoding="utf-8")
+    (teams / f"{slug}.ics").write_bytes(shift_calendar(view, slug))
+
+
+TEAM_FILES = ("{}.html", "{}-sheet.html", "{}.gpx", "{}.ics")
+
+
+def team_view(document: dict[str, Any], slug: str) -> dict[str, Any]:
+    """The part of a plan document one team's files are made from: the plan's title fields, its
+    hotspots and no-go zones, the team's routes and territory, and the revisions that changed
+    the team. Other teams appear only as ``slug`` and ``team`` (their order sets the colours).
+
+    :func:`team_map`, :func:`route_sheet`, :func:`route_gpx` and :func:`shift_calendar` give
+    the same output for a view as for the whole document.
+    """
+    routes = [r for r in document["teams"] if r["slug"] == slug]
+    if not routes:
+        raise KeyError(f"no team with slug {slug!r} in the plan")
+    team = routes[0]["team"]
+    others = {r["slug"]: r["team"] for r in document["teams"] if r["slug"] != slug}
+    teams = []
+    for s in dict.fromkeys(r["slug"] for r in document["teams"]):
+        teams += routes if s == slug else [{"slug": s, "team": others[s]}]
+    shared = ["city", "week_of", "timezone", "coordinators_contact", "safety_card", "data_until"]
+    return {
+        **{k: document[k] for k in shared if k in document},
+        "team": team,
+        "hotspots": document["hotspots"],
+        "no_go_zones": document["no_go_zones"],
+        "territories": {
+            **document["territories"],
+            "features": [
+                f for f in document["territories"]["features"] if f["properties"]["team"] == team
+            ],
+        },
+        "teams": teams,
+        "revisions": [
+            {"night": r["night"], "cutoff": r["cutoff"], "changes": changes}
+            for r in document.get("revisions", [])
+            if (changes := [c for c in r["changes"] if c["team"] == team])
+            and any(c["added"] or c["dropped"] for c in changes)
+        ],
+    }
+
+
+def _fingerprint(view: dict[str, Any]) -> str:
+    """A team view's fingerprint, with the code and the libraries that draw it."""
+    digest = hashlib.sha256(_renderer_version().encode())
+    digest.update(json.dumps(view, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _renderer_version() -> str:
+    """The package's source and the versions of the libraries behind the pages."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    for name in ("folium", "branca", "jinja2", "gpxpy", "icalendar"):
+        try:
+            digest.update(f"{name} {metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(name.encode())
+    return digest.hexdigest()
+
+
+def _team_files(folder: Path) -> dict[str, dict[str, Any]]:
+    """``team_files`` of the manifest in ``folder``: per team its view's fingerprint and its
+    files' SHA-256."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        return dict(manifest["team_files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _copy_team_files(source: Path, folder: Path, made: dict[str, Any]) -> bool:
+    """Copy a team's files from an earlier output folder when each is there as it was made;
+    False (nothing copied) otherwise."""
+    hashes = made.get("sha256", {})
+    if len(hashes) != len(TEAM_FILES):
+        return False
+    try:
+        if any(_sha256(source / "teams" / name) != digest for name, digest in hashes.items()):
+            return False
+    except OSError:
+        return False
+    for name in hashes:
+        shutil.copyfile(source / "teams" / name, folder / "teams" / name)
+    return True
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @contextmanager
