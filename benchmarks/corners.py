@@ -20,7 +20,7 @@ import geopandas as gpd
 import pandas as pd
 
 from outreach_routes import load_config, load_network
-from outreach_routes.requests import corner_index, corner_outcomes
+from outreach_routes.corners import corner_index, corner_outcomes
 
 CONFIG = Path(__file__).resolve().parents[1] / "data" / "minneapolis" / "plan.toml"
 NOT_A_CORNER = re.compile(r"interstate|\bI-\d|\bMN \d|highway|\bhall\b|block of", re.IGNORECASE)

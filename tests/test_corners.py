@@ -12,13 +12,8 @@ import shapely
 from conftest import CITIES
 
 from outreach_routes import InputDataError, load_config, load_network
-from outreach_routes.requests import (
-    corner_index,
-    corner_outcomes,
-    find_corner,
-    locate_corners,
-    normalise_street,
-)
+from outreach_routes.corners import corner_index, corner_outcomes, find_corner, normalise_street
+from outreach_routes.requests import locate_corners
 
 # GVA addresses that are not street corners in the city's walking network: freeways (not
 # walked), campus buildings, and blocks.

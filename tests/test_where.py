@@ -125,3 +125,64 @@ def test_contact_sheet_lists_every_team_and_the_coordinators(plan_dir: Path, pla
         assert route["contact"] in page and f'href="teams/{route["slug"]}.ics"' in page
     assert plan_json["coordinators_contact"] in page
     assert 'href="contacts.html"' in (plan_dir / "index.html").read_text("utf-8")
+
+
+HEAVY = ("osmnx", "folium", "sklearn", "dask", "geopandas")
+# Runs a command as `outreach-routes` does, then prints which heavy libraries it imported.
+WATCH = """
+import atexit, sys
+atexit.register(lambda: print("IMPORTED", [m for m in {heavy} if m in sys.modules],
+                              file=sys.stderr))
+sys.argv = ["outreach-routes", *sys.argv[1:]]
+from outreach_routes.cli import main
+main()
+"""
+
+
+def _imported(*args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    result = subprocess.run(
+        [sys.executable, "-c", WATCH.format(heavy=HEAVY), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    line = next(x for x in result.stderr.splitlines() if x.startswith("IMPORTED "))
+    return result, json.loads(line.removeprefix("IMPORTED ").replace("'", '"'))
+
+
+def test_where_answers_without_the_planning_libraries(minneapolis):
+    """`where` (a corner by name, so the corner matcher loads too) imports none of osmnx,
+    folium, scikit-learn, dask or geopandas; `--help` none either; `validate` no folium or
+    dask."""
+    folder, _plan, _schedule = minneapolis
+    result, heavy = _imported(
+        "where", "--plan", str(folder), "--at", MONDAY_2030, "--near", "Lake St & Chicago Ave"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Lake Street" in result.stdout
+    assert heavy == []
+    result, heavy = _imported("--help")
+    assert result.returncode == 0 and "where" in result.stdout
+    assert heavy == []
+    result, heavy = _imported("validate")
+    assert result.returncode == 0, result.stderr
+    assert "folium" not in heavy and "dask" not in heavy
+    assert "geopandas" in heavy  # it did read the inputs
+
+
+def test_the_package_loads_its_names_on_first_use():
+    code = (
+        "import sys, outreach_routes as o\n"
+        "assert 'geopandas' not in sys.modules and 'outreach_routes.pipeline' not in sys.modules\n"
+        "missing = [n for n in o.__all__ if n not in dir(o)]\n"
+        "assert not missing, missing\n"
+        "assert callable(o.plan_week) and 'outreach_routes.pipeline' in sys.modules\n"
+        "assert all(getattr(o, n) is not None for n in o.__all__)\n"
+        "assert o.__version__\n"
+        "try:\n    o.no_such_name\nexcept AttributeError as e:\n    print(e)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "has no attribute 'no_such_name'" in result.stdout

@@ -32,16 +32,15 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from . import render
 from ._errors import InputDataError
 from ._io import dumps_json, read_city_limits
 from .backtest import recent_skill
-from .changes import changes_page, compare_plans
 from .config import PlanConfig, load_config
+from .corners import corner_index
 from .hotspots import find_hotspots, has_times_of_day, hourly_risk, risk_cells
 from .incidents import IncidentTable, load_incidents
 from .network import NetworkReport, graph_frames, load_network
-from .requests import corner_index, load_requests, locate_corners
+from .requests import load_requests, locate_corners
 from .routing import (
     Revision,
     Route,
@@ -456,6 +455,10 @@ def write_plan(
     Path
         The output folder.
     """
+    # The pages need folium: imported here, so that planning and `validate` do without it.
+    from . import render
+    from .changes import changes_page, compare_plans
+
     out_dir = Path(out_dir).resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

@@ -13,6 +13,7 @@ folder alone (``plan.json`` and the walking graph beside it): no config, no netw
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -20,16 +21,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import networkx as nx
 import numpy as np
-import pandas as pd
 from pyproj import Transformer
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
-from scipy.spatial import cKDTree
 
 from ._errors import InputDataError
-from .requests import CornerIndex, corner_index, find_corner
+from .corners import CornerIndex, find_corner, street_corners
 
 __all__ = [
     "Schedule",
@@ -117,9 +115,18 @@ class Schedule:
     tracks: list[np.ndarray]  # per route of document["teams"]: route_track
     xy: np.ndarray  # (n, 2) graph nodes in the city CRS
     lengths: csr_array  # (n, n) metres between adjacent nodes, both ways
-    tree: cKDTree
     to_city: Transformer  # WGS84 lon/lat -> city CRS
-    corners: CornerIndex | None  # None when the network has no street names
+    crs: str  # the city's, of ``xy``
+    streets: tuple[np.ndarray, np.ndarray, np.ndarray]  # per edge: node u, node v, street name
+
+    @functools.cached_property
+    def corners(self) -> CornerIndex | None:
+        """The corners by street name (made on first use); None when no street has a name."""
+        u, v, names = self.streets
+        if not any(isinstance(n, str) and n.strip() for n in names):
+            return None
+        xy = dict(enumerate(map(tuple, self.xy.tolist())))
+        return street_corners(zip(u.tolist(), v.tolist(), names, strict=True), xy, crs=self.crs)
 
 
 def load_schedule(plan: str | Path) -> Schedule:
@@ -130,39 +137,74 @@ def load_schedule(plan: str | Path) -> Schedule:
         document = json.loads((folder / "plan.json").read_text("utf-8"))
         manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
         graph_files = manifest["outputs"]["walking_graph"]
-        nodes = pd.read_parquet(folder / graph_files["nodes"], columns=["x", "y"])
-        edges = pd.read_parquet(folder / graph_files["edges"])
+        nodes = _read_columns(folder / graph_files["nodes"], ["osmid", "x", "y"])
+        edges = _read_columns(folder / graph_files["edges"], ["u", "v", "length", "name"])
     except (OSError, KeyError, ValueError) as exc:
         raise InputDataError(
             f"{folder}: not a complete plan folder ({exc}); give the folder `outreach-routes "
             "plan` wrote, or its plan.json"
         ) from exc
-    index = {node: i for i, node in enumerate(nodes.index)}
-    edges = edges.reset_index()
-    u = edges["u"].map(index).to_numpy()
-    v = edges["v"].map(index).to_numpy()
-    lengths = _street_lengths(u, v, edges["length"].to_numpy(float), len(nodes))
-    xy = nodes[["x", "y"]].to_numpy(float)
-    corners = None
-    if "name" in edges and edges["name"].fillna("").astype(str).str.strip().any():
-        graph = nx.Graph()
-        graph.add_nodes_from((i, {"x": x, "y": y}) for i, (x, y) in enumerate(xy))
-        graph.add_edges_from(
-            (a, b, {"name": name})
-            for a, b, name in zip(u, v, edges["name"], strict=True)
-            if isinstance(name, str) and name
-        )
-        corners = corner_index(graph, crs=graph_files["crs"])
+    ids = nodes["osmid"]
+    by_id = np.argsort(ids, kind="stable")
+    u, v = (by_id[np.searchsorted(ids, edges[end], sorter=by_id)] for end in ("u", "v"))
+    lengths = _street_lengths(u, v, edges["length"], len(ids))
+    xy = np.column_stack([nodes["x"], nodes["y"]])
+    names = edges.get("name", [None] * len(u))
     return Schedule(
         document=document,
         timezone=ZoneInfo(document["timezone"]),
         tracks=[route_track(r) for r in document["teams"]],
         xy=xy,
         lengths=lengths,
-        tree=cKDTree(xy),
         to_city=Transformer.from_crs("EPSG:4326", graph_files["crs"], always_xy=True),
-        corners=corners,
+        crs=graph_files["crs"],
+        streets=(u, v, np.asarray(names, dtype=object)),
     )
+
+
+def _nearest_node(xy: np.ndarray, point) -> tuple[float, int]:
+    """Distance to the nearest graph node and its index, by brute force: under a millisecond
+    for a city's nodes, and no ``scipy.spatial`` to import (a sixth of ``where``'s start)."""
+    gaps = np.hypot(xy[:, 0] - point[0], xy[:, 1] - point[1])
+    node = int(np.argmin(gaps))
+    return float(gaps[node]), node
+
+
+def _read_columns(path: Path, wanted: list[str]) -> dict[str, Any]:
+    """The ``wanted`` columns a Parquet file has: numbers as numpy arrays, text as lists.
+
+    Read with pyarrow alone (a ``ParquetFile``, whose arrays are turned into numpy from their
+    buffers): ``where`` answers without importing pandas, a third of its start-up time
+    (``benchmarks/cli_start.py``)."""
+    import pyarrow.parquet as pq  # here, so that `--help` does not pay for it
+
+    parquet = pq.ParquetFile(path)
+    present = [c for c in wanted if c in parquet.schema_arrow.names]
+    table = parquet.read(columns=present, use_pandas_metadata=False)
+    out: dict[str, Any] = {}
+    for name in present:
+        column = table.column(name)
+        kind = str(column.type)
+        if kind in ("string", "large_string"):
+            out[name] = column.to_pylist()
+            continue
+        if kind not in _NUMPY_TYPES or column.null_count:
+            raise ValueError(
+                f"{path.name}: column {name!r} is {kind} with {column.null_count} "
+                "empty values; write the plan again"
+            )
+        dtype = _NUMPY_TYPES[kind]
+        out[name] = np.concatenate(
+            [
+                np.frombuffer(c.buffers()[1], dtype=dtype)[c.offset : c.offset + len(c)]
+                for c in column.chunks
+            ]
+            or [np.zeros(0, dtype)]
+        )
+    return out
+
+
+_NUMPY_TYPES = {"int64": np.int64, "int32": np.int32, "double": np.float64, "float": np.float32}
 
 
 # Farther than this (metres) from the walking graph, a place is off the streets the plan knows.
@@ -204,7 +246,7 @@ def nearest_teams(
             f"{when:%a %d %b %Y %H:%M} is outside this plan's week ({monday:%a %d %b} to "
             f"{last:%a %d %b %H:%M}); ask the plan of that week"
         )
-    gap, node = schedule.tree.query(target)
+    gap, node = _nearest_node(schedule.xy, target)
     metres = dijkstra(schedule.lengths, indices=int(node), directed=False)
     t = when.timestamp()
     rows = []
@@ -235,7 +277,7 @@ def nearest_teams(
             track = schedule.tracks[k]
             lon, lat = position_at(track, min(max(t, track[0, 0]), track[-1, 0]))
             x, y = schedule.to_city.transform(lon, lat)
-            offset, at_node = schedule.tree.query([x, y])
+            offset, at_node = _nearest_node(schedule.xy, (x, y))
             walk_m = float(metres[at_node]) + offset + gap
             status, stop = _status(route, track, t)
             row.update(
@@ -319,6 +361,9 @@ def _target_xy(schedule: Schedule, near: str | tuple[float, float]) -> np.ndarra
 def _street_lengths(u: np.ndarray, v: np.ndarray, length: np.ndarray, n: int) -> csr_array:
     """Metres between adjacent nodes, the shortest of parallel streets, for walking either way
     (searched with ``directed=False``)."""
-    pairs = pd.DataFrame({"a": np.minimum(u, v), "b": np.maximum(u, v), "m": length})
-    shortest = pairs.groupby(["a", "b"], sort=False)["m"].min().reset_index()
-    return csr_array((shortest["m"], (shortest["a"], shortest["b"])), shape=(n, n))
+    a, b = np.minimum(u, v), np.maximum(u, v)
+    order = np.lexsort((length, b, a))  # by pair, shortest first
+    a, b, length = a[order], b[order], length[order]
+    first = np.ones(len(a), dtype=bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return csr_array((length[first], (a[first], b[first])), shape=(n, n))
