@@ -26,7 +26,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python ortools
 	$(BIN)/python benchmarks/plan_city.py
+	$(BIN)/python benchmarks/plan_city.py --night
+	$(BIN)/python benchmarks/graph_build.py
 	$(BIN)/python benchmarks/where_queries.py
+	$(BIN)/python benchmarks/cli_start.py
 	$(BIN)/python benchmarks/corners.py
 	$(BIN)/python benchmarks/top_chao.py ../shared/benchmarks/top/chao \
 		--best-known ../shared/benchmarks/top/best_known.csv --time-limit 2 --vs-ortools

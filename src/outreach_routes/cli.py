@@ -377,6 +377,126 @@ def _report(weekly, summarise, csv: Path | None, nothing: str) -> None:
     typer.echo(summarise(weekly).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
+users_app = typer.Typer(
+    no_args_is_help=True, help="Accounts of the service (`serve`): add, list, revoke, login links."
+)
+app.add_typer(users_app, name="users")
+
+RunsDir = Annotated[
+    Path | None, typer.Option(help="The runs folder the service serves (its database inside).")
+]
+DbFile = Annotated[
+    Path | None, typer.Option("--db", help="The service's database; default DIR/service.sqlite3.")
+]
+
+
+def _store(runs_dir: Path | None, db: Path | None):
+    from .store import Store
+
+    if db is None and runs_dir is None:
+        _fail("give --runs-dir DIR (the database is DIR/service.sqlite3) or --db FILE")
+    try:
+        return Store(db or runs_dir / "service.sqlite3")
+    except InputDataError as exc:
+        _fail(exc)
+
+
+def _now() -> dt.datetime:
+    from .serve import now
+
+    return now()
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="A name for the account (a person or a phone).")],
+    role: Annotated[str, typer.Option(help="coordinator, dispatch or team.")],
+    team: Annotated[
+        str | None, typer.Option(help="For a team account: the team's name in the plan.")
+    ] = None,
+    runs_dir: RunsDir = None,
+    db: DbFile = None,
+) -> None:
+    """Add an account; its token is printed once, alone on the last line, and never stored."""
+    store = _store(runs_dir, db)
+    try:
+        token = store.add_user(name, role, team, _now())
+    except InputDataError as exc:
+        _fail(exc)
+    typer.echo(f"added {role} account {name!r}; its token (shown only now):")
+    typer.echo(token)
+
+
+@users_app.command("list")
+def users_list(runs_dir: RunsDir = None, db: DbFile = None) -> None:
+    """Every account with its role, team and state (no tokens: they are not kept)."""
+    for user in _store(runs_dir, db).users():
+        state = f"revoked {user['revoked_at'][:16]}" if user["revoked_at"] else "active"
+        team = f" ({user['team']})" if user["team"] else ""
+        typer.echo(f"{user['name']}: {user['role']}{team}, {state}")
+
+
+@users_app.command("revoke")
+def users_revoke(name: str, runs_dir: RunsDir = None, db: DbFile = None) -> None:
+    """Revoke an account: its token and sessions stop working at once."""
+    try:
+        _store(runs_dir, db).revoke(name, _now())
+    except InputDataError as exc:
+        _fail(exc)
+    typer.echo(f"revoked {name!r}")
+
+
+@users_app.command("link")
+def users_link(
+    name: str,
+    base_url: Annotated[
+        str, typer.Option(help="Where people reach the service, e.g. https://routes.example.org")
+    ],
+    runs_dir: RunsDir = None,
+    db: DbFile = None,
+) -> None:
+    """A one-time login link for a browser (valid 15 minutes; the code is in the #fragment)."""
+    try:
+        code = _store(runs_dir, db).login_code(name, _now())
+    except InputDataError as exc:
+        _fail(exc)
+    typer.echo(f"{base_url.rstrip('/')}/login#code={code}")
+
+
+@app.command()
+def serve(
+    runs_dir: Annotated[Path, typer.Option(help="The runs folder of `plan --runs-dir`.")],
+    db: DbFile = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="The reverse proxy's address(es): only then are X-Forwarded-For and "
+            "X-Forwarded-Proto believed (for the client address of login rate limits)."
+        ),
+    ] = None,
+) -> None:
+    """Serve the latest run to dispatch, teams and coordinators (see README: Service)."""
+    import uvicorn
+
+    from .serve import create_app
+
+    try:
+        application = create_app(runs_dir, db)
+    except InputDataError as exc:
+        _fail(exc)
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
+        server_header=False,
+        log_level="warning",
+    )
+
+
 def _fail(message: str | Exception) -> None:
     """Print each problem on its own ``error:`` line and exit with code 2."""
     problems = message.problems if isinstance(message, InputDataError) else [str(message)]

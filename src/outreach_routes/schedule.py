@@ -212,7 +212,11 @@ OFF_NETWORK_M = 300.0
 
 
 def nearest_teams(
-    schedule: Schedule, at: str | dt.datetime, near: str | tuple[float, float]
+    schedule: Schedule,
+    at: str | dt.datetime,
+    near: str | tuple[float, float],
+    *,
+    reported: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Every team at time ``at``: those on shift nearest first, then those off shift.
 
@@ -232,10 +236,15 @@ def nearest_teams(
         (number, label, arrive), ``walk_min`` (on foot to ``near`` over the streets, at the
         team's pace), ``contact``, ``next_shift_start`` (ISO time, None when none is left in
         the plan's week), ``off_network_m`` (how far ``near`` is from the nearest street corner
-        of the walking graph: beyond ``OFF_NETWORK_M`` the walking times are guesses).
+        of the walking graph: beyond ``OFF_NETWORK_M`` the walking times are guesses), and
+        ``source``: ``"plan"``, or ``"check-in"`` where ``reported`` gave the team's place.
+    reported
+        Per team on shift, what it last reported (the service's check-ins): ``lon``, ``lat``,
+        ``age_min`` and ``status`` ("checked in at stop 3"). It replaces the plan's place and
+        status, and ``check_in_age_min`` says how old it is.
     """
     when = local_time(schedule, at)
-    target = _target_xy(schedule, near)
+    target = place_xy(schedule, near)
     routes = schedule.document["teams"]
     monday = dt.datetime.combine(
         dt.date.fromisoformat(schedule.document["week_of"]), dt.time(), schedule.timezone
@@ -271,15 +280,22 @@ def nearest_teams(
             "contact": mine[0][0]["contact"],
             "next_shift_start": min(later, key=_seconds) if later else None,
             "off_network_m": round(float(gap)),
+            "source": "plan",
         }
         if on is not None:
             route, k = on
             track = schedule.tracks[k]
             lon, lat = position_at(track, min(max(t, track[0, 0]), track[-1, 0]))
+            report = (reported or {}).get(team)
+            if report is not None:
+                lon, lat = report["lon"], report["lat"]
             x, y = schedule.to_city.transform(lon, lat)
             offset, at_node = _nearest_node(schedule.xy, (x, y))
             walk_m = float(metres[at_node]) + offset + gap
             status, stop = _status(route, track, t)
+            if report is not None:
+                status = report["status"]
+                row.update(source="check-in", check_in_age_min=round(report["age_min"], 1))
             row.update(
                 position=[round(lon, 6), round(lat, 6)],
                 status=status,
@@ -341,7 +357,15 @@ def local_time(schedule: Schedule, at: str | dt.datetime) -> dt.datetime:
 _LATLON = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
-def _target_xy(schedule: Schedule, near: str | tuple[float, float]) -> np.ndarray:
+def place_lat_lon(schedule: Schedule, near: str | tuple[float, float]) -> tuple[float, float]:
+    """``(lat, lon)`` of a place given as ``near`` is to :func:`nearest_teams`."""
+    x, y = place_xy(schedule, near)
+    lon, lat = schedule.to_city.transform(x, y, direction="INVERSE")
+    return float(lat), float(lon)
+
+
+def place_xy(schedule: Schedule, near: str | tuple[float, float]) -> np.ndarray:
+    """A place given as ``"lat,lon"``, ``(lat, lon)`` or a corner by name, in the city CRS."""
     if isinstance(near, str):
         match = _LATLON.match(near)
         if match is None:

@@ -1,0 +1,730 @@
+"""The service (``outreach-routes serve``): dispatch finds the nearest team, teams check in
+from their phones, coordinators watch the night.
+
+A Starlette app on uvicorn, serving the latest run of a runs folder (``DIR/latest``) and
+reloading it when its ``plan.json`` changes, with its own SQLite database
+(:mod:`outreach_routes.store`). Starlette rather than FastAPI: the service checks what clients
+send by hand, with a one-line reason for each refusal, and FastAPI's pydantic would add 0.3 s
+to every worker start for nothing (``benchmarks/cli_start.py``).
+
+Locked down, because a leaked live position can put a worker in danger:
+
+* Nothing but the login page answers without a token (``Authorization: Bearer``) or a session
+  cookie (HttpOnly, Secure, SameSite=Strict), which a browser gets by posting the one-time code
+  of a login link (the code travels in the URL's ``#fragment``, never in a query string).
+* Each role has an allow-list: ``dispatch`` asks where and reads the contacts; ``team`` reads
+  its own team's files and check-ins and posts check-ins for its own team; ``coordinator`` sees
+  everything. The runs folder is never served as static files.
+* Every ``where`` answer and every read of team positions goes to the audit log.
+* Failed logins are rate-limited per client address (taken from a proxy's headers only when
+  ``--forwarded-allow-ips`` names the proxy).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ._errors import InputDataError
+from .schedule import Schedule, load_schedule, nearest_teams, place_lat_lon
+from .store import Store, User
+
+__all__ = ["create_app"]
+
+SESSION_COOKIE = "outreach_session"
+MAX_BODY = 16 * 1024
+CHECK_IN_FRESH_MIN = 30  # a check-in younger than this replaces the plan's place in `where`
+LATE_AFTER_MIN = 5  # a check-in received this long after it was tapped came from the queue
+MAX_FAILED_LOGINS = 10  # per client address in 15 minutes
+STATUSES = ("start", "arrived", "left", "skipped", "responding", "end")
+AT_STOP = ("arrived", "left", "skipped")
+SKIP_REASONS = (
+    "area not safe tonight",
+    "police activity",
+    "ran out of time",
+    "responding to a scene",
+    "weather",
+)
+
+_TEMPLATES = Environment(
+    loader=PackageLoader("outreach_routes", "templates"), autoescape=select_autoescape()
+)
+
+
+class Refused(Exception):
+    """A request refused with ``status`` and a one-line reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def now() -> dt.datetime:
+    """The server's clock; ``OUTREACH_ROUTES_NOW`` (an ISO time with offset) sets it, for tests."""
+    fixed = os.environ.get("OUTREACH_ROUTES_NOW")
+    if fixed:
+        return dt.datetime.fromisoformat(fixed)
+    return dt.datetime.now(dt.UTC)
+
+
+# --- the plan being served -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Served:
+    folder: Path
+    sha256: str
+    document: dict[str, Any]
+    schedule: Schedule
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return self.schedule.timezone
+
+    def slugs(self) -> dict[str, str]:
+        """Team name -> slug."""
+        return {r["team"]: r["slug"] for r in self.document["teams"]}
+
+    def route(self, team: str, night: str) -> dict[str, Any] | None:
+        return next(
+            (r for r in self.document["teams"] if r["team"] == team and r["night"] == night),
+            None,
+        )
+
+
+class Runs:
+    """The latest run of a runs folder, read again when ``latest`` points elsewhere or its
+    ``plan.json`` changes (a new week, a nightly revision): no restart needed."""
+
+    def __init__(self, runs_dir: Path) -> None:
+        self.runs_dir = runs_dir
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._served: Served | None = None
+
+    def latest(self) -> Path:
+        link = self.runs_dir / "latest"
+        if link.exists():
+            return link.resolve()
+        weeks = sorted(
+            p
+            for p in self.runs_dir.glob("[0-9][0-9][0-9][0-9]-W[0-9][0-9]")
+            if (p / "plan.json").is_file()
+        )
+        if not weeks:
+            raise InputDataError(
+                f"{self.runs_dir}: no plan yet; run `outreach-routes plan --runs-dir "
+                f"{self.runs_dir}` first"
+            )
+        return weeks[-1]
+
+    def current(self) -> Served:
+        folder = self.latest()
+        plan = folder / "plan.json"
+        stat = plan.stat()
+        key = (str(plan), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if key != self._key:
+                data = plan.read_bytes()
+                sha = hashlib.sha256(data).hexdigest()
+                served = self._served
+                if served is None or sha != served.sha256 or folder != served.folder:
+                    self._served = Served(folder, sha, json.loads(data), load_schedule(folder))
+                self._key = key
+            assert self._served is not None
+            return self._served
+
+
+# --- the app --------------------------------------------------------------------------------------
+
+
+def create_app(runs_dir: str | Path, db: str | Path | None = None) -> Starlette:
+    """The service for ``runs_dir``, its database at ``db`` (default
+    ``runs_dir/service.sqlite3``)."""
+    runs = Runs(Path(runs_dir))
+    store = Store(db or Path(runs_dir) / "service.sqlite3")
+    service = _Service(runs, store)
+    routes = [
+        Route("/login", service.login_page, methods=["GET"]),
+        Route("/api/login", service.login, methods=["POST"]),
+        Route("/", service.home, methods=["GET"]),
+        Route("/api/board", service.board, methods=["GET"]),
+        Route("/audit", service.audit_page, methods=["GET"]),
+        Route("/api/audit", service.audit, methods=["GET"]),
+        Route("/where", service.where_page, methods=["GET"]),
+        Route("/api/where", service.where, methods=["GET"]),
+        Route("/api/scene-requests", service.scene_requests, methods=["GET", "POST"]),
+        Route("/api/checkins", service.checkins, methods=["GET", "POST"]),
+        Route("/team/{slug}", service.team_page, methods=["GET"]),
+        Route("/run/{path:path}", service.run_file, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={Refused: _refused})
+    app.add_middleware(_Locked, service=service)
+    return app
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    return JSONResponse({"error": exc.reason}, status_code=exc.status)
+
+
+class _Locked:
+    """Every request but the login page's needs a user; every answer carries the headers that
+    keep it out of caches and referrers."""
+
+    OPEN = {"/login", "/api/login"}
+
+    def __init__(self, app, service: _Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cache-control", b"no-store"),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        if scope["path"] not in self.OPEN:
+            request = Request(scope)
+            user = self.service.user(request)
+            if user is None:
+                response = JSONResponse(
+                    {"error": "log in first: send `Authorization: Bearer TOKEN`, or open your "
+                     "login link"},
+                    status_code=401,
+                )  # fmt: skip
+                await response(scope, receive, with_headers)
+                return
+            scope["state"] = {**scope.get("state", {}), "user": user}
+        await self.app(scope, receive, with_headers)
+
+
+class _Service:
+    def __init__(self, runs: Runs, store: Store) -> None:
+        self.runs = runs
+        self.store = store
+
+    # --- who is asking --------------------------------------------------------------------
+
+    def user(self, request: Request) -> User | None:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            return self.store.user_by_token(header[7:].strip())
+        session = request.cookies.get(SESSION_COOKIE)
+        if session:
+            return self.store.user_by_session(session, now())
+        return None
+
+    @staticmethod
+    def _allow(request: Request, *roles: str) -> User:
+        user: User = request.state.user
+        if user.role not in roles:
+            raise Refused(403, f"a {user.role} account cannot do this")
+        return user
+
+    # --- login ----------------------------------------------------------------------------
+
+    async def login_page(self, request: Request) -> Response:
+        return _page("login.html")
+
+    async def login(self, request: Request) -> Response:
+        address = request.client.host if request.client else "unknown"
+        if self.store.recent_failures(address, now()) >= MAX_FAILED_LOGINS:
+            raise Refused(429, "too many failed logins from this address; wait 15 minutes")
+        body = await _json_body(request)
+        code = body.get("code") if isinstance(body, dict) else None
+        redeemed = self.store.redeem(code, now()) if isinstance(code, str) and code else None
+        if redeemed is None:
+            self.store.failed_login(address, now())
+            raise Refused(401, "this login link is not valid (used, expired or revoked); ask "
+                          "the coordinators for a new one")  # fmt: skip
+        user, session = redeemed
+        self.store.audit(user.name, "login", f"from {address}", now())
+        response = JSONResponse({"next": self._home_of(user)})
+        response.set_cookie(
+            SESSION_COOKIE,
+            session,
+            max_age=14 * 24 * 3600,
+            httponly=True,
+            secure=True,
+            samesite="strict",
+            path="/",
+        )
+        return response
+
+    def _home_of(self, user: User) -> str:
+        if user.role == "team":
+            slug = self.runs.current().slugs().get(user.team or "")
+            return f"/team/{slug}" if slug else "/login"
+        return "/where" if user.role == "dispatch" else "/"
+
+    async def home(self, request: Request) -> Response:
+        user: User = request.state.user
+        if user.role != "coordinator":
+            return RedirectResponse(self._home_of(user), status_code=303)
+        served = self.runs.current()
+        return _page(
+            "board.html",
+            city=served.document["city"],
+            week_of=served.document["week_of"],
+            user=user.name,
+        )
+
+    # --- coordinators ---------------------------------------------------------------------
+
+    async def board(self, request: Request) -> Response:
+        user = self._allow(request, "coordinator")
+        served = self.runs.current()
+        when = now().astimezone(served.timezone)
+        night = _night_of(when)
+        checkins = self.store.checkins(since=(when - dt.timedelta(hours=36)).isoformat())
+        teams = []
+        for team, slug in served.slugs().items():
+            route = served.route(team, night)
+            mine = [c for c in checkins if c["team"] == team and c["night"] == night]
+            teams.append(_team_board(served, team, slug, route, mine, when))
+        self.store.audit(user.name, "board", f"positions of {len(teams)} teams", now())
+        scenes = self.store.scene_requests((when - dt.timedelta(hours=24)).isoformat())
+        return JSONResponse(
+            {
+                "night": night,
+                "now": when.isoformat(timespec="seconds"),
+                "teams": teams,
+                "scene_requests": scenes,
+                "week_of": served.document["week_of"],
+            }
+        )
+
+    async def audit_page(self, request: Request) -> Response:
+        self._allow(request, "coordinator")
+        return _page("audit.html", rows=self.store.audit_log())
+
+    async def audit(self, request: Request) -> Response:
+        self._allow(request, "coordinator")
+        return JSONResponse(self.store.audit_log())
+
+    # --- dispatch -------------------------------------------------------------------------
+
+    async def where_page(self, request: Request) -> Response:
+        user = self._allow(request, "dispatch", "coordinator")
+        served = self.runs.current()
+        return _page("where.html", city=served.document["city"], user=user.name)
+
+    async def where(self, request: Request) -> Response:
+        user = self._allow(request, "dispatch", "coordinator")
+        served = self.runs.current()
+        near = request.query_params.get("near", "").strip()
+        if not near or len(near) > 200:
+            raise Refused(400, 'give `near`: "lat,lon" or a corner such as "Lake St & Chicago Ave"')
+        at = request.query_params.get("at") or now().astimezone(served.timezone).isoformat()
+        try:
+            when = _aware(at, served.timezone)
+            reported = self._reported(served, when)
+            rows = nearest_teams(served.schedule, when, near, reported=reported)
+        except InputDataError as exc:
+            raise Refused(422, str(exc)) from exc
+        except ValueError as exc:
+            raise Refused(400, f"`at` {at!r} is not a time; write it as YYYY-MM-DDTHH:MM") from exc
+        self.store.audit(user.name, "where", f"near {near!r} at {when.isoformat()}", now())
+        return JSONResponse(rows)
+
+    def _reported(self, served: Served, when: dt.datetime) -> dict[str, tuple[float, float, float]]:
+        """Per team, its last check-in with a place in the ``CHECK_IN_FRESH_MIN`` before
+        ``when`` during its shift: (lon, lat, age in minutes)."""
+        since = when - dt.timedelta(minutes=CHECK_IN_FRESH_MIN)
+        out = {}
+        for row in self.store.checkins(since=(since - dt.timedelta(hours=12)).isoformat()):
+            tapped = dt.datetime.fromisoformat(row["tapped_at"])
+            route = served.route(row["team"], row["night"])
+            if route is None or not since <= tapped <= when:
+                continue
+            start = dt.datetime.fromisoformat(route["shift_start"])
+            end = dt.datetime.fromisoformat(route["shift_end"])
+            if not start <= when <= end or row["status"] == "end":
+                continue
+            place = _place(row, route, self.store)
+            if place is not None:
+                out[row["team"]] = {
+                    "lon": place[0],
+                    "lat": place[1],
+                    "age_min": (when - tapped).total_seconds() / 60,
+                    "status": _said(row, route),
+                }
+        return out
+
+    async def scene_requests(self, request: Request) -> Response:
+        served = self.runs.current()
+        when = now()
+        if request.method == "GET":
+            user = self._allow(request, "coordinator", "team", "dispatch")
+            rows = self.store.scene_requests((when - dt.timedelta(hours=24)).isoformat())
+            if user.role == "team":
+                rows = [r for r in rows if r["nearest_team"] == user.team]
+            return JSONResponse(rows)
+        user = self._allow(request, "dispatch", "coordinator")
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            raise Refused(400, "send a JSON object: near, asked_by, note")
+        near = _text(body, "near", 200, required=True)
+        asked_by = _text(body, "asked_by", 200, required=True)
+        note = _text(body, "note", 1000) or ""
+        try:
+            rows = nearest_teams(served.schedule, when.astimezone(served.timezone), near)
+            lat, lon = place_lat_lon(served.schedule, near)
+        except InputDataError as exc:
+            raise Refused(422, str(exc)) from exc
+        on = [r for r in rows if r["on_shift"]]
+        nearest = (on or rows)[0]["team"] if rows else None
+        request_id = f"scene-{when:%Y%m%d%H%M%S}-{hashlib.sha256(os.urandom(8)).hexdigest()[:6]}"
+        self.store.add_scene_request(
+            {
+                "id": request_id,
+                "lat": lat,
+                "lon": lon,
+                "place": near,
+                "asked_by": asked_by,
+                "note": note,
+                "nearest_team": nearest,
+                "created_at": when.isoformat(),
+                "user": user.name,
+            }
+        )
+        self.store.audit(user.name, "scene request", f"{request_id} at {near!r}", when)
+        return JSONResponse({"id": request_id, "nearest_team": nearest}, status_code=201)
+
+    # --- teams ----------------------------------------------------------------------------
+
+    async def team_page(self, request: Request) -> Response:
+        """``/team/<slug>``: the team's map (with its check-in buttons) in the run's folder
+        layout, so the map's links to its sheet and GPX work."""
+        return RedirectResponse(f"/run/teams/{request.path_params['slug']}.html", 303)
+
+    def _team_map(self, served: Served, user: User, slug: str) -> str:
+        """The run's team map with the check-in panel for tonight's (or the week's) stops."""
+        team = next(t for t, s in served.slugs().items() if s == slug)
+        when = now().astimezone(served.timezone)
+        routes = {r["night"]: r for r in served.document["teams"] if r["team"] == team}
+        night = _night_of(when)
+        panel = _TEMPLATES.get_template("team_panel.html").render(
+            team=team,
+            night=night if night in routes else min(routes),
+            nights={
+                n: [
+                    {"stop_id": s["stop_id"], "number": k, "label": s["label"],
+                     "corner": s.get("corner"), "arrive": s["arrive"][11:16]}
+                    for k, s in enumerate(r["stops"][1:-1], start=1)
+                ]
+                for n, r in sorted(routes.items())
+            },
+            reasons=SKIP_REASONS,
+            can_check_in=user.role == "team",
+        )  # fmt: skip
+        page = (served.folder / "teams" / f"{slug}.html").read_text("utf-8")
+        return page.replace("</body>", panel + "\n</body>", 1)
+
+    async def checkins(self, request: Request) -> Response:
+        served = self.runs.current()
+        if request.method == "GET":
+            user = self._allow(request, "team", "coordinator")
+            team = request.query_params.get("team") or user.team
+            if user.role == "team" and team != user.team:
+                raise Refused(403, "a team account reads its own team's check-ins only")
+            since = request.query_params.get("since")
+            if since is not None:
+                try:
+                    since = _aware(since, served.timezone).isoformat()
+                except ValueError as exc:
+                    raise Refused(400, f"`since` {since!r} is not a time") from exc
+            rows = self.store.checkins(team=team, since=since)
+            self.store.audit(user.name, "check-ins", f"team {team!r} since {since}", now())
+            return JSONResponse(rows)
+        user = self._allow(request, "team")
+        body = await _json_body(request)
+        row = _checkin(body, served, user, now())
+        stored = self.store.add_checkin(row)
+        return JSONResponse(
+            {"client_id": row["client_id"], "stored": stored, "late": bool(row["late"])},
+            status_code=201 if stored else 200,
+        )
+
+    async def run_file(self, request: Request) -> Response:
+        """A file of the run being served, by the role's allow-list."""
+        user: User = request.state.user
+        served = self.runs.current()
+        path = request.path_params["path"]
+        allowed = _allowed_files(served, user)
+        if path not in allowed:
+            raise Refused(404, "no such file for this account")
+        target = served.folder / path
+        slug = path.removeprefix("teams/").removesuffix(".html")
+        if path == f"teams/{slug}.html" and slug in served.slugs().values():
+            return HTMLResponse(self._team_map(served, user, slug))
+        media = {
+            ".html": "text/html; charset=utf-8",
+            ".gpx": "application/gpx+xml",
+            ".ics": "text/calendar",
+            ".json": "application/json",
+        }
+        return Response(target.read_bytes(), media_type=media.get(target.suffix, "text/plain"))
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _page(name: str, **values: Any) -> HTMLResponse:
+    return HTMLResponse(_TEMPLATES.get_template(name).render(**values))
+
+
+async def _json_body(request: Request) -> Any:
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        raise Refused(413, f"the body is larger than {MAX_BODY // 1024} KB")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise Refused(413, f"the body is larger than {MAX_BODY // 1024} KB")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Refused(400, f"the body is not JSON ({exc})") from exc
+
+
+def _text(body: dict, key: str, limit: int, *, required: bool = False) -> str | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise Refused(422, f"`{key}` must be text" + (" and is required" if required else ""))
+    if len(value) > limit:
+        raise Refused(422, f"`{key}` is longer than {limit} characters")
+    return value.strip()
+
+
+def _aware(text: str, zone: ZoneInfo) -> dt.datetime:
+    when = dt.datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=zone)
+
+
+def _night_of(when: dt.datetime) -> str:
+    """The night a local time belongs to: a shift past midnight is still the evening's night."""
+    return (when - dt.timedelta(hours=12)).date().isoformat()
+
+
+_NIGHT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _checkin(body: Any, served: Served, user: User, received: dt.datetime) -> dict[str, Any]:
+    """A check-in as stored, or :class:`Refused` with the one reason it cannot be."""
+    if not isinstance(body, dict):
+        raise Refused(400, "send a JSON object (see docs: POST /api/checkins)")
+    known = {"client_id", "team", "night", "stop_id", "status", "tapped_at", "reason", "lat",
+             "lon", "scene_request_id"}  # fmt: skip
+    extra = sorted(set(body) - known)
+    if extra:
+        raise Refused(422, f"unknown field(s) {', '.join(map(repr, extra))}")
+    client_id = _text(body, "client_id", 100, required=True)
+    team = _text(body, "team", 200, required=True)
+    night = _text(body, "night", 10, required=True)
+    status = body.get("status")
+    if status not in STATUSES:
+        raise Refused(422, f"`status` must be one of {', '.join(STATUSES)}")
+    if team not in served.slugs():
+        raise Refused(422, f"unknown team {team!r} in the plan being served")
+    if team != user.team:
+        raise Refused(403, "a team account posts check-ins for its own team only")
+    if not _NIGHT.match(night or ""):
+        raise Refused(422, "`night` must be YYYY-MM-DD")
+    route = served.route(team, night)
+    if route is None:
+        raise Refused(422, f"team {team!r} has no shift on the night of {night} in this plan")
+    try:
+        tapped = dt.datetime.fromisoformat(_text(body, "tapped_at", 40, required=True))
+    except ValueError as exc:
+        raise Refused(422, "`tapped_at` must be an ISO time with its offset") from exc
+    if tapped.tzinfo is None:
+        raise Refused(422, "`tapped_at` needs its UTC offset, e.g. 2023-01-04T20:15:00-05:00")
+    start = dt.datetime.fromisoformat(route["shift_start"])
+    end = dt.datetime.fromisoformat(route["shift_end"])
+    if not start - dt.timedelta(hours=12) <= tapped <= end + dt.timedelta(hours=12):
+        raise Refused(422, f"`tapped_at` {tapped.isoformat()} is more than 12 h outside the "
+                      f"shift of {night}")  # fmt: skip
+    if tapped > received + dt.timedelta(minutes=15):
+        raise Refused(422, "`tapped_at` is more than 15 minutes ahead of the server's clock; "
+                      "check the phone's clock")  # fmt: skip
+    stop_id = body.get("stop_id")
+    stops = {s["stop_id"] for s in route["stops"][1:-1]}
+    if status in AT_STOP:
+        if not isinstance(stop_id, str) or stop_id not in stops:
+            raise Refused(422, f"`stop_id` {stop_id!r} is not a stop of {team}'s route on {night}")
+    elif stop_id is not None:
+        raise Refused(422, f"`stop_id` goes with {', '.join(AT_STOP)} only")
+    reason = _text(body, "reason", 500)
+    if status == "skipped" and not reason:
+        raise Refused(422, "a skipped stop needs a `reason`")
+    lat, lon = body.get("lat"), body.get("lon")
+    if (lat is None) != (lon is None):
+        raise Refused(422, "give both `lat` and `lon`, or neither")
+    if lat is not None:
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
+            raise Refused(422, "`lat` and `lon` must be numbers")
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise Refused(422, "`lat` must be within ±90 and `lon` within ±180")
+    scene = body.get("scene_request_id")
+    if scene is not None and (status != "responding" or not isinstance(scene, str)):
+        raise Refused(422, "`scene_request_id` goes with status responding, as text")
+    return {
+        "client_id": client_id,
+        "team": team,
+        "night": night,
+        "stop_id": stop_id,
+        "status": status,
+        "tapped_at": tapped.isoformat(),
+        "received_at": received.isoformat(),
+        "reason": reason,
+        "lat": float(lat) if lat is not None else None,
+        "lon": float(lon) if lon is not None else None,
+        "scene_request_id": scene,
+        "late": int(received - tapped > dt.timedelta(minutes=LATE_AFTER_MIN)),
+        "user": user.name,
+    }
+
+
+def _place(
+    row: dict[str, Any], route: dict[str, Any], store: Store | None
+) -> tuple[float, float] | None:
+    """Where a check-in puts the team: the phone's position when it sent one; else the stop
+    it is at or just left, its base at the start, the scene it is responding to."""
+    if row["lat"] is not None:
+        return row["lon"], row["lat"]
+    if row["status"] in ("arrived", "left"):
+        stop = next((s for s in route["stops"] if s["stop_id"] == row["stop_id"]), None)
+        return (stop["lon"], stop["lat"]) if stop else None
+    if row["status"] == "start":
+        return tuple(route["base"])
+    if row["status"] == "responding" and row["scene_request_id"] and store is not None:
+        scenes = store.scene_requests("0000")
+        scene = next((s for s in scenes if s["id"] == row["scene_request_id"]), None)
+        return (scene["lon"], scene["lat"]) if scene else None
+    return None
+
+
+def _said(row: dict[str, Any], route: dict[str, Any]) -> str:
+    """A check-in in words for dispatch: "checked in: at stop 3"."""
+    ids = [s["stop_id"] for s in route["stops"][1:-1]]
+    number = ids.index(row["stop_id"]) + 1 if row["stop_id"] in ids else None
+    words = {
+        "start": "started the shift",
+        "arrived": f"at stop {number}",
+        "left": f"left stop {number}",
+        "skipped": f"skipped stop {number}",
+        "responding": "responding to a scene",
+        "end": "ended the shift",
+    }[row["status"]]
+    return f"checked in: {words}"
+
+
+def _team_board(
+    served: Served,
+    team: str,
+    slug: str,
+    route: dict[str, Any] | None,
+    checkins: list[dict[str, Any]],
+    when: dt.datetime,
+) -> dict[str, Any]:
+    """One team's night for the board: each stop's state, started or not, last place."""
+    out: dict[str, Any] = {"team": team, "slug": slug, "on_tonight": route is not None}
+    if route is None:
+        return out
+    by_stop: dict[str, dict] = {}
+    for row in checkins:
+        if row["stop_id"]:
+            by_stop[row["stop_id"]] = row
+    stops = []
+    for number, stop in enumerate(route["stops"][1:-1], start=1):
+        row = by_stop.get(stop["stop_id"])
+        planned = dt.datetime.fromisoformat(stop["arrive"])
+        if row is None:
+            state = "late" if when > planned + dt.timedelta(minutes=30) else "planned"
+        else:
+            state = {"arrived": "at stop", "left": "done", "skipped": "skipped"}[row["status"]]
+        stops.append(
+            {
+                "number": number,
+                "stop_id": stop["stop_id"],
+                "label": stop["label"],
+                "corner": stop.get("corner"),
+                "arrive": stop["arrive"],
+                "state": state,
+                "reason": row["reason"] if row else None,
+                "checked_in_at": row["tapped_at"] if row else None,
+                "late_sent": bool(row["late"]) if row else False,
+            }
+        )
+    last = None
+    for row in reversed(checkins):
+        place = _place(row, route, None) if row["status"] != "responding" else None
+        if place is not None:
+            tapped = dt.datetime.fromisoformat(row["tapped_at"])
+            last = {
+                "lon": place[0],
+                "lat": place[1],
+                "status": row["status"],
+                "age_min": round((when - tapped).total_seconds() / 60, 1),
+            }
+            break
+    statuses = [r["status"] for r in checkins]
+    out.update(
+        shift_start=route["shift_start"],
+        shift_end=route["shift_end"],
+        started="start" in statuses,
+        ended="end" in statuses,
+        responding=next(
+            (r["scene_request_id"] for r in reversed(checkins) if r["status"] == "responding"),
+            None,
+        ),
+        stops=stops,
+        last_position=last,
+        contact=route["contact"],
+    )
+    return out
+
+
+def _allowed_files(served: Served, user: User) -> set[str]:
+    """The run's files a user may read."""
+    team_files = {
+        slug: {f"teams/{slug}{s}" for s in (".html", "-sheet.html", ".gpx", ".ics")}
+        for slug in served.slugs().values()
+    }
+    if user.role == "team":
+        return team_files.get(served.slugs().get(user.team or "", ""), set())
+    if user.role == "dispatch":
+        return {"contacts.html"}
+    everything = {"index.html", "changes.html", "contacts.html", "plan.json", "changes.json"}
+    return everything.union(*team_files.values())
