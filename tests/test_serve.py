@@ -6,6 +6,8 @@ Wednesday 2023-01-04 20:00 (``OUTREACH_ROUTES_NOW``), when every team is on shif
 
 from __future__ import annotations
 
+import datetime as dt
+import http.client
 import json
 import os
 import shutil
@@ -23,6 +25,8 @@ import pytest
 from conftest import run_cli
 
 NOW = "2023-01-04T20:00:00-05:00"
+# What a client sees when the server dies under it: refused, reset, or cut mid-answer.
+CUT_OFF = (urllib.error.URLError, OSError, http.client.HTTPException)
 NIGHT = "2023-01-04"
 TEAM = "Team 22 North Central"
 OTHER = "Team 39 Nicetown"
@@ -292,7 +296,7 @@ def test_load_and_a_kill_lose_nothing_acknowledged(service):
                 status, _, _ = server.call("/api/checkins", token=tokens["team"], body=body)
                 assert status in (200, 201)
                 acknowledged.add(cid)
-            except (urllib.error.URLError, ConnectionError, OSError):
+            except CUT_OFF:
                 unsent.append(cid)
         return unsent
 
@@ -302,19 +306,21 @@ def test_load_and_a_kill_lose_nothing_acknowledged(service):
             try:
                 if server.call("/api/where?near=39.99,-75.15", token=tokens["dispatch"])[0] == 200:
                     answered += 1
-            except (urllib.error.URLError, ConnectionError, OSError):
+            except CUT_OFF:
                 pass
         return answered
 
     with ThreadPoolExecutor(25) as pool:
         polls = [pool.submit(poll, n) for n in range(5)]
-        posts = [pool.submit(post, n) for n in range(20)]
-        deadline = time.monotonic() + 120
-        while len(acknowledged) < 300 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        server.kill()  # part way: some check-ins acknowledged, others in flight or not sent
-        unsent = [cid for f in posts for cid in f.result()]
-        killed["done"] = True
+        try:
+            posts = [pool.submit(post, n) for n in range(20)]
+            deadline = time.monotonic() + 120
+            while len(acknowledged) < 300 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            server.kill()  # part way: some check-ins acknowledged, others in flight or not sent
+            unsent = [cid for f in posts for cid in f.result()]
+        finally:
+            killed["done"] = True  # the pollers stop, whatever happened
         assert sum(f.result() for f in polls) > 0
     server.start()
     before_kill = set(acknowledged)
@@ -328,3 +334,163 @@ def test_load_and_a_kill_lose_nothing_acknowledged(service):
     assert 300 <= len(before_kill) < 1000 and unsent
     assert len(ids) == len(set(ids)) == 1000
     assert before_kill <= set(ids)
+
+
+# --- in a real browser ------------------------------------------------------------------------
+
+
+def _launch(playwright):
+    from browser_support import CHROMIUM, CHROMIUM_ARGS
+
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def _phone(browser, server: Server):
+    """A phone-sized browser context: the map's CDN files answered from npm copies, tiles
+    blank, nothing else leaves the machine."""
+    from browser_support import _TILE, BLANK_PNG, NODE_MODULES
+
+    from outreach_routes._assets import npm_file
+
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, timezone_id="America/New_York"
+    )
+    # The phone's clock: two minutes before the server's (OUTREACH_ROUTES_NOW).
+    context.clock.set_fixed_time(dt.datetime.fromisoformat(NOW) - dt.timedelta(minutes=2))
+
+    def handle(route) -> None:
+        url = route.request.url
+        if url.startswith(server.base):
+            route.continue_()
+            return
+        local = npm_file(url, NODE_MODULES)
+        if local is not None:
+            route.fulfill(status=200, body=local.read_bytes())
+        elif _TILE.search(url):
+            route.fulfill(status=200, body=BLANK_PNG, content_type="image/png")
+        else:
+            route.fulfill(status=200, body=b"")
+
+    context.route("**/*", handle)
+    return context
+
+
+def _log_in(context, server: Server, user: str):
+    link = run_cli("users", "link", user, "--base-url", server.base, "--runs-dir",
+                   str(server.runs))  # fmt: skip
+    assert link.returncode == 0, link.stderr
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(link.stdout.strip())
+    page.wait_for_load_state("load")
+    return page, errors
+
+
+def test_a_tap_on_the_phone_reaches_the_board_and_dispatch(service):
+    from playwright.sync_api import sync_playwright
+
+    server, tokens = service
+    stop = _route(server, TEAM)["stops"][3]  # stop 3 of the night
+    with sync_playwright() as p:
+        browser = _launch(p)
+        board, board_errors = _log_in(_phone(browser, server), server, "coord")
+        board.wait_for_selector(f"section[data-team='{TEAM}']")
+        phone, phone_errors = _log_in(_phone(browser, server), server, "t22")
+        phone.wait_for_url("**/run/teams/team-22-north-central.html")
+        phone.select_option("#ci-stop", stop["stop_id"])
+        phone.click("#ci-at")
+        started = time.monotonic()
+        row = f"section[data-team='{TEAM}'] tr[data-stop-id='{stop['stop_id']}'] td:last-child"
+        board.wait_for_function(
+            "sel => document.querySelector(sel)?.textContent.startsWith('at stop')",
+            arg=row,
+            timeout=2000,
+        )
+        assert time.monotonic() - started < 2
+        assert not board_errors and not phone_errors
+        browser.close()
+    _, _, rows = server.call(f"/api/where?near={stop['lat']},{stop['lon']}",
+                             token=tokens["dispatch"])  # fmt: skip
+    assert rows[0]["team"] == TEAM and rows[0]["source"] == "check-in"
+
+
+def test_check_ins_made_offline_are_sent_once_when_back_online(service):
+    from playwright.sync_api import sync_playwright
+
+    server, tokens = service
+    stops = _route(server, OTHER)["stops"][1:-1]
+
+    def mine() -> list[dict]:
+        _, _, rows = server.call("/api/checkins?team=" + OTHER.replace(" ", "+"),
+                                 token=tokens["coordinator"])  # fmt: skip
+        return rows
+
+    before = {r["client_id"] for r in mine()}
+    with sync_playwright() as p:
+        browser = _launch(p)
+        context = _phone(browser, server)
+        phone, errors = _log_in(context, server, "t39")
+        phone.wait_for_url("**/run/teams/team-39-nicetown.html")
+        context.set_offline(True)
+        phone.select_option("#ci-stop", stops[0]["stop_id"])
+        phone.click("#ci-at")
+        phone.click("button[data-status='left']")
+        phone.wait_for_function("() => document.getElementById('ci-queue').textContent"
+                                ".startsWith('2 waiting')")  # fmt: skip
+        assert {r["client_id"] for r in mine()} == before  # nothing reached the server
+        queued = phone.evaluate("() => Object.keys(localStorage)")
+        assert any("queue" in key for key in queued)  # kept in the browser's storage
+        context.set_offline(False)
+        phone.wait_for_function("() => document.getElementById('ci-queue').textContent === ''",
+                                timeout=15000)  # fmt: skip
+        phone.wait_for_timeout(6000)  # a later retry tick must not send them again
+        assert not errors
+        browser.close()
+    new = [r for r in mine() if r["client_id"] not in before]
+    assert sorted(r["status"] for r in new) == ["arrived", "left"]
+    assert len({r["client_id"] for r in new}) == 2
+
+
+def test_backup_while_serving_holds_what_was_acknowledged(service, tmp_path):
+    import sqlite3
+
+    server, tokens = service
+    body = _checkin("backup-1", "arrived", stop_id=_route(server, TEAM)["stops"][2]["stop_id"])
+    assert server.call("/api/checkins", token=tokens["team"], body=body)[0] in (200, 201)
+    copy = tmp_path / "copy.sqlite3"
+    result = run_cli("backup-db", "--to", str(copy), "--runs-dir", str(server.runs))
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(copy) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        ids = {r[0] for r in db.execute("SELECT client_id FROM checkins")}
+    db.close()
+    assert "backup-1" in ids
+
+
+def test_retention_and_schema_versions(tmp_path):
+    import sqlite3
+
+    from outreach_routes import InputDataError
+    from outreach_routes.store import Store
+
+    store = Store(tmp_path / "s.sqlite3")
+    old, recent = dt.datetime(2023, 1, 1, tzinfo=dt.UTC), dt.datetime(2023, 2, 20, tzinfo=dt.UTC)
+    for cid, when in (("old", old), ("recent", recent)):
+        store.add_checkin({"client_id": cid, "team": TEAM, "night": "2023-01-01", "stop_id": None,
+                           "status": "start", "tapped_at": when.isoformat(),
+                           "tapped_utc": when.isoformat(), "received_at": when.isoformat(),
+                           "reason": None, "lat": 39.99, "lon": -75.15, "scene_request_id": None,
+                           "late": 0, "user": "t"})  # fmt: skip
+    store.audit("t", "where", "near somewhere", old)
+    store.forget(dt.datetime(2023, 3, 1, tzinfo=dt.UTC), keep_positions_days=30)
+    rows = {r["client_id"]: r for r in store.checkins()}
+    assert rows["old"]["lat"] is None and rows["recent"]["lat"] == 39.99  # positions: 30 days
+    assert len(store.audit_log()) == 1  # the rest: 26 weeks
+    store.forget(dt.datetime(2023, 8, 1, tzinfo=dt.UTC), keep_positions_days=30)
+    assert [r["client_id"] for r in store.checkins()] == ["recent"] and not store.audit_log()
+    with sqlite3.connect(store.path) as db:
+        db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(InputDataError, match="schema version 99 is newer"):
+        Store(store.path)

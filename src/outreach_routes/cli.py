@@ -476,6 +476,9 @@ def serve(
             "X-Forwarded-Proto believed (for the client address of login rate limits)."
         ),
     ] = None,
+    keep_positions_days: Annotated[
+        int, typer.Option(help="Days to keep the positions teams send with check-ins.")
+    ] = 30,
 ) -> None:
     """Serve the latest run to dispatch, teams and coordinators (see README: Service)."""
     import uvicorn
@@ -483,7 +486,7 @@ def serve(
     from .serve import create_app
 
     try:
-        application = create_app(runs_dir, db)
+        application = create_app(runs_dir, db, keep_positions_days=keep_positions_days)
     except InputDataError as exc:
         _fail(exc)
     uvicorn.run(
@@ -495,6 +498,23 @@ def serve(
         server_header=False,
         log_level="warning",
     )
+
+
+@app.command("backup-db")
+def backup_db(
+    to: Annotated[Path, typer.Option(help="The copy to write (replaced if it exists).")],
+    runs_dir: RunsDir = None,
+    db: DbFile = None,
+) -> None:
+    """Copy the service's database with SQLite's online backup: safe while it serves."""
+    from .store import backup
+
+    store = _store(runs_dir, db)
+    partial = to.with_name(f".{to.name}.partial")
+    partial.unlink(missing_ok=True)
+    backup(store.path, partial)
+    partial.replace(to)
+    typer.echo(f"backed up {store.path} to {to}")
 
 
 def _fail(message: str | Exception) -> None:

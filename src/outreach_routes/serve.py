@@ -23,11 +23,13 @@ Locked down, because a leaked live position can put a worker in danger:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,13 +37,14 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ._errors import InputDataError
 from .schedule import Schedule, load_schedule, nearest_teams, place_lat_lon
-from .store import Store, User
+from .store import Store, User, utc
 
 __all__ = ["create_app"]
 
@@ -101,10 +104,11 @@ class Served:
         return {r["team"]: r["slug"] for r in self.document["teams"]}
 
     def route(self, team: str, night: str) -> dict[str, Any] | None:
-        return next(
-            (r for r in self.document["teams"] if r["team"] == team and r["night"] == night),
-            None,
-        )
+        return self._routes.get((team, night))
+
+    @functools.cached_property
+    def _routes(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(r["team"], r["night"]): r for r in self.document["teams"]}
 
 
 class Runs:
@@ -153,11 +157,23 @@ class Runs:
 # --- the app --------------------------------------------------------------------------------------
 
 
-def create_app(runs_dir: str | Path, db: str | Path | None = None) -> Starlette:
+def create_app(
+    runs_dir: str | Path, db: str | Path | None = None, *, keep_positions_days: int = 30
+) -> Starlette:
     """The service for ``runs_dir``, its database at ``db`` (default
-    ``runs_dir/service.sqlite3``)."""
+    ``runs_dir/service.sqlite3``). Positions in check-ins older than ``keep_positions_days``
+    are cleared, and check-ins, scene requests and the audit log kept 26 weeks: at start, then
+    hourly."""
     runs = Runs(Path(runs_dir))
     store = Store(db or Path(runs_dir) / "service.sqlite3")
+    store.start_writer()
+
+    def retention() -> None:
+        while True:
+            store.forget(now(), keep_positions_days)
+            time.sleep(3600)
+
+    threading.Thread(target=retention, name="outreach-routes retention", daemon=True).start()
     service = _Service(runs, store)
     routes = [
         Route("/login", service.login_page, methods=["GET"]),
@@ -212,7 +228,7 @@ class _Locked:
 
         if scope["path"] not in self.OPEN:
             request = Request(scope)
-            user = self.service.user(request)
+            user = await run_in_threadpool(self.service.user, request)
             if user is None:
                 response = JSONResponse(
                     {"error": "log in first: send `Authorization: Bearer TOKEN`, or open your "
@@ -254,10 +270,12 @@ class _Service:
         return _page("login.html")
 
     async def login(self, request: Request) -> Response:
+        return await run_in_threadpool(self._login, request, await _json_body(request))
+
+    def _login(self, request: Request, body: Any) -> Response:
         address = request.client.host if request.client else "unknown"
         if self.store.recent_failures(address, now()) >= MAX_FAILED_LOGINS:
             raise Refused(429, "too many failed logins from this address; wait 15 minutes")
-        body = await _json_body(request)
         code = body.get("code") if isinstance(body, dict) else None
         redeemed = self.store.redeem(code, now()) if isinstance(code, str) and code else None
         if redeemed is None:
@@ -284,7 +302,7 @@ class _Service:
             return f"/team/{slug}" if slug else "/login"
         return "/where" if user.role == "dispatch" else "/"
 
-    async def home(self, request: Request) -> Response:
+    def home(self, request: Request) -> Response:
         user: User = request.state.user
         if user.role != "coordinator":
             return RedirectResponse(self._home_of(user), status_code=303)
@@ -298,7 +316,7 @@ class _Service:
 
     # --- coordinators ---------------------------------------------------------------------
 
-    async def board(self, request: Request) -> Response:
+    def board(self, request: Request) -> Response:
         user = self._allow(request, "coordinator")
         served = self.runs.current()
         when = now().astimezone(served.timezone)
@@ -321,22 +339,22 @@ class _Service:
             }
         )
 
-    async def audit_page(self, request: Request) -> Response:
+    def audit_page(self, request: Request) -> Response:
         self._allow(request, "coordinator")
         return _page("audit.html", rows=self.store.audit_log())
 
-    async def audit(self, request: Request) -> Response:
+    def audit(self, request: Request) -> Response:
         self._allow(request, "coordinator")
         return JSONResponse(self.store.audit_log())
 
     # --- dispatch -------------------------------------------------------------------------
 
-    async def where_page(self, request: Request) -> Response:
+    def where_page(self, request: Request) -> Response:
         user = self._allow(request, "dispatch", "coordinator")
         served = self.runs.current()
         return _page("where.html", city=served.document["city"], user=user.name)
 
-    async def where(self, request: Request) -> Response:
+    def where(self, request: Request) -> Response:
         user = self._allow(request, "dispatch", "coordinator")
         served = self.runs.current()
         near = request.query_params.get("near", "").strip()
@@ -354,15 +372,15 @@ class _Service:
         self.store.audit(user.name, "where", f"near {near!r} at {when.isoformat()}", now())
         return JSONResponse(rows)
 
-    def _reported(self, served: Served, when: dt.datetime) -> dict[str, tuple[float, float, float]]:
-        """Per team, its last check-in with a place in the ``CHECK_IN_FRESH_MIN`` before
-        ``when`` during its shift: (lon, lat, age in minutes)."""
+    def _reported(self, served: Served, when: dt.datetime) -> dict[str, dict[str, Any]]:
+        """Per team on shift at ``when``, where its newest check-in of the last
+        ``CHECK_IN_FRESH_MIN`` minutes puts it (see :func:`nearest_teams`)."""
         since = when - dt.timedelta(minutes=CHECK_IN_FRESH_MIN)
         out = {}
-        for row in self.store.checkins(since=(since - dt.timedelta(hours=12)).isoformat()):
+        for row in self.store.latest_checkins(since, when):
             tapped = dt.datetime.fromisoformat(row["tapped_at"])
             route = served.route(row["team"], row["night"])
-            if route is None or not since <= tapped <= when:
+            if route is None:
                 continue
             start = dt.datetime.fromisoformat(route["shift_start"])
             end = dt.datetime.fromisoformat(route["shift_end"])
@@ -379,6 +397,10 @@ class _Service:
         return out
 
     async def scene_requests(self, request: Request) -> Response:
+        body = await _json_body(request) if request.method == "POST" else None
+        return await run_in_threadpool(self._scene_requests, request, body)
+
+    def _scene_requests(self, request: Request, body: Any) -> Response:
         served = self.runs.current()
         when = now()
         if request.method == "GET":
@@ -388,7 +410,6 @@ class _Service:
                 rows = [r for r in rows if r["nearest_team"] == user.team]
             return JSONResponse(rows)
         user = self._allow(request, "dispatch", "coordinator")
-        body = await _json_body(request)
         if not isinstance(body, dict):
             raise Refused(400, "send a JSON object: near, asked_by, note")
         near = _text(body, "near", 200, required=True)
@@ -411,7 +432,7 @@ class _Service:
                 "asked_by": asked_by,
                 "note": note,
                 "nearest_team": nearest,
-                "created_at": when.isoformat(),
+                "created_at": utc(when),
                 "user": user.name,
             }
         )
@@ -420,7 +441,7 @@ class _Service:
 
     # --- teams ----------------------------------------------------------------------------
 
-    async def team_page(self, request: Request) -> Response:
+    def team_page(self, request: Request) -> Response:
         """``/team/<slug>``: the team's map (with its check-in buttons) in the run's folder
         layout, so the map's links to its sheet and GPX work."""
         return RedirectResponse(f"/run/teams/{request.path_params['slug']}.html", 303)
@@ -449,6 +470,10 @@ class _Service:
         return page.replace("</body>", panel + "\n</body>", 1)
 
     async def checkins(self, request: Request) -> Response:
+        body = await _json_body(request) if request.method == "POST" else None
+        return await run_in_threadpool(self._checkins, request, body)
+
+    def _checkins(self, request: Request, body: Any) -> Response:
         served = self.runs.current()
         if request.method == "GET":
             user = self._allow(request, "team", "coordinator")
@@ -465,7 +490,6 @@ class _Service:
             self.store.audit(user.name, "check-ins", f"team {team!r} since {since}", now())
             return JSONResponse(rows)
         user = self._allow(request, "team")
-        body = await _json_body(request)
         row = _checkin(body, served, user, now())
         stored = self.store.add_checkin(row)
         return JSONResponse(
@@ -473,7 +497,7 @@ class _Service:
             status_code=201 if stored else 200,
         )
 
-    async def run_file(self, request: Request) -> Response:
+    def run_file(self, request: Request) -> Response:
         """A file of the run being served, by the role's allow-list."""
         user: User = request.state.user
         served = self.runs.current()
@@ -606,7 +630,8 @@ def _checkin(body: Any, served: Served, user: User, received: dt.datetime) -> di
         "stop_id": stop_id,
         "status": status,
         "tapped_at": tapped.isoformat(),
-        "received_at": received.isoformat(),
+        "tapped_utc": utc(tapped),
+        "received_at": utc(received),
         "reason": reason,
         "lat": float(lat) if lat is not None else None,
         "lon": float(lon) if lon is not None else None,
@@ -703,7 +728,7 @@ def _team_board(
     out.update(
         shift_start=route["shift_start"],
         shift_end=route["shift_end"],
-        started="start" in statuses,
+        started=bool(statuses),
         ended="end" in statuses,
         responding=next(
             (r["scene_request_id"] for r in reversed(checkins) if r["status"] == "responding"),

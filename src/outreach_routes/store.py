@@ -16,18 +16,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import queue
 import secrets
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ._errors import InputDataError
 
 __all__ = ["ROLES", "Store", "User", "digest"]
 
+T = TypeVar("T")
 SCHEMA_VERSION = 1
 ROLES = ("coordinator", "dispatch", "team")
 
@@ -58,6 +62,7 @@ CREATE TABLE checkins (
     stop_id TEXT,
     status TEXT NOT NULL,
     tapped_at TEXT NOT NULL,
+    tapped_utc TEXT NOT NULL,
     received_at TEXT NOT NULL,
     reason TEXT,
     lat REAL,
@@ -67,6 +72,7 @@ CREATE TABLE checkins (
     user TEXT NOT NULL
 );
 CREATE INDEX checkins_by_team ON checkins (team, received_at);
+CREATE INDEX checkins_by_tap ON checkins (tapped_utc);
 CREATE TABLE scene_requests (
     id TEXT PRIMARY KEY,
     lat REAL NOT NULL,
@@ -93,6 +99,13 @@ CREATE INDEX failed_logins_by_address ON failed_logins (address, at);
 """
 
 
+def utc(when: dt.datetime | str) -> str:
+    """A time as the database keeps it: UTC, to the microsecond, so text order is time order."""
+    if isinstance(when, str):
+        when = dt.datetime.fromisoformat(when)
+    return when.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
 def digest(secret: str) -> str:
     """SHA-256 of a token, code or session id: what the database keeps instead."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -111,6 +124,7 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer: _GroupCommit | None = None
         with self.transaction() as db:  # one writer at a time: two workers may start at once
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -152,6 +166,21 @@ class Store:
                 raise
             db.execute("COMMIT")
 
+    def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in a write transaction and return its result once it is committed:
+        through the group-commit writer when one runs (:meth:`start_writer`), else at once."""
+        if self._writer is not None:
+            return self._writer.submit(work)
+        with self.transaction() as db:
+            return work(db)
+
+    def start_writer(self) -> None:
+        """Send this process's writes through one writer thread that commits whatever is
+        waiting together, with one sync to disk (group commit): the service's many small
+        writes no longer queue for the lock one sync at a time."""
+        if self._writer is None:
+            self._writer = _GroupCommit(self)
+
     # --- accounts -----------------------------------------------------------------------------
 
     def add_user(self, name: str, role: str, team: str | None, now: dt.datetime) -> str:
@@ -169,7 +198,7 @@ class Store:
                 db.execute(
                     "INSERT INTO users (name, role, team, token_sha256, created_at) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    (name, role, team, digest(token), now.isoformat()),
+                    (name, role, team, digest(token), utc(now)),
                 )
         except sqlite3.IntegrityError as exc:
             raise InputDataError(
@@ -188,7 +217,7 @@ class Store:
         with self.transaction() as db:
             done = db.execute(
                 "UPDATE users SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-                (now.isoformat(), name),
+                (utc(now), name),
             ).rowcount
             db.execute("DELETE FROM sessions WHERE user = ?", (name,))
         if not done:
@@ -221,7 +250,7 @@ class Store:
             expires = now + dt.timedelta(minutes=minutes)
             db.execute(
                 "INSERT INTO login_codes (code_sha256, user, expires_at) VALUES (?, ?, ?)",
-                (digest(code), name, expires.isoformat()),
+                (digest(code), name, utc(expires)),
             )
         return code
 
@@ -244,12 +273,12 @@ class Store:
                 return None
             db.execute(
                 "UPDATE login_codes SET used_at = ? WHERE code_sha256 = ?",
-                (now.isoformat(), wanted),
+                (utc(now), wanted),
             )
             session = secrets.token_urlsafe(32)
             db.execute(
                 "INSERT INTO sessions (id_sha256, user, expires_at) VALUES (?, ?, ?)",
-                (digest(session), row["user"], (now + dt.timedelta(days=days)).isoformat()),
+                (digest(session), row["user"], utc(now + dt.timedelta(days=days))),
             )
         return User(row["user"], row["role"], row["team"]), session
 
@@ -269,19 +298,18 @@ class Store:
             return None
         return User(row["name"], row["role"], row["team"])
 
-    def failed_login(self, address: str, now: dt.datetime, window_min: int = 15) -> int:
-        """Record a failed login from ``address``; the number in the last ``window_min``."""
-        since = (now - dt.timedelta(minutes=window_min)).isoformat()
-        with self.transaction() as db:
-            db.execute("INSERT INTO failed_logins VALUES (?, ?)", (address, now.isoformat()))
+    def failed_login(self, address: str, now: dt.datetime, window_min: int = 15) -> None:
+        """Record a failed login from ``address`` (those older than ``window_min`` go)."""
+        since = utc(now - dt.timedelta(minutes=window_min))
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO failed_logins VALUES (?, ?)", (address, utc(now)))
             db.execute("DELETE FROM failed_logins WHERE at < ?", (since,))
-            return db.execute(
-                "SELECT COUNT(*) FROM failed_logins WHERE address = ? AND at >= ?",
-                (address, since),
-            ).fetchone()[0]
+
+        self.write(work)
 
     def recent_failures(self, address: str, now: dt.datetime, window_min: int = 15) -> int:
-        since = (now - dt.timedelta(minutes=window_min)).isoformat()
+        since = utc(now - dt.timedelta(minutes=window_min))
         with self.connect() as db:
             return db.execute(
                 "SELECT COUNT(*) FROM failed_logins WHERE address = ? AND at >= ?",
@@ -294,48 +322,66 @@ class Store:
         """Store a check-in; False when its ``client_id`` was stored before (a repeat)."""
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        with self.transaction() as db:
-            done = db.execute(
-                f"INSERT OR IGNORE INTO checkins ({columns}) VALUES ({marks})",
-                tuple(row.values()),
-            ).rowcount
-        return bool(done)
+        sql = f"INSERT OR IGNORE INTO checkins ({columns}) VALUES ({marks})"
+        return bool(self.write(lambda db: db.execute(sql, tuple(row.values())).rowcount))
 
-    def checkins(self, team: str | None = None, since: str | None = None) -> list[dict]:
+    def checkins(
+        self,
+        team: str | None = None,
+        since: dt.datetime | str | None = None,
+        *,
+        tapped_from: dt.datetime | None = None,
+        tapped_to: dt.datetime | None = None,
+    ) -> list[dict]:
+        """Check-ins, oldest first: of ``team``, received ``since``, tapped in a window."""
         query, args = "SELECT * FROM checkins WHERE 1 = 1", []
-        if team is not None:
-            query += " AND team = ?"
-            args.append(team)
-        if since is not None:
-            query += " AND received_at >= ?"
-            args.append(since)
+        for sql, value in (
+            ("team = ?", team),
+            ("received_at >= ?", since and utc(since)),
+            ("tapped_utc >= ?", tapped_from and utc(tapped_from)),
+            ("tapped_utc <= ?", tapped_to and utc(tapped_to)),
+        ):
+            if value is not None:
+                query += f" AND {sql}"
+                args.append(value)
         with self.connect() as db:
             rows = db.execute(query + " ORDER BY received_at, client_id", args).fetchall()
+        return [dict(r) for r in rows]
+
+    def latest_checkins(self, tapped_from: dt.datetime, tapped_to: dt.datetime) -> list[dict]:
+        """Per team, its newest check-in tapped in the window that places it (one with a
+        position, or at a stop, its start, a scene) or ends its shift."""
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY team ORDER BY "
+                "tapped_utc DESC, received_at DESC) AS newest FROM checkins "
+                "WHERE tapped_utc BETWEEN ? AND ? AND (lat IS NOT NULL OR status IN "
+                "('arrived', 'left', 'start', 'responding', 'end'))) WHERE newest = 1",
+                (utc(tapped_from), utc(tapped_to)),
+            ).fetchall()
         return [dict(r) for r in rows]
 
     def add_scene_request(self, row: dict[str, Any]) -> None:
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        with self.transaction() as db:
-            db.execute(
-                f"INSERT INTO scene_requests ({columns}) VALUES ({marks})",
-                tuple(row.values()),
-            )
+        sql = f"INSERT INTO scene_requests ({columns}) VALUES ({marks})"
+        self.write(lambda db: db.execute(sql, tuple(row.values())))
 
-    def scene_requests(self, since: str) -> list[dict]:
+    def scene_requests(self, since: dt.datetime | str) -> list[dict]:
         with self.connect() as db:
             rows = db.execute(
                 "SELECT * FROM scene_requests WHERE created_at >= ? ORDER BY created_at",
-                (since,),
+                (utc(since),),
             ).fetchall()
         return [dict(r) for r in rows]
 
     def audit(self, user: str, action: str, detail: str, now: dt.datetime) -> None:
-        with self.transaction() as db:
-            db.execute(
+        self.write(
+            lambda db: db.execute(
                 "INSERT INTO audit (at, user, action, detail) VALUES (?, ?, ?, ?)",
-                (now.isoformat(), user, action, detail),
+                (utc(now), user, action, detail),
             )
+        )
 
     def audit_log(self, limit: int = 500) -> list[dict]:
         with self.connect() as db:
@@ -345,19 +391,80 @@ class Store:
         return [dict(r) for r in rows]
 
     def forget(self, now: dt.datetime, keep_positions_days: int, keep_days: int = 182) -> None:
-        """Retention: positions older than ``keep_positions_days`` are cleared; check-ins,
-        scene requests and the audit log are kept ``keep_days`` (at least 26 weeks)."""
-        positions = (now - dt.timedelta(days=keep_positions_days)).isoformat()
-        rest = (now - dt.timedelta(days=max(keep_days, 182))).isoformat()
-        with self.transaction() as db:
+        """Retention: positions in check-ins older than ``keep_positions_days`` are cleared;
+        check-ins, scene requests and the audit log are kept ``keep_days`` (at least 26 weeks);
+        spent login codes and sessions go."""
+        positions = utc(now - dt.timedelta(days=keep_positions_days))
+        rest = utc(now - dt.timedelta(days=max(keep_days, 182)))
+
+        def work(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE checkins SET lat = NULL, lon = NULL WHERE received_at < ?", (positions,)
             )
             db.execute("DELETE FROM checkins WHERE received_at < ?", (rest,))
             db.execute("DELETE FROM audit WHERE at < ?", (rest,))
             db.execute("DELETE FROM scene_requests WHERE created_at < ?", (rest,))
-            db.execute("DELETE FROM login_codes WHERE expires_at < ?", (now.isoformat(),))
-            db.execute("DELETE FROM sessions WHERE expires_at < ?", (now.isoformat(),))
+            db.execute("DELETE FROM login_codes WHERE expires_at < ?", (utc(now),))
+            db.execute("DELETE FROM sessions WHERE expires_at < ?", (utc(now),))
+
+        self.write(work)
+
+
+class _GroupCommit:
+    """One thread that owns the writing connection. Each turn it takes every write waiting
+    (up to ``BATCH``), runs each in its own savepoint (one failing write does not undo the
+    others), commits once, and only then answers each caller: nothing is acknowledged before
+    it is on disk."""
+
+    BATCH = 256
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._queue: queue.SimpleQueue[tuple[Callable, Future]] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="outreach-routes writer", daemon=True).start()
+
+    def submit(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        future: Future = Future()
+        self._queue.put((work, future))
+        return future.result()
+
+    def _run(self) -> None:
+        with self._store.connect() as db:
+            while True:
+                batch = [self._queue.get()]
+                while len(batch) < self.BATCH:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                self._commit(db, batch)
+
+    @staticmethod
+    def _commit(db: sqlite3.Connection, batch: list[tuple[Callable, Future]]) -> None:
+        done = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for work, future in batch:
+                db.execute("SAVEPOINT one")
+                try:
+                    done.append((future, work(db), None))
+                    db.execute("RELEASE one")
+                except Exception as exc:  # this write only: roll it back, keep the others
+                    db.execute("ROLLBACK TO one")
+                    db.execute("RELEASE one")
+                    done.append((future, None, exc))
+            db.execute("COMMIT")
+        except Exception as exc:  # the commit failed: nothing of the batch is stored
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            for _work, future in batch:
+                future.set_exception(exc)
+            return
+        for future, value, error in done:
+            if error is None:
+                future.set_result(value)
+            else:
+                future.set_exception(error)
 
 
 def backup(source: str | Path, target: str | Path) -> None:

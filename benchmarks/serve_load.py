@@ -1,0 +1,142 @@
+"""The service under load (issue 17): check-ins from 20 phones while dispatch asks `where`.
+
+Usage::
+
+    .venv/bin/python benchmarks/serve_load.py [--runs-dir DIR] [--clients 20] [--each 50]
+
+Serves a runs folder (without ``--runs-dir``: the bundled Philadelphia week, planned first,
+not timed) with ``outreach-routes serve`` on 127.0.0.1, its clock set to Wednesday 20:00 of the
+plan's week. ``--clients`` threads post ``--each`` check-ins each while 5 others ask
+``/api/where`` in a loop. Prints check-ins stored (and twice: must be 0), their rate, and the
+`where` latency percentiles; the last line holds `where` p95 (target: under 100 ms on a 2-core
+machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+COMMAND = [sys.executable, "-m", "outreach_routes"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs-dir", type=Path, default=None)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--each", type=int, default=50)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp())
+    runs = folder / "runs"
+    if args.runs_dir is None:
+        subprocess.run([*COMMAND, "plan", "--runs-dir", str(runs), "--quiet"], check=True)
+    else:
+        shutil.copytree(args.runs_dir, runs, symlinks=True)
+    plan = json.loads((runs / "latest" / "plan.json").read_text("utf-8"))
+    night = sorted({r["night"] for r in plan["teams"]})[2]
+    route = next(r for r in plan["teams"] if r["night"] == night)
+    now = route["shift_start"][:11] + "20:00:00" + route["shift_start"][19:]
+
+    def token(name: str, *role: str) -> str:
+        out = subprocess.run([*COMMAND, "users", "add", name, *role, "--runs-dir", str(runs)],
+                             check=True, capture_output=True, text=True).stdout  # fmt: skip
+        return out.strip().splitlines()[-1]
+
+    team = token("phone", "--role", "team", "--team", route["team"])
+    dispatch = token("dispatch", "--role", "dispatch")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [*COMMAND, "serve", "--runs-dir", str(runs), "--port", str(port)],
+        env={**os.environ, "OUTREACH_ROUTES_NOW": now},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(port)
+        stops = route["stops"][1:-1]
+        stop = stops[len(stops) // 2]
+
+        local = threading.local()
+
+        def call(path: str, tok: str, body: dict | None = None) -> int:
+            """One request on this thread's kept-alive connection, as a phone or a dispatch
+            console keeps one."""
+            if not hasattr(local, "connection"):
+                local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            data = json.dumps(body).encode() if body is not None else None
+            local.connection.request("POST" if data else "GET", path, body=data, headers={
+                "Authorization": f"Bearer {tok}", "Content-Type": "application/json"})  # fmt: skip
+            answer = local.connection.getresponse()
+            answer.read()
+            assert answer.status < 300, (answer.status, path)
+            return answer.status
+
+        def post(client: int) -> None:
+            for k in range(args.each):
+                call("/api/checkins", team, {
+                    "client_id": f"bench-{client}-{k}", "team": route["team"], "night": night,
+                    "status": "left", "stop_id": stops[k % len(stops)]["stop_id"],
+                    "tapped_at": now[:11] + "19:55:00" + now[19:]})  # fmt: skip
+
+        done = threading.Event()
+        latencies: list[float] = []
+
+        def ask(_n: int) -> None:
+            while not done.is_set():
+                started = time.perf_counter()
+                call(f"/api/where?near={stop['lat']},{stop['lon']}", dispatch)
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.clients + 5) as pool:
+            askers = [pool.submit(ask, n) for n in range(5)]
+            for f in [pool.submit(post, n) for n in range(args.clients)]:
+                f.result()
+            seconds = time.perf_counter() - started
+            done.set()
+            for f in askers:
+                f.result()
+        listing = urllib.request.Request(base + "/api/checkins?team=" + route["team"].replace(
+            " ", "+"), headers={"Authorization": f"Bearer {team}"})  # fmt: skip
+        with urllib.request.urlopen(listing, timeout=30) as answer:
+            ids = [r["client_id"] for r in json.loads(answer.read())]
+        total = args.clients * args.each
+        quantiles = statistics.quantiles(sorted(latencies), n=100)
+        print(f"check-ins: {len(set(ids))} of {total} stored, {len(ids) - len(set(ids))} twice; "
+              f"{total / seconds:.0f} a second over {seconds:.1f} s")  # fmt: skip
+        print(
+            f"where: {len(latencies)} answers, p50 {quantiles[49] * 1000:.0f} ms, "
+            f"p95 {quantiles[94] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _wait(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("the service did not start")
+
+
+if __name__ == "__main__":
+    main()
