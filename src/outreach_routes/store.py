@@ -125,6 +125,7 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer: _GroupCommit | None = None
+        self._readers = threading.local()
         with self.transaction() as db:  # one writer at a time: two workers may start at once
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -141,19 +142,34 @@ class Store:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one unit of work, committed on success, rolled back on error."""
+        """A connection for one unit of work, closed after it."""
+        db = self._open()
         try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise InputDataError(f"{self.path}: cannot open the database ({exc})") from exc
-        try:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")
-            db.execute("PRAGMA foreign_keys = ON")
             yield db
         finally:
             db.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """This thread's reading connection, kept open between reads (each read sees every
+        write committed before it): the service reads on every request."""
+        db = getattr(self._readers, "db", None)
+        if db is None:
+            db = self._readers.db = self._open()
+        yield db
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise InputDataError(f"{self.path}: cannot open the database ({exc})") from exc
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA foreign_keys = ON")
+        return db
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -207,7 +223,7 @@ class Store:
         return token
 
     def users(self) -> list[dict[str, Any]]:
-        with self.connect() as db:
+        with self._read() as db:
             rows = db.execute(
                 "SELECT name, role, team, created_at, revoked_at FROM users ORDER BY name"
             ).fetchall()
@@ -228,7 +244,7 @@ class Store:
 
     def _user(self, column: str, secret: str) -> User | None:
         wanted = digest(secret)
-        with self.connect() as db:
+        with self._read() as db:
             row = db.execute(
                 f"SELECT name, role, team, {column} AS kept FROM users "
                 f"WHERE {column} = ? AND revoked_at IS NULL",
@@ -284,7 +300,7 @@ class Store:
 
     def user_by_session(self, session: str, now: dt.datetime) -> User | None:
         wanted = digest(session)
-        with self.connect() as db:
+        with self._read() as db:
             row = db.execute(
                 "SELECT s.id_sha256, s.expires_at, u.name, u.role, u.team FROM sessions s "
                 "JOIN users u ON u.name = s.user WHERE s.id_sha256 = ? AND u.revoked_at IS NULL",
@@ -310,7 +326,7 @@ class Store:
 
     def recent_failures(self, address: str, now: dt.datetime, window_min: int = 15) -> int:
         since = utc(now - dt.timedelta(minutes=window_min))
-        with self.connect() as db:
+        with self._read() as db:
             return db.execute(
                 "SELECT COUNT(*) FROM failed_logins WHERE address = ? AND at >= ?",
                 (address, since),
@@ -344,14 +360,14 @@ class Store:
             if value is not None:
                 query += f" AND {sql}"
                 args.append(value)
-        with self.connect() as db:
+        with self._read() as db:
             rows = db.execute(query + " ORDER BY received_at, client_id", args).fetchall()
         return [dict(r) for r in rows]
 
     def latest_checkins(self, tapped_from: dt.datetime, tapped_to: dt.datetime) -> list[dict]:
         """Per team, its newest check-in tapped in the window that places it (one with a
         position, or at a stop, its start, a scene) or ends its shift."""
-        with self.connect() as db:
+        with self._read() as db:
             rows = db.execute(
                 "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY team ORDER BY "
                 "tapped_utc DESC, received_at DESC) AS newest FROM checkins "
@@ -368,7 +384,7 @@ class Store:
         self.write(lambda db: db.execute(sql, tuple(row.values())))
 
     def scene_requests(self, since: dt.datetime | str) -> list[dict]:
-        with self.connect() as db:
+        with self._read() as db:
             rows = db.execute(
                 "SELECT * FROM scene_requests WHERE created_at >= ? ORDER BY created_at",
                 (utc(since),),
@@ -384,7 +400,7 @@ class Store:
         )
 
     def audit_log(self, limit: int = 500) -> list[dict]:
-        with self.connect() as db:
+        with self._read() as db:
             rows = db.execute(
                 "SELECT at, user, action, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
