@@ -472,7 +472,7 @@ def test_retention_and_schema_versions(tmp_path):
     import sqlite3
 
     from outreach_routes import InputDataError
-    from outreach_routes.store import Store
+    from outreach_routes.service.store import Store
 
     store = Store(tmp_path / "s.sqlite3")
     old, recent = dt.datetime(2023, 1, 1, tzinfo=dt.UTC), dt.datetime(2023, 2, 20, tzinfo=dt.UTC)
@@ -494,3 +494,21 @@ def test_retention_and_schema_versions(tmp_path):
     db.close()
     with pytest.raises(InputDataError, match="schema version 99 is newer"):
         Store(store.path)
+
+
+def test_the_service_loads_none_of_the_planning_libraries(service):
+    """The app and the plan it serves load without osmnx, folium, scikit-learn, dask or
+    geopandas: a worker starts quickly, and the request path stays small."""
+    server, _ = service
+    code = (
+        "import sys\n"
+        "from outreach_routes.service.app import Runs, create_app\n"
+        f"create_app({str(server.runs)!r}, {str(server.runs / 'probe.sqlite3')!r})\n"
+        f"Runs(__import__('pathlib').Path({str(server.runs)!r})).current()\n"
+        "print(sorted(m for m in ('osmnx', 'folium', 'sklearn', 'dask', 'geopandas')"
+        " if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

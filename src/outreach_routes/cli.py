@@ -391,7 +391,7 @@ DbFile = Annotated[
 
 
 def _store(runs_dir: Path | None, db: Path | None):
-    from .store import Store
+    from .service.store import Store
 
     if db is None and runs_dir is None:
         _fail("give --runs-dir DIR (the database is DIR/service.sqlite3) or --db FILE")
@@ -402,7 +402,7 @@ def _store(runs_dir: Path | None, db: Path | None):
 
 
 def _now() -> dt.datetime:
-    from .serve import now
+    from .service.app import now
 
     return now()
 
@@ -483,7 +483,7 @@ def serve(
     """Serve the latest run to dispatch, teams and coordinators (see README: Service)."""
     import uvicorn
 
-    from .serve import create_app
+    from .service.app import create_app
 
     try:
         application = create_app(runs_dir, db, keep_positions_days=keep_positions_days)
@@ -507,7 +507,7 @@ def backup_db(
     db: DbFile = None,
 ) -> None:
     """Copy the service's database with SQLite's online backup: safe while it serves."""
-    from .store import backup
+    from .service.store import backup
 
     store = _store(runs_dir, db)
     partial = to.with_name(f".{to.name}.partial")

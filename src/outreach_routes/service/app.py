@@ -3,7 +3,7 @@ from their phones, coordinators watch the night.
 
 A Starlette app on uvicorn, serving the latest run of a runs folder (``DIR/latest``) and
 reloading it when its ``plan.json`` changes, with its own SQLite database
-(:mod:`outreach_routes.store`). Starlette rather than FastAPI: the service checks what clients
+(:mod:`.store`). Starlette rather than FastAPI: the service checks what clients
 send by hand, with a one-line reason for each refusal, and FastAPI's pydantic would add 0.3 s
 to every worker start for nothing (``benchmarks/cli_start.py``).
 
@@ -42,8 +42,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ._errors import InputDataError
-from .schedule import Schedule, load_schedule, nearest_teams, place_lat_lon
+from .._errors import InputDataError
+from ..schedule import Schedule, load_schedule, nearest_teams, place_lat_lon
 from .store import Store, User, utc
 
 __all__ = ["create_app"]
@@ -64,7 +64,7 @@ SKIP_REASONS = (
 )
 
 _TEMPLATES = Environment(
-    loader=PackageLoader("outreach_routes", "templates"), autoescape=select_autoescape()
+    loader=PackageLoader("outreach_routes.service", "templates"), autoescape=select_autoescape()
 )
 
 

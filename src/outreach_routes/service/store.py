@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._errors import InputDataError
+from .._errors import InputDataError
 
 __all__ = ["ROLES", "Store", "User", "digest"]
 
