@@ -178,3 +178,23 @@ def test_plan_with_every_kind_of_unplaceable_corner(tmp_path):
     assert report.errors == []
     for rid in reasons:
         assert rid in listed
+
+
+def test_corner_groups_are_dbscans_with_one_sample():
+    """The few nodes where two streets meet are grouped as DBSCAN(min_samples=1) groups them
+    (same groups, same order), without importing scikit-learn for `where`."""
+    import numpy as np
+    from sklearn.cluster import DBSCAN
+
+    from outreach_routes.corners import _cluster
+
+    rng = np.random.default_rng(15)
+    for _ in range(200):
+        points = rng.uniform(0, 500, size=(int(rng.integers(1, 12)), 2))
+        labels = DBSCAN(eps=120.0, min_samples=1).fit_predict(points)
+        expected = []
+        for label in sorted(set(labels)):
+            members = points[labels == label]
+            best = members[np.argmin(np.hypot(*(members - members.mean(axis=0)).T))]
+            expected.append((float(best[0]), float(best[1])))
+        assert _cluster([tuple(p) for p in points], 120.0) == expected

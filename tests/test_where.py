@@ -127,7 +127,7 @@ def test_contact_sheet_lists_every_team_and_the_coordinators(plan_dir: Path, pla
     assert 'href="contacts.html"' in (plan_dir / "index.html").read_text("utf-8")
 
 
-HEAVY = ("osmnx", "folium", "sklearn", "dask", "geopandas")
+HEAVY = ("osmnx", "folium", "sklearn", "dask", "geopandas", "scipy")
 # Runs a command as `outreach-routes` does, then prints which heavy libraries it imported.
 WATCH = """
 import atexit, sys
@@ -152,8 +152,8 @@ def _imported(*args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
 
 def test_where_answers_without_the_planning_libraries(minneapolis):
     """`where` (a corner by name, so the corner matcher loads too) imports none of osmnx,
-    folium, scikit-learn, dask or geopandas; `--help` none either; `validate` no folium or
-    dask."""
+    folium, scikit-learn, dask, geopandas or scipy; `--help` none either; `validate` no folium
+    or dask."""
     folder, _plan, _schedule = minneapolis
     result, heavy = _imported(
         "where", "--plan", str(folder), "--at", MONDAY_2030, "--near", "Lake St & Chicago Ave"
@@ -186,3 +186,17 @@ def test_the_package_loads_its_names_on_first_use():
     )
     assert result.returncode == 0, result.stderr
     assert "has no attribute 'no_such_name'" in result.stdout
+
+
+def test_walking_metres_match_scipy(minneapolis):
+    """The heap Dijkstra `where` uses gives scipy's metres to every node."""
+    from outreach_routes.schedule import walking_metres
+
+    folder, _plan, schedule = minneapolis
+    fast = load_schedule(folder, many_queries=True)
+    for source in (0, len(schedule.xy) // 2, len(schedule.xy) - 1):
+        ours = walking_metres(schedule.walk, source)
+        theirs = walking_metres(fast.walk, source)
+        assert np.array_equal(np.isinf(ours), np.isinf(theirs))
+        finite = np.isfinite(ours)
+        assert np.allclose(ours[finite], theirs[finite], rtol=0, atol=1e-6)

@@ -3,7 +3,7 @@ against the street names of a walking graph.
 
 :func:`corner_index` indexes a graph's nodes by the normalised names of the streets meeting
 there; :func:`find_corner` turns two names into one place, or says why it cannot (an unknown
-name with the closest ones, streets that meet in several places or nowhere). Only numpy, scipy,
+name with the closest ones, streets that meet in several places or nowhere). Only numpy,
 shapely and pyproj: `where` looks corners up without loading the planning stack.
 """
 
@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 from pyproj import Transformer
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import connected_components
 
 from ._errors import InputDataError
 
@@ -178,10 +176,13 @@ def street_corners(
     """:func:`corner_index` from plain data: ``(u, v, street name)`` per edge (names that are
     not text are skipped) and each node's ``(x, y)`` in ``crs``."""
     by_name: dict[str, set[int]] = {}
+    keys: dict[str, str] = {}  # a street's name is on many edges: normalise it once
     for u, v, name in edges:
         if not isinstance(name, str) or not name.strip():
             continue
-        key = normalise_street(name)
+        key = keys.get(name)
+        if key is None:
+            key = keys[name] = normalise_street(name)
         by_name.setdefault(key, set()).update((u, v))
     return CornerIndex(
         names=frozenset(by_name),
@@ -378,8 +379,18 @@ def _cluster(points: list[tuple[float, float]], radius: float) -> list[tuple[flo
     one sample per core); return each group's point closest to the group's centre, groups in
     the order of their first point."""
     xy = np.asarray(points, dtype=float).reshape(-1, 2)
-    links = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) <= radius
-    _, labels = connected_components(csr_array(links), directed=False)
+    near = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) <= radius
+    labels = np.full(len(xy), -1)
+    for first in range(len(xy)):  # groups numbered by their first point
+        if labels[first] >= 0:
+            continue
+        labels[first] = group = labels.max() + 1
+        todo = [first]
+        while todo:
+            here = todo.pop()
+            for other in np.flatnonzero(near[here] & (labels < 0)):
+                labels[other] = group
+                todo.append(other)
     out = []
     for label in dict.fromkeys(labels.tolist()):
         members = xy[labels == label]

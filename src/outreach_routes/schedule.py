@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import heapq
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +25,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from pyproj import Transformer
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import dijkstra
 
 from ._errors import InputDataError
 from .corners import CornerIndex, find_corner, street_corners
@@ -34,6 +34,7 @@ __all__ = [
     "load_schedule",
     "local_time",
     "nearest_teams",
+    "walking_metres",
     "position_at",
     "route_track",
 ]
@@ -114,7 +115,7 @@ class Schedule:
     timezone: ZoneInfo
     tracks: list[np.ndarray]  # per route of document["teams"]: route_track
     xy: np.ndarray  # (n, 2) graph nodes in the city CRS
-    lengths: csr_array  # (n, n) metres between adjacent nodes, both ways
+    walk: Adjacency  # the streets both ways, for walking_metres
     to_city: Transformer  # WGS84 lon/lat -> city CRS
     crs: str  # the city's, of ``xy``
     streets: tuple[np.ndarray, np.ndarray, np.ndarray]  # per edge: node u, node v, street name
@@ -129,8 +130,26 @@ class Schedule:
         return street_corners(zip(u.tolist(), v.tolist(), names, strict=True), xy, crs=self.crs)
 
 
-def load_schedule(plan: str | Path) -> Schedule:
-    """Load ``plan.json`` (or its folder) with the walking graph written beside it."""
+@dataclass(frozen=True)
+class Adjacency:
+    """The walking graph both ways, as compressed rows: node ``i``'s neighbours are
+    ``to[start[i]:start[i + 1]]``, at ``metres[...]`` (the shortest of parallel streets).
+    ``matrix`` is the same as a scipy CSR matrix, made only for many queries."""
+
+    start: list[int]
+    to: list[int]
+    metres: list[float]
+    matrix: Any = None
+
+
+def load_schedule(plan: str | Path, *, many_queries: bool = False) -> Schedule:
+    """Load ``plan.json`` (or its folder) with the walking graph written beside it.
+
+    With ``many_queries`` (the service), walking times use scipy's Dijkstra, about seven
+    times faster a query; without it (one `where`), a heap in Python, so that the command
+    does not import scipy (a second of its start, ``benchmarks/cli_start.py``). Both give the
+    same metres.
+    """
     path = Path(plan)
     folder = path if path.is_dir() else path.parent
     try:
@@ -147,7 +166,7 @@ def load_schedule(plan: str | Path) -> Schedule:
     ids = nodes["osmid"]
     by_id = np.argsort(ids, kind="stable")
     u, v = (by_id[np.searchsorted(ids, edges[end], sorter=by_id)] for end in ("u", "v"))
-    lengths = _street_lengths(u, v, edges["length"], len(ids))
+    walk = _adjacency(u, v, edges["length"], len(ids), many_queries)
     xy = np.column_stack([nodes["x"], nodes["y"]])
     names = edges.get("name", [None] * len(u))
     return Schedule(
@@ -155,7 +174,7 @@ def load_schedule(plan: str | Path) -> Schedule:
         timezone=ZoneInfo(document["timezone"]),
         tracks=[route_track(r) for r in document["teams"]],
         xy=xy,
-        lengths=lengths,
+        walk=walk,
         to_city=Transformer.from_crs("EPSG:4326", graph_files["crs"], always_xy=True),
         crs=graph_files["crs"],
         streets=(u, v, np.asarray(names, dtype=object)),
@@ -256,7 +275,7 @@ def nearest_teams(
             f"{last:%a %d %b %H:%M}); ask the plan of that week"
         )
     gap, node = _nearest_node(schedule.xy, target)
-    metres = dijkstra(schedule.lengths, indices=int(node), directed=False)
+    metres = walking_metres(schedule.walk, int(node))
     t = when.timestamp()
     rows = []
     for team in dict.fromkeys(r["team"] for r in routes):
@@ -382,12 +401,43 @@ def place_xy(schedule: Schedule, near: str | tuple[float, float]) -> np.ndarray:
     return np.array(schedule.to_city.transform(lon, lat))
 
 
-def _street_lengths(u: np.ndarray, v: np.ndarray, length: np.ndarray, n: int) -> csr_array:
-    """Metres between adjacent nodes, the shortest of parallel streets, for walking either way
-    (searched with ``directed=False``)."""
+def _adjacency(u: np.ndarray, v: np.ndarray, length: np.ndarray, n: int, matrix: bool):
+    """Both-ways adjacency of the streets, the shortest of parallel ones."""
     a, b = np.minimum(u, v), np.maximum(u, v)
     order = np.lexsort((length, b, a))  # by pair, shortest first
     a, b, length = a[order], b[order], length[order]
     first = np.ones(len(a), dtype=bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    return csr_array((length[first], (a[first], b[first])), shape=(n, n))
+    a, b, length = a[first], b[first], length[first]
+    rows, cols = np.concatenate([a, b]), np.concatenate([b, a])
+    metres = np.concatenate([length, length])
+    order = np.argsort(rows, kind="stable")
+    start = np.searchsorted(rows[order], np.arange(n + 1))
+    csr = None
+    if matrix:
+        from scipy.sparse import csr_array
+
+        csr = csr_array((metres[order], cols[order], start), shape=(n, n))
+    return Adjacency(start.tolist(), cols[order].tolist(), metres[order].tolist(), csr)
+
+
+def walking_metres(walk: Adjacency, source: int) -> np.ndarray:
+    """Metres on foot from node ``source`` to every node (``inf`` where no street leads)."""
+    if walk.matrix is not None:
+        from scipy.sparse.csgraph import dijkstra
+
+        return dijkstra(walk.matrix, indices=source)
+    start, to, metres = walk.start, walk.to, walk.metres
+    dist = [math.inf] * (len(start) - 1)
+    dist[source] = 0.0
+    heap = [(0.0, source)]
+    while heap:
+        here, node = heapq.heappop(heap)
+        if here > dist[node]:
+            continue
+        for k in range(start[node], start[node + 1]):
+            there = here + metres[k]
+            if there < dist[to[k]]:
+                dist[to[k]] = there
+                heapq.heappush(heap, (there, to[k]))
+    return np.array(dist)

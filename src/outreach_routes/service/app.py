@@ -148,7 +148,9 @@ class Runs:
                 sha = hashlib.sha256(data).hexdigest()
                 served = self._served
                 if served is None or sha != served.sha256 or folder != served.folder:
-                    self._served = Served(folder, sha, json.loads(data), load_schedule(folder))
+                    self._served = Served(
+                        folder, sha, json.loads(data), load_schedule(folder, many_queries=True)
+                    )
                 self._key = key
             assert self._served is not None
             return self._served
