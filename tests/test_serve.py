@@ -512,3 +512,24 @@ def test_the_service_loads_none_of_the_planning_libraries(service):
                             check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_failed_logins_are_limited_per_address(plan_dir: Path, tmp_path: Path):
+    """Ten wrong codes from one address, and the eleventh try is refused before it is checked,
+    even with a good code. Its own server: the limit would lock out the other tests' logins."""
+    runs = tmp_path / "runs"
+    shutil.copytree(plan_dir, runs / "2023-W01")
+    (runs / "latest").symlink_to("2023-W01")
+    add_user(runs, "t22", "team", TEAM)
+    server = Server(runs)
+    server.start()
+    try:
+        for k in range(10):
+            status, _, answer = server.call("/api/login", body={"code": f"wrong-{k}"})
+            assert status == 401 and "not valid" in answer["error"]
+        link = run_cli("users", "link", "t22", "--base-url", server.base, "--runs-dir", str(runs))
+        good = link.stdout.strip().split("#code=")[1]
+        status, _, answer = server.call("/api/login", body={"code": good})
+        assert status == 429 and "too many failed logins" in answer["error"]
+    finally:
+        server.stop()
