@@ -533,3 +533,19 @@ def test_failed_logins_are_limited_per_address(plan_dir: Path, tmp_path: Path):
         assert status == 429 and "too many failed logins" in answer["error"]
     finally:
         server.stop()
+
+
+def test_before_the_first_plan_the_service_says_so(tmp_path: Path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    token = add_user(runs, "coord", "coordinator")
+    server = Server(runs)
+    server.start()
+    try:
+        status, _, answer = server.call("/api/board", token=token)
+        assert (
+            status == 503 and "no plan yet; run `outreach-routes plan --runs-dir" in answer["error"]
+        )
+        assert server.call("/api/board")[0] == 401
+    finally:
+        server.stop()

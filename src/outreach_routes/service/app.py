@@ -22,6 +22,7 @@ Locked down, because a leaked live position can put a worker in danger:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -169,6 +170,8 @@ def create_app(
     runs = Runs(Path(runs_dir))
     store = Store(db or Path(runs_dir) / "service.sqlite3")
     store.start_writer()
+    with contextlib.suppress(InputDataError):  # no plan yet: requests say so (503)
+        runs.current()  # load the plan now, not on the first request
 
     def retention() -> None:
         while True:
@@ -191,9 +194,13 @@ def create_app(
         Route("/team/{slug}", service.team_page, methods=["GET"]),
         Route("/run/{path:path}", service.run_file, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={Refused: _refused})
+    app = Starlette(routes=routes, exception_handlers={Refused: _refused, InputDataError: _no_plan})
     app.add_middleware(_Locked, service=service)
     return app
+
+
+async def _no_plan(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": str(exc)}, status_code=503)
 
 
 async def _refused(request: Request, exc: Exception) -> Response:
