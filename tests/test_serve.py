@@ -549,3 +549,19 @@ def test_before_the_first_plan_the_service_says_so(tmp_path: Path):
         assert server.call("/api/board")[0] == 401
     finally:
         server.stop()
+
+
+def test_a_team_responding_to_a_scene_is_placed_at_the_scene(service):
+    server, tokens = service
+    status, _, scene = server.call("/api/scene-requests", token=tokens["dispatch"],
+                                   body={"near": "40.0052,-75.1545", "asked_by": "dispatch",
+                                         "note": "crowd gathering"})  # fmt: skip
+    assert status == 201
+    # After every other check-in of this team in the module (the phone's clock reads 19:58).
+    body = _checkin("scene-1", "responding", team=OTHER, scene_request_id=scene["id"],
+                    tapped_at="2023-01-04T19:59:30-05:00")  # fmt: skip
+    assert server.call("/api/checkins", token=tokens["other"], body=body)[0] == 201
+    _, _, rows = server.call("/api/where?near=40.0052,-75.1545", token=tokens["dispatch"])
+    mine = next(r for r in rows if r["team"] == OTHER)
+    assert mine["source"] == "check-in" and mine["status"] == "checked in: responding to a scene"
+    assert mine["walk_min"] < 1

@@ -9,7 +9,6 @@ it, so the same inputs, config and seed give the same bytes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -33,7 +32,7 @@ import shapely
 from pyproj import Transformer
 
 from ._errors import InputDataError
-from ._io import dumps_json, read_city_limits
+from ._io import dumps_json, read_city_limits, sha256_file
 from .backtest import recent_skill
 from .config import PlanConfig, load_config
 from .corners import corner_index
@@ -1019,7 +1018,7 @@ def _manifest(plan: Plan, document: dict[str, Any], render_seconds: float) -> di
         "config": str(config.source),
         "seed": config.routing.seed,
         "iterations": config.routing.iterations,
-        "inputs": [{"path": str(p), "sha256": _sha256(p)} for p in inputs],
+        "inputs": [{"path": str(p), "sha256": sha256_file(p)} for p in inputs],
         "outputs": {
             "plan": "plan.json",
             "rejects": "rejects.csv",
@@ -1051,14 +1050,6 @@ def _manifest(plan: Plan, document: dict[str, Any], render_seconds: float) -> di
         + [{"stage": "render", "seconds": round(render_seconds, 3)}],
         "versions": {"python": sys.version.split()[0], "platform": platform.platform(), **versions},
     }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:

@@ -45,6 +45,7 @@ import numpy as np
 import shapely
 
 from ._assets import assets_dir, inline_assets
+from ._io import sha256_file
 from .routing import pretty_street
 from .schedule import route_track
 
@@ -124,7 +125,7 @@ def write_maps(
         made[slug] = {
             "view": fingerprint,
             "sha256": {
-                name: _sha256(folder / "teams" / name)
+                name: sha256_file(folder / "teams" / name)
                 for name in (pattern.format(slug) for pattern in TEAM_FILES)
             },
         }
@@ -226,17 +227,13 @@ def _copy_team_files(source: Path, folder: Path, made: dict[str, Any]) -> bool:
     if len(hashes) != len(TEAM_FILES):
         return False
     try:
-        if any(_sha256(source / "teams" / name) != digest for name, digest in hashes.items()):
+        if any(sha256_file(source / "teams" / name) != digest for name, digest in hashes.items()):
             return False
     except OSError:
         return False
     for name in hashes:
         shutil.copyfile(source / "teams" / name, folder / "teams" / name)
     return True
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @contextmanager

@@ -663,8 +663,7 @@ def _place(
     if row["status"] == "start":
         return tuple(route["base"])
     if row["status"] == "responding" and row["scene_request_id"] and store is not None:
-        scenes = store.scene_requests("0000")
-        scene = next((s for s in scenes if s["id"] == row["scene_request_id"]), None)
+        scene = store.scene_request(row["scene_request_id"])
         return (scene["lon"], scene["lat"]) if scene else None
     return None
 

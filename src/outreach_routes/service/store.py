@@ -383,6 +383,11 @@ class Store:
         sql = f"INSERT INTO scene_requests ({columns}) VALUES ({marks})"
         self.write(lambda db: db.execute(sql, tuple(row.values())))
 
+    def scene_request(self, request_id: str) -> dict | None:
+        with self._read() as db:
+            row = db.execute("SELECT * FROM scene_requests WHERE id = ?", (request_id,)).fetchone()
+        return dict(row) if row else None
+
     def scene_requests(self, since: dt.datetime | str) -> list[dict]:
         with self._read() as db:
             rows = db.execute(
