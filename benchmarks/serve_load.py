@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import shutil
@@ -68,7 +69,10 @@ def main() -> None:
     try:
         _wait(port)
         stops = route["stops"][1:-1]
-        stop = stops[len(stops) // 2]
+        # dispatch asks about many places: every stop of the night in turn, as scenes
+        places = [(s["lat"], s["lon"]) for r in plan["teams"] if r["night"] == night
+                  for s in r["stops"][1:-1]]  # fmt: skip
+        asked = itertools.count()
 
         local = threading.local()
 
@@ -98,15 +102,18 @@ def main() -> None:
         def ask(_n: int) -> None:
             while not done.is_set():
                 started = time.perf_counter()
-                call(f"/api/where?near={stop['lat']},{stop['lon']}", dispatch)
+                lat, lon = places[next(asked) % len(places)]
+                call(f"/api/where?near={lat},{lon}", dispatch)
                 latencies.append(time.perf_counter() - started)
 
+        cpu = _cpu_seconds(server.pid)
         started = time.perf_counter()
         with ThreadPoolExecutor(args.clients + 5) as pool:
             askers = [pool.submit(ask, n) for n in range(5)]
             for f in [pool.submit(post, n) for n in range(args.clients)]:
                 f.result()
             seconds = time.perf_counter() - started
+            cpu = _cpu_seconds(server.pid) - cpu
             done.set()
             for f in askers:
                 f.result()
@@ -116,8 +123,11 @@ def main() -> None:
             ids = [r["client_id"] for r in json.loads(answer.read())]
         total = args.clients * args.each
         quantiles = statistics.quantiles(sorted(latencies), n=100)
-        print(f"check-ins: {len(set(ids))} of {total} stored, {len(ids) - len(set(ids))} twice; "
-              f"{total / seconds:.0f} a second over {seconds:.1f} s")  # fmt: skip
+        twice = len(ids) - len(set(ids))
+        print(
+            f"check-ins: {len(set(ids))} of {total} stored, {twice} twice; {total / seconds:.0f} "
+            f"a second over {seconds:.1f} s; server CPU {cpu:.1f} s"
+        )
         print(
             f"where: {len(latencies)} answers, p50 {quantiles[49] * 1000:.0f} ms, "
             f"p95 {quantiles[94] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
@@ -125,6 +135,12 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait(port: int) -> None:

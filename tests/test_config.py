@@ -87,3 +87,23 @@ def test_unknown_territory_lists_the_known_ones(tmp_path):
     week = pd.Timestamp("2023-01-02", tz="America/New_York")
     with pytest.raises(InputDataError, match="territory '99' is not in column `police_district`"):
         load_teams(config, week_start=week)
+
+
+def test_the_service_table_is_read_and_checked(tmp_path):
+    from outreach_routes.config import load_service_config
+
+    path = write_bundled_config(tmp_path, extra="\n[service]\nkeep_positions_days = 10\n")
+    assert load_config(path).service.keep_positions_days == 10
+    assert load_service_config(path).keep_days == 182  # the default
+    assert load_service_config(None).keep_positions_days == 30  # the bundled config has none
+    for text, problem in (
+        ("keep_positions_days = 0", "`keep_positions_days` = 0: give a whole number of days"),
+        ('keep_positions_days = "30"', "`keep_positions_days` = '30': give a whole number"),
+        ("keep_days = 100", "`keep_days` = 100: give a whole number of days, at least 182"),
+        ("keep_hours = 1", "[service]: unknown key `keep_hours`"),
+    ):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(f"[service]\n{text}\n", "utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_service_config(bad)
+        assert problem in str(caught.value) and str(bad) in str(caught.value)

@@ -35,8 +35,9 @@ OTHER = "Team 39 Nicetown"
 class Server:
     """``outreach-routes serve`` in a subprocess, restartable."""
 
-    def __init__(self, runs: Path) -> None:
+    def __init__(self, runs: Path, *args: str) -> None:
         self.runs = runs
+        self.args = args
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -45,7 +46,7 @@ class Server:
         env = {**os.environ, "OUTREACH_ROUTES_NOW": NOW}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "outreach_routes", "serve", "--runs-dir", str(self.runs),
-             "--port", str(self.port)],
+             "--port", str(self.port), *self.args],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 30
@@ -267,15 +268,27 @@ def test_a_new_week_is_served_without_a_restart(service):
     (week2 / "plan.json").write_text(json.dumps(plan), "utf-8")
     (server.runs / ".latest").symlink_to("2023-W02")
     os.replace(server.runs / ".latest", server.runs / "latest")
-    try:
-        _, _, page = server.call("/", token=tokens["coordinator"])
-        assert "Philadelphia, next week" in page
+    try:  # the folder is looked at once a second (Runs.CHECK_S)
+        assert _within(3, lambda: "Philadelphia, next week" in _home(server, tokens))
         assert before["week_of"] == "2023-01-02"
     finally:
         (server.runs / ".latest").symlink_to("2023-W01")
         os.replace(server.runs / ".latest", server.runs / "latest")
-    _, _, page = server.call("/", token=tokens["coordinator"])
-    assert "Philadelphia, next week" not in page
+    assert _within(3, lambda: "Philadelphia, next week" not in _home(server, tokens))
+
+
+def _home(server, tokens) -> str:
+    return server.call("/", token=tokens["coordinator"])[2]
+
+
+def _within(seconds: float, check) -> bool:
+    """True once ``check()`` is, polling for up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def test_load_and_a_kill_lose_nothing_acknowledged(service):
@@ -489,11 +502,62 @@ def test_retention_and_schema_versions(tmp_path):
     assert len(store.audit_log()) == 1  # the rest: 26 weeks
     store.forget(dt.datetime(2023, 8, 1, tzinfo=dt.UTC), keep_positions_days=30)
     assert [r["client_id"] for r in store.checkins()] == ["recent"] and not store.audit_log()
+    window = (recent - dt.timedelta(minutes=1), recent)
+    assert [r["client_id"] for r in store.latest_checkins([TEAM, "Nobody"], *window)] == ["recent"]
+    # a version 1 database (before the index of latest_checkins) is brought up to date
     with sqlite3.connect(store.path) as db:
+        db.execute("DROP INDEX checkins_by_team_tap")
+        db.execute("PRAGMA user_version = 1")
+    db.close()
+    Store(store.path)
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        query = "SELECT * FROM checkins WHERE team = 'x' AND tapped_utc > ''"
+        plan = " ".join(r[-1] for r in db.execute("EXPLAIN QUERY PLAN " + query))
+        assert "checkins_by_team_tap" in plan
         db.execute("PRAGMA user_version = 99")
     db.close()
     with pytest.raises(InputDataError, match="schema version 99 is newer"):
         Store(store.path)
+
+
+def test_retention_follows_the_config_service_table(service, tmp_path):
+    """`serve --config` reads [service]: a position 40 days old stays under
+    keep_positions_days = 60 and goes under 35, at the service's start. A period the config
+    cannot mean is refused before the service starts, naming the key."""
+    from outreach_routes.service.store import Store
+
+    runs = tmp_path / "runs"
+    shutil.copytree(service[0].runs / "2023-W01", runs / "2023-W01", symlinks=True)
+    old = (dt.datetime.fromisoformat(NOW) - dt.timedelta(days=40)).isoformat()
+    Store(runs / "service.sqlite3").add_checkin(
+        {"client_id": "old-one", "team": TEAM, "night": "2022-11-25", "stop_id": None,
+         "status": "start", "tapped_at": old, "tapped_utc": old, "received_at": old,
+         "reason": None, "lat": 39.99, "lon": -75.15, "scene_request_id": None, "late": 0,
+         "user": "t"})  # fmt: skip
+    for days, kept in ((60, True), (35, False)):
+        config = tmp_path / f"keep{days}.toml"
+        config.write_text(f"[service]\nkeep_positions_days = {days}\n", "utf-8")
+        server = Server(runs, "--config", str(config))
+        server.start()  # the first retention pass runs before the port opens
+        try:
+            assert (_old_position(runs) is not None) == kept
+        finally:
+            server.stop()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[service]\nkeep_days = 30\n", "utf-8")
+    result = run_cli("serve", "--runs-dir", str(runs), "--config", str(bad))
+    assert result.returncode == 2
+    assert "[service] `keep_days` = 30: give a whole number of days, at least 182" in result.stderr
+
+
+def _old_position(runs: Path):
+    import sqlite3
+
+    with sqlite3.connect(runs / "service.sqlite3") as db:
+        (lat,) = db.execute("SELECT lat FROM checkins WHERE client_id = 'old-one'").fetchone()
+    db.close()
+    return lat
 
 
 def test_the_service_loads_none_of_the_planning_libraries(service):

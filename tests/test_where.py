@@ -189,14 +189,32 @@ def test_the_package_loads_its_names_on_first_use():
 
 
 def test_walking_metres_match_scipy(minneapolis):
-    """The heap Dijkstra `where` uses gives scipy's metres to every node."""
+    """The heap Dijkstra of the `where` command and the compiled one of the service give
+    scipy's metres to every node; told where to stop, they are exact there and stop sooner."""
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import dijkstra
+
     from outreach_routes.schedule import walking_metres
 
     folder, _plan, schedule = minneapolis
     fast = load_schedule(folder, many_queries=True)
-    for source in (0, len(schedule.xy) // 2, len(schedule.xy) - 1):
-        ours = walking_metres(schedule.walk, source)
-        theirs = walking_metres(fast.walk, source)
-        assert np.array_equal(np.isinf(ours), np.isinf(theirs))
-        finite = np.isfinite(ours)
-        assert np.allclose(ours[finite], theirs[finite], rtol=0, atol=1e-6)
+    start, to, metres = fast.walk.arrays
+    n = len(start) - 1
+    matrix = csr_array((metres, to, start), shape=(n, n))
+    rng = np.random.default_rng(3)
+    for source in (0, n // 2, n - 1, *rng.integers(n, size=3)):
+        theirs = dijkstra(matrix, indices=int(source))
+        for walk in (schedule.walk, fast.walk):
+            ours = walking_metres(walk, int(source))
+            assert np.array_equal(np.isinf(ours), np.isinf(theirs))
+            finite = np.isfinite(ours)
+            assert np.allclose(ours[finite], theirs[finite], rtol=0, atol=1e-6)
+            # the nearest and the farthest reachable node, and one in between
+            reachable = np.flatnonzero(np.isfinite(theirs))
+            by_walk = reachable[np.argsort(theirs[reachable])]
+            stop_at = [by_walk[1], by_walk[len(by_walk) // 3]]
+            near = walking_metres(walk, int(source), stop_at=stop_at)
+            assert np.allclose(near[stop_at], theirs[stop_at], rtol=0, atol=1e-6)
+            assert np.isinf(near).sum() > n // 2  # it stopped early
+            everything = walking_metres(walk, int(source), stop_at=[by_walk[-1]])
+            assert np.isclose(everything[by_walk[-1]], theirs[by_walk[-1]], rtol=0, atol=1e-6)

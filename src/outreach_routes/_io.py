@@ -9,12 +9,16 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import geopandas as gpd
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ._errors import InputDataError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+
+# geopandas and pandas are imported by the readers that need them: the service writes files
+# through this module and loads neither (2 s of imports, `python -X importtime`).
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
 
@@ -30,6 +34,9 @@ def read_table(path: Path, *, delimiter: str | None = None) -> pd.DataFrame:
     InputDataError
         For a missing or empty file, or one no reader understands.
     """
+    import geopandas as gpd
+    import pandas as pd
+
     if not path.is_file():
         raise InputDataError(f"{path}: file not found; check the path in the config")
     if path.stat().st_size == 0:
@@ -72,6 +79,8 @@ def _zip_holds_csv(path: Path) -> bool:
 
 def read_vector(path: Path, *, what: str) -> gpd.GeoDataFrame:
     """Read a file that must hold geometries (streets, territories, requests)."""
+    import geopandas as gpd
+
     frame = read_table(path)
     if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
         raise InputDataError(
@@ -83,6 +92,8 @@ def read_vector(path: Path, *, what: str) -> gpd.GeoDataFrame:
 
 def _read_csv(path: Path, delimiter: str | None) -> pd.DataFrame:
     """Read delimited text as strings: delimiter sniffed unless given, UTF-8 or Latin-1."""
+    import pandas as pd
+
     options = {"dtype": str, "keep_default_na": True, "compression": "infer"}
     if delimiter:
         options["sep"] = delimiter

@@ -476,18 +476,23 @@ def serve(
             "X-Forwarded-Proto believed (for the client address of login rate limits)."
         ),
     ] = None,
-    keep_positions_days: Annotated[
-        int, typer.Option(help="Days to keep the positions teams send with check-ins.")
-    ] = 30,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="Config whose [service] table sets how long positions and check-ins are "
+            "kept; default: the bundled one."
+        ),
+    ] = None,
 ) -> None:
     """Serve the latest run to dispatch, teams and coordinators (see README: Service)."""
     import uvicorn
 
+    from .config import load_service_config
     from .service.app import create_app
 
     try:
-        application = create_app(runs_dir, db, keep_positions_days=keep_positions_days)
-    except InputDataError as exc:
+        application = create_app(runs_dir, db, keep=load_service_config(config))
+    except InputDataError as exc:  # a ConfigError too
         _fail(exc)
     uvicorn.run(
         application,

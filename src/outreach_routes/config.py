@@ -28,10 +28,12 @@ __all__ = [
     "RequestConfig",
     "ResponseConfig",
     "RoutingConfig",
+    "ServiceConfig",
     "TeamConfig",
     "TerritoryConfig",
     "default_config_path",
     "load_config",
+    "load_service_config",
 ]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -149,6 +151,14 @@ class ResponseConfig:
 
 
 @dataclass(frozen=True)
+class ServiceConfig:
+    """The service (``serve``): how long what the teams send is kept."""
+
+    keep_positions_days: int = 30  # positions sent with check-ins are cleared after this
+    keep_days: int = 182  # check-ins, scene requests and the audit log: at least 26 weeks
+
+
+@dataclass(frozen=True)
 class TeamConfig:
     """One team: where it starts, where it works, when, how fast, how to reach it."""
 
@@ -196,6 +206,7 @@ class PlanConfig:
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     response: ResponseConfig = field(default_factory=ResponseConfig)
     no_go_zones: tuple[NoGoZoneConfig, ...] = ()
+    service: ServiceConfig = field(default_factory=ServiceConfig)
 
 
 def default_config_path() -> Path:
@@ -220,19 +231,35 @@ def load_config(path: str | Path | None = None) -> PlanConfig:
     ConfigError
         Listing every problem found, each with the table and key and how to fix it.
     """
-    path = Path(path) if path is not None else default_config_path()
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found: pass an existing file with --config")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from exc
+    path, raw = _read_toml(path)
     reader = _Reader(path)
     config = reader.plan(raw)
     if reader.problems:
         raise ConfigError(*(f"{path}: {problem}" for problem in reader.problems))
     assert config is not None
     return config
+
+
+def load_service_config(path: str | Path | None = None) -> ServiceConfig:
+    """Read and check the ``[service]`` table of a config (the bundled one when omitted): the
+    service needs none of the plan's input files, so the rest is not checked here."""
+    path, raw = _read_toml(path)
+    reader = _Reader(path)
+    service = reader.service(raw.get("service", {}))
+    if reader.problems:
+        raise ConfigError(*(f"{path}: {problem}" for problem in reader.problems))
+    assert service is not None
+    return service
+
+
+def _read_toml(path: str | Path | None) -> tuple[Path, dict[str, Any]]:
+    path = Path(path) if path is not None else default_config_path()
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found: pass an existing file with --config")
+    try:
+        return path, tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from exc
 
 
 class _Reader:
@@ -255,6 +282,7 @@ class _Reader:
             "routing",
             "response",
             "no_go_zones",
+            "service",
         }
         for key in raw.keys() - known:
             self.problems.append(f"unknown table [{key}]; known tables: {', '.join(sorted(known))}")
@@ -305,12 +333,13 @@ class _Reader:
         requests = self.build(RequestConfig, raw.get("requests", {}), "[requests]", paths={"path"})
         routing = self.build(RoutingConfig, raw.get("routing", {}), "[routing]")
         response = self.build(ResponseConfig, raw.get("response", {}), "[response]")
+        service = self.service(raw.get("service", {}))
         if network is not None and network.cache_dir is not None:
             network = replace(network, cache_dir=(self.base / network.cache_dir).resolve())
         teams = self.teams(raw.get("teams"))
         zones = self.zones(raw.get("no_go_zones", []))
         parts = (city, incidents, network, territories, hotspots, requests, routing, response)
-        parts += (teams,)
+        parts += (teams, service)
         if any(p is None for p in parts):
             return None
         return PlanConfig(
@@ -325,7 +354,23 @@ class _Reader:
             routing=routing,
             response=response,
             no_go_zones=zones,
+            service=service,
         )
+
+    def service(self, raw: Any) -> ServiceConfig | None:
+        service = self.build(ServiceConfig, raw, "[service]")
+        if service is None:
+            return None
+        good = True
+        for key, least in (("keep_positions_days", 1), ("keep_days", 182)):
+            value = getattr(service, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                self.problems.append(
+                    f"[service] `{key}` = {value!r}: give a whole number of days, at least "
+                    f"{least}" + (" (26 weeks)" if least == 182 else "")
+                )
+                good = False
+        return service if good else None
 
     def build(
         self,

@@ -19,13 +19,18 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._errors import InputDataError
 from ._io import write_text_atomic
-from .pipeline import Plan, plan_week, write_plan
-from .render import html_page, safe_text
 
-__all__ = ["RunLocked", "iso_week", "run_week", "runs_index"]
+if TYPE_CHECKING:
+    from .pipeline import Plan
+
+# The pipeline and the pages are imported where a run needs them: the service reads the
+# folder layout from here (latest_run) and must not load the planning libraries.
+
+__all__ = ["RunLocked", "iso_week", "latest_run", "run_week", "runs_index"]
 
 WEEK_FOLDER = re.compile(r"^\d{4}-W\d{2}$")
 LOCK = ".lock"
@@ -58,6 +63,8 @@ def run_week(
     Returns the plan and its folder. Raises :class:`RunLocked` when another run holds the
     lock, and whatever the pipeline raises otherwise (then nothing visible has changed).
     """
+    from .pipeline import plan_week, write_plan
+
     runs = Path(runs_dir).resolve()
     runs.mkdir(parents=True, exist_ok=True)
     with _lock(runs), _log_file(runs) as log:
@@ -90,6 +97,8 @@ def read_plan_json(folder: Path) -> dict | None:
 
 def runs_index(runs: Path) -> str:
     """``index.html`` of a runs folder: every week with its headline figures and links."""
+    from .render import html_page, safe_text
+
     rows = []
     city = "outreach routes"
     for folder in sorted(_weeks(runs), reverse=True):
@@ -122,12 +131,27 @@ def runs_index(runs: Path) -> str:
     return html_page(f"{safe_text(city)}: weekly plans", body, style)
 
 
+def latest_run(runs: Path) -> Path | None:
+    """The week folder ``runs/latest`` points at; where there is no such link (a failed
+    symlink leaves ``latest.html``), the newest week with a plan; None before the first."""
+    link = runs / "latest"
+    if link.is_dir():
+        return link.resolve()
+    weeks = _planned_weeks(runs)
+    return weeks[-1] if weeks else None
+
+
 def _weeks(runs: Path) -> Iterator[Path]:
     return (p for p in runs.iterdir() if p.is_dir() and WEEK_FOLDER.match(p.name))
 
 
+def _planned_weeks(runs: Path) -> list[Path]:
+    """The week folders holding a plan, oldest first."""
+    return sorted(p for p in _weeks(runs) if (p / "plan.json").is_file())
+
+
 def _latest_before(runs: Path, week: str) -> Path | None:
-    earlier = sorted(p for p in _weeks(runs) if p.name < week and (p / "plan.json").exists())
+    earlier = [p for p in _planned_weeks(runs) if p.name < week]
     return earlier[-1] if earlier else None
 
 

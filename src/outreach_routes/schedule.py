@@ -18,6 +18,7 @@ import heapq
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "local_time",
     "nearest_teams",
     "walking_metres",
+    "where_question",
     "position_at",
     "route_track",
 ]
@@ -119,6 +121,7 @@ class Schedule:
     to_city: Transformer  # WGS84 lon/lat -> city CRS
     crs: str  # the city's, of ``xy``
     streets: tuple[np.ndarray, np.ndarray, np.ndarray]  # per edge: node u, node v, street name
+    tree: Any = None  # a scipy cKDTree of ``xy``, made only for many queries
 
     @functools.cached_property
     def corners(self) -> CornerIndex | None:
@@ -134,21 +137,23 @@ class Schedule:
 class Adjacency:
     """The walking graph both ways, as compressed rows: node ``i``'s neighbours are
     ``to[start[i]:start[i + 1]]``, at ``metres[...]`` (the shortest of parallel streets).
-    ``matrix`` is the same as a scipy CSR matrix, made only for many queries."""
+    ``arrays`` holds the same as numpy arrays, made only for many queries (the compiled
+    search of :mod:`outreach_routes._shortest`)."""
 
     start: list[int]
     to: list[int]
     metres: list[float]
-    matrix: Any = None
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def load_schedule(plan: str | Path, *, many_queries: bool = False) -> Schedule:
     """Load ``plan.json`` (or its folder) with the walking graph written beside it.
 
-    With ``many_queries`` (the service), walking times use scipy's Dijkstra, about seven
-    times faster a query; without it (one `where`), a heap in Python, so that the command
-    does not import scipy (a second of its start, ``benchmarks/cli_start.py``). Both give the
-    same metres.
+    With ``many_queries`` (the service), walking times use a Dijkstra compiled with Numba
+    that runs outside the GIL, and nearest corners a k-d tree; without it (one `where`), a
+    heap in Python and brute force, so that the command neither imports scipy and Numba nor
+    compiles (a second or more of its start, ``benchmarks/cli_start.py``). Both give the same
+    answers.
     """
     path = Path(plan)
     folder = path if path.is_dir() else path.parent
@@ -178,15 +183,32 @@ def load_schedule(plan: str | Path, *, many_queries: bool = False) -> Schedule:
         to_city=Transformer.from_crs("EPSG:4326", graph_files["crs"], always_xy=True),
         crs=graph_files["crs"],
         streets=(u, v, np.asarray(names, dtype=object)),
+        tree=_tree(xy) if many_queries else None,
     )
 
 
-def _nearest_node(xy: np.ndarray, point) -> tuple[float, int]:
-    """Distance to the nearest graph node and its index, by brute force: under a millisecond
-    for a city's nodes, and no ``scipy.spatial`` to import (a sixth of ``where``'s start)."""
-    gaps = np.hypot(xy[:, 0] - point[0], xy[:, 1] - point[1])
-    node = int(np.argmin(gaps))
-    return float(gaps[node]), node
+def _tree(xy: np.ndarray):
+    from scipy.spatial import cKDTree
+
+    return cKDTree(xy)
+
+
+def _nearest_nodes(schedule: Schedule, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per point (rows of x, y in the city CRS), the distance to the nearest graph node and
+    its index. Without a k-d tree, by brute force: a third of a millisecond a point for a
+    city's nodes, and no ``scipy.spatial`` to import (a sixth of ``where``'s start)."""
+    points = np.asarray(points, dtype=float).reshape(-1, 2)
+    if schedule.tree is not None:
+        gaps, nodes = schedule.tree.query(points)
+        return np.asarray(gaps, dtype=float), np.asarray(nodes, dtype=int)
+    xy = schedule.xy
+    nodes = np.empty(len(points), dtype=int)
+    gaps = np.empty(len(points))
+    for k, (x, y) in enumerate(points):
+        d = np.hypot(xy[:, 0] - x, xy[:, 1] - y)
+        nodes[k] = int(np.argmin(d))
+        gaps[k] = d[nodes[k]]
+    return gaps, nodes
 
 
 def _read_columns(path: Path, wanted: list[str]) -> dict[str, Any]:
@@ -262,22 +284,10 @@ def nearest_teams(
         ``age_min`` and ``status`` ("checked in at stop 3"). It replaces the plan's place and
         status, and ``check_in_age_min`` says how old it is.
     """
-    when = local_time(schedule, at)
-    target = place_xy(schedule, near)
+    when, target = where_question(schedule, at, near)
     routes = schedule.document["teams"]
-    monday = dt.datetime.combine(
-        dt.date.fromisoformat(schedule.document["week_of"]), dt.time(), schedule.timezone
-    )
-    last = max(dt.datetime.fromisoformat(r["shift_end"]) for r in routes)
-    if not monday <= when <= max(last, monday + dt.timedelta(days=7)):
-        raise InputDataError(
-            f"{when:%a %d %b %Y %H:%M} is outside this plan's week ({monday:%a %d %b} to "
-            f"{last:%a %d %b %H:%M}); ask the plan of that week"
-        )
-    gap, node = _nearest_node(schedule.xy, target)
-    metres = walking_metres(schedule.walk, int(node))
     t = when.timestamp()
-    rows = []
+    rows, placed = [], []  # placed: (row, route, track, lon, lat, report) of teams on shift
     for team in dict.fromkeys(r["team"] for r in routes):
         mine = [(r, k) for k, r in enumerate(routes) if r["team"] == team]
         on = next(
@@ -298,9 +308,10 @@ def nearest_teams(
             "walk_min": None,
             "contact": mine[0][0]["contact"],
             "next_shift_start": min(later, key=_seconds) if later else None,
-            "off_network_m": round(float(gap)),
+            "off_network_m": None,
             "source": "plan",
         }
+        rows.append(row)
         if on is not None:
             route, k = on
             track = schedule.tracks[k]
@@ -308,22 +319,33 @@ def nearest_teams(
             report = (reported or {}).get(team)
             if report is not None:
                 lon, lat = report["lon"], report["lat"]
-            x, y = schedule.to_city.transform(lon, lat)
-            offset, at_node = _nearest_node(schedule.xy, (x, y))
-            walk_m = float(metres[at_node]) + offset + gap
-            status, stop = _status(route, track, t)
-            if report is not None:
-                status = report["status"]
-                row.update(source="check-in", check_in_age_min=round(report["age_min"], 1))
-            row.update(
-                position=[round(lon, 6), round(lat, 6)],
-                status=status,
-                next_stop=stop,
-                walk_min=round(walk_m / (route["walk_speed_kmh"] * 1000 / 60), 1)
-                if np.isfinite(walk_m)
-                else None,
-            )
-        rows.append(row)
+            placed.append((row, route, track, lon, lat, report))
+    # every corner at once: the asked place first, then each team on shift
+    lon_lat = np.array([(lon, lat) for _row, _r, _t, lon, lat, _rep in placed]).reshape(-1, 2)
+    xs, ys = schedule.to_city.transform(lon_lat[:, 0], lon_lat[:, 1])
+    gaps, nodes = _nearest_nodes(schedule, np.vstack([target, np.column_stack([xs, ys])]))
+    gap = float(gaps[0])
+    # the search stops once it has reached every team on shift (none: no search)
+    metres = walking_metres(schedule.walk, int(nodes[0]), stop_at=nodes[1:]) if placed else None
+    for row in rows:
+        row["off_network_m"] = round(gap)
+    for (row, route, track, lon, lat, report), offset, at_node in zip(
+        placed, gaps[1:], nodes[1:], strict=True
+    ):
+        assert metres is not None
+        walk_m = float(metres[at_node]) + float(offset) + gap
+        status, stop = _status(route, track, t)
+        if report is not None:
+            status = report["status"]
+            row.update(source="check-in", check_in_age_min=round(report["age_min"], 1))
+        row.update(
+            position=[round(lon, 6), round(lat, 6)],
+            status=status,
+            next_stop=stop,
+            walk_min=round(walk_m / (route["walk_speed_kmh"] * 1000 / 60), 1)
+            if np.isfinite(walk_m)
+            else None,
+        )
     on_shift = sorted(
         (r for r in rows if r["on_shift"]),
         key=lambda r: (r["walk_min"] is None, r["walk_min"] or 0.0, r["team"]),
@@ -356,6 +378,27 @@ def _stop_info(number: int, stop: dict[str, Any]) -> dict[str, Any]:
         "label": stop["label"],
         "arrive": stop["arrive"],
     }
+
+
+def where_question(
+    schedule: Schedule, at: str | dt.datetime, near: str | tuple[float, float]
+) -> tuple[dt.datetime, np.ndarray]:
+    """The time and place of a :func:`nearest_teams` question, checked: the city's time, and
+    the place in the city CRS. Raises :class:`InputDataError`, with the fix, for a place it
+    cannot find or a time outside the plan's week."""
+    when = local_time(schedule, at)
+    target = place_xy(schedule, near)
+    routes = schedule.document["teams"]
+    monday = dt.datetime.combine(
+        dt.date.fromisoformat(schedule.document["week_of"]), dt.time(), schedule.timezone
+    )
+    last = max(dt.datetime.fromisoformat(r["shift_end"]) for r in routes)
+    if not monday <= when <= max(last, monday + dt.timedelta(days=7)):
+        raise InputDataError(
+            f"{when:%a %d %b %Y %H:%M} is outside this plan's week ({monday:%a %d %b} to "
+            f"{last:%a %d %b %H:%M}); ask the plan of that week"
+        )
+    return when, target
 
 
 def local_time(schedule: Schedule, at: str | dt.datetime) -> dt.datetime:
@@ -401,7 +444,7 @@ def place_xy(schedule: Schedule, near: str | tuple[float, float]) -> np.ndarray:
     return np.array(schedule.to_city.transform(lon, lat))
 
 
-def _adjacency(u: np.ndarray, v: np.ndarray, length: np.ndarray, n: int, matrix: bool):
+def _adjacency(u: np.ndarray, v: np.ndarray, length: np.ndarray, n: int, compiled: bool):
     """Both-ways adjacency of the streets, the shortest of parallel ones."""
     a, b = np.minimum(u, v), np.maximum(u, v)
     order = np.lexsort((length, b, a))  # by pair, shortest first
@@ -413,31 +456,43 @@ def _adjacency(u: np.ndarray, v: np.ndarray, length: np.ndarray, n: int, matrix:
     metres = np.concatenate([length, length])
     order = np.argsort(rows, kind="stable")
     start = np.searchsorted(rows[order], np.arange(n + 1))
-    csr = None
-    if matrix:
-        from scipy.sparse import csr_array
+    start, to, metres = start, cols[order], metres[order]
+    arrays = None
+    if compiled:
+        from ._shortest import dijkstra
 
-        csr = csr_array((metres[order], cols[order], start), shape=(n, n))
-    return Adjacency(start.tolist(), cols[order].tolist(), metres[order].tolist(), csr)
+        arrays = (start.astype(np.int64), to.astype(np.int64), metres.astype(np.float64))
+        dijkstra(*arrays, 0, np.arange(1))  # compiled (or read from Numba's cache) now
+    return Adjacency(start.tolist(), to.tolist(), metres.tolist(), arrays)
 
 
-def walking_metres(walk: Adjacency, source: int) -> np.ndarray:
-    """Metres on foot from node ``source`` to every node (``inf`` where no street leads)."""
-    if walk.matrix is not None:
-        from scipy.sparse.csgraph import dijkstra
+def walking_metres(walk: Adjacency, source: int, stop_at: Sequence[int] = ()) -> np.ndarray:
+    """Metres on foot from node ``source`` to every node (``inf`` where no street leads).
+    With ``stop_at``, the search stops once it has reached all of those nodes: they are exact,
+    and nodes it did not reach are ``inf``."""
+    if walk.arrays is not None:
+        from ._shortest import dijkstra
 
-        return dijkstra(walk.matrix, indices=source)
+        return dijkstra(*walk.arrays, source, np.asarray(stop_at, dtype=np.int64))
     start, to, metres = walk.start, walk.to, walk.metres
-    dist = [math.inf] * (len(start) - 1)
+    n = len(start) - 1
+    dist = [math.inf] * n
+    settled = [False] * n
+    left = {int(node) for node in stop_at}
+    stops = bool(left)
     dist[source] = 0.0
     heap = [(0.0, source)]
     while heap:
         here, node = heapq.heappop(heap)
-        if here > dist[node]:
+        if settled[node]:
             continue
+        settled[node] = True
+        left.discard(node)
+        if stops and not left:
+            break
         for k in range(start[node], start[node + 1]):
             there = here + metres[k]
             if there < dist[to[k]]:
                 dist[to[k]] = there
                 heapq.heappush(heap, (there, to[k]))
-    return np.array(dist)
+    return np.where(settled, dist, math.inf)

@@ -27,6 +27,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import math
 import os
 import re
 import threading
@@ -44,7 +45,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from .._errors import InputDataError
-from ..schedule import Schedule, load_schedule, nearest_teams, place_lat_lon
+from ..config import ServiceConfig
+from ..runs import latest_run
+from ..schedule import Schedule, load_schedule, nearest_teams, place_lat_lon, where_question
 from .store import Store, User, utc
 
 __all__ = ["create_app"]
@@ -114,31 +117,33 @@ class Served:
 
 class Runs:
     """The latest run of a runs folder, read again when ``latest`` points elsewhere or its
-    ``plan.json`` changes (a new week, a nightly revision): no restart needed."""
+    ``plan.json`` changes (a new week, a nightly revision): no restart needed. The folder is
+    looked at no more than once every ``CHECK_S`` seconds, not on every request: resolving
+    ``latest`` takes a system call per path part, and under load each one queues for the GIL
+    (``benchmarks/serve_load.py``)."""
+
+    CHECK_S = 1.0
 
     def __init__(self, runs_dir: Path) -> None:
         self.runs_dir = runs_dir
         self._lock = threading.Lock()
         self._key: tuple | None = None
         self._served: Served | None = None
+        self._checked = -math.inf
 
     def latest(self) -> Path:
-        link = self.runs_dir / "latest"
-        if link.exists():
-            return link.resolve()
-        weeks = sorted(
-            p
-            for p in self.runs_dir.glob("[0-9][0-9][0-9][0-9]-W[0-9][0-9]")
-            if (p / "plan.json").is_file()
-        )
-        if not weeks:
+        folder = latest_run(self.runs_dir) if self.runs_dir.is_dir() else None
+        if folder is None:
             raise InputDataError(
                 f"{self.runs_dir}: no plan yet; run `outreach-routes plan --runs-dir "
                 f"{self.runs_dir}` first"
             )
-        return weeks[-1]
+        return folder
 
     def current(self) -> Served:
+        served = self._served
+        if served is not None and time.monotonic() - self._checked < self.CHECK_S:
+            return served
         folder = self.latest()
         plan = folder / "plan.json"
         stat = plan.stat()
@@ -153,6 +158,7 @@ class Runs:
                         folder, sha, json.loads(data), load_schedule(folder, many_queries=True)
                     )
                 self._key = key
+            self._checked = time.monotonic()
             assert self._served is not None
             return self._served
 
@@ -161,12 +167,13 @@ class Runs:
 
 
 def create_app(
-    runs_dir: str | Path, db: str | Path | None = None, *, keep_positions_days: int = 30
+    runs_dir: str | Path, db: str | Path | None = None, *, keep: ServiceConfig | None = None
 ) -> Starlette:
     """The service for ``runs_dir``, its database at ``db`` (default
-    ``runs_dir/service.sqlite3``). Positions in check-ins older than ``keep_positions_days``
-    are cleared, and check-ins, scene requests and the audit log kept 26 weeks: at start, then
-    hourly."""
+    ``runs_dir/service.sqlite3``). Retention follows ``keep`` (the config's ``[service]``):
+    positions in check-ins older than ``keep_positions_days`` are cleared, and check-ins, scene
+    requests and the audit log are kept ``keep_days``: at start, then hourly."""
+    keep = keep or ServiceConfig()
     runs = Runs(Path(runs_dir))
     store = Store(db or Path(runs_dir) / "service.sqlite3")
     store.start_writer()
@@ -175,8 +182,10 @@ def create_app(
 
     def retention() -> None:
         while True:
-            store.forget(now(), keep_positions_days)
             time.sleep(3600)
+            store.forget(now(), keep.keep_positions_days, keep.keep_days)
+
+    store.forget(now(), keep.keep_positions_days, keep.keep_days)  # before the first request
 
     threading.Thread(target=retention, name="outreach-routes retention", daemon=True).start()
     service = _Service(runs, store)
@@ -194,9 +203,21 @@ def create_app(
         Route("/team/{slug}", service.team_page, methods=["GET"]),
         Route("/run/{path:path}", service.run_file, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={Refused: _refused, InputDataError: _no_plan})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={Refused: _refused, InputDataError: _no_plan},
+        lifespan=_warm_up,
+    )
     app.add_middleware(_Locked, service=service)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _warm_up(app: Starlette):
+    """Before the first request: start the worker threads (and import what they need), so
+    that the first answer is not a tenth of a second slower than the rest."""
+    await run_in_threadpool(lambda: None)
+    yield
 
 
 async def _no_plan(request: Request, exc: Exception) -> Response:
@@ -372,13 +393,18 @@ class _Service:
         at = request.query_params.get("at") or now().astimezone(served.timezone).isoformat()
         try:
             when = _aware(at, served.timezone)
-            reported = self._reported(served, when)
-            rows = nearest_teams(served.schedule, when, near, reported=reported)
+            where_question(served.schedule, when, near)
         except InputDataError as exc:
             raise Refused(422, str(exc)) from exc
         except ValueError as exc:
             raise Refused(400, f"`at` {at!r} is not a time; write it as YYYY-MM-DDTHH:MM") from exc
-        self.store.audit(user.name, "where", f"near {near!r} at {when.isoformat()}", now())
+        # a good question: its audit line is written while the answer is worked out, and the
+        # answer waits for it (under load, the wait was a third of the answer's time)
+        audited = self.store.audit_soon(
+            user.name, "where", f"near {near!r} at {when.isoformat()}", now()
+        )
+        rows = nearest_teams(served.schedule, when, near, reported=self._reported(served, when))
+        audited.result()
         return JSONResponse(rows)
 
     def _reported(self, served: Served, when: dt.datetime) -> dict[str, dict[str, Any]]:
@@ -386,7 +412,14 @@ class _Service:
         ``CHECK_IN_FRESH_MIN`` minutes puts it (see :func:`nearest_teams`)."""
         since = when - dt.timedelta(minutes=CHECK_IN_FRESH_MIN)
         out = {}
-        for row in self.store.latest_checkins(since, when):
+        on_shift = {
+            r["team"]
+            for r in served.document["teams"]
+            if dt.datetime.fromisoformat(r["shift_start"])
+            <= when
+            <= dt.datetime.fromisoformat(r["shift_end"])
+        }
+        for row in self.store.latest_checkins(sorted(on_shift), since, when):
             tapped = dt.datetime.fromisoformat(row["tapped_at"])
             route = served.route(row["team"], row["night"])
             if route is None:

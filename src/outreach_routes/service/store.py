@@ -20,7 +20,7 @@ import queue
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +32,7 @@ from .._errors import InputDataError
 __all__ = ["ROLES", "Store", "User", "digest"]
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ROLES = ("coordinator", "dispatch", "team")
 
 _SCHEMA = """
@@ -98,6 +98,11 @@ CREATE TABLE failed_logins (
 CREATE INDEX failed_logins_by_address ON failed_logins (address, at);
 """
 
+# What takes a database of version ``k - 1`` to version ``k``.
+_MIGRATIONS = {
+    2: "CREATE INDEX checkins_by_team_tap ON checkins (team, tapped_utc, received_at)",
+}
+
 
 def utc(when: dt.datetime | str) -> str:
     """A time as the database keeps it: UTC, to the microsecond, so text order is time order."""
@@ -138,7 +143,10 @@ class Store:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                version = 1
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                db.execute(_MIGRATIONS[step])
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -185,10 +193,20 @@ class Store:
     def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in a write transaction and return its result once it is committed:
         through the group-commit writer when one runs (:meth:`start_writer`), else at once."""
+        return self.write_soon(work).result()
+
+    def write_soon(self, work: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """:meth:`write`, without waiting: the future is done once ``work`` is committed, and
+        the caller does something else meanwhile."""
         if self._writer is not None:
             return self._writer.submit(work)
-        with self.transaction() as db:
-            return work(db)
+        future: Future[T] = Future()
+        try:
+            with self.transaction() as db:
+                future.set_result(work(db))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
 
     def start_writer(self) -> None:
         """Send this process's writes through one writer thread that commits whatever is
@@ -364,18 +382,25 @@ class Store:
             rows = db.execute(query + " ORDER BY received_at, client_id", args).fetchall()
         return [dict(r) for r in rows]
 
-    def latest_checkins(self, tapped_from: dt.datetime, tapped_to: dt.datetime) -> list[dict]:
-        """Per team, its newest check-in tapped in the window that places it (one with a
-        position, or at a stop, its start, a scene) or ends its shift."""
+    def latest_checkins(
+        self, teams: Iterable[str], tapped_from: dt.datetime, tapped_to: dt.datetime
+    ) -> list[dict]:
+        """Per team of ``teams``, its newest check-in tapped in the window that places it (one
+        with a position, or at a stop, its start, a scene) or ends its shift. One index seek a
+        team: `where` asks this on every answer, however many check-ins the night holds."""
+        window = (utc(tapped_from), utc(tapped_to))
+        rows = []
         with self._read() as db:
-            rows = db.execute(
-                "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY team ORDER BY "
-                "tapped_utc DESC, received_at DESC) AS newest FROM checkins "
-                "WHERE tapped_utc BETWEEN ? AND ? AND (lat IS NOT NULL OR status IN "
-                "('arrived', 'left', 'start', 'responding', 'end'))) WHERE newest = 1",
-                (utc(tapped_from), utc(tapped_to)),
-            ).fetchall()
-        return [dict(r) for r in rows]
+            for team in teams:
+                row = db.execute(
+                    "SELECT * FROM checkins WHERE team = ? AND tapped_utc BETWEEN ? AND ? "
+                    "AND (lat IS NOT NULL OR status IN ('arrived', 'left', 'start', "
+                    "'responding', 'end')) ORDER BY tapped_utc DESC, received_at DESC LIMIT 1",
+                    (team, *window),
+                ).fetchone()
+                if row is not None:
+                    rows.append(dict(row))
+        return rows
 
     def add_scene_request(self, row: dict[str, Any]) -> None:
         columns = ", ".join(row)
@@ -397,7 +422,13 @@ class Store:
         return [dict(r) for r in rows]
 
     def audit(self, user: str, action: str, detail: str, now: dt.datetime) -> None:
-        self.write(
+        """Write a line of the audit log, and return once it is on disk."""
+        self.audit_soon(user, action, detail, now).result()
+
+    def audit_soon(self, user: str, action: str, detail: str, now: dt.datetime) -> Future:
+        """:meth:`audit` without waiting: wait on the future before answering the request it
+        is about, so that no answer leaves unrecorded."""
+        return self.write_soon(
             lambda db: db.execute(
                 "INSERT INTO audit (at, user, action, detail) VALUES (?, ?, ?, ?)",
                 (utc(now), user, action, detail),
@@ -444,10 +475,10 @@ class _GroupCommit:
         self._queue: queue.SimpleQueue[tuple[Callable, Future]] = queue.SimpleQueue()
         threading.Thread(target=self._run, name="outreach-routes writer", daemon=True).start()
 
-    def submit(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        future: Future = Future()
+    def submit(self, work: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        future: Future[T] = Future()
         self._queue.put((work, future))
-        return future.result()
+        return future
 
     def _run(self) -> None:
         with self._store.connect() as db:
