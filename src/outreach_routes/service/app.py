@@ -412,14 +412,7 @@ class _Service:
         ``CHECK_IN_FRESH_MIN`` minutes puts it (see :func:`nearest_teams`)."""
         since = when - dt.timedelta(minutes=CHECK_IN_FRESH_MIN)
         out = {}
-        on_shift = {
-            r["team"]
-            for r in served.document["teams"]
-            if dt.datetime.fromisoformat(r["shift_start"])
-            <= when
-            <= dt.datetime.fromisoformat(r["shift_end"])
-        }
-        for row in self.store.latest_checkins(sorted(on_shift), since, when):
+        for row in self.store.latest_checkins(served.slugs(), since, when):
             tapped = dt.datetime.fromisoformat(row["tapped_at"])
             route = served.route(row["team"], row["night"])
             if route is None:
