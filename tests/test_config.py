@@ -107,3 +107,18 @@ def test_the_service_table_is_read_and_checked(tmp_path):
         with pytest.raises(ConfigError) as caught:
             load_service_config(bad)
         assert problem in str(caught.value) and str(bad) in str(caught.value)
+
+
+def test_the_loops_of_a_night_are_checked(tmp_path):
+    path = write_bundled_config(tmp_path, **{"[routing]\n": "[routing]\nloops = 1\n"})
+    assert load_config(path).routing.loops == 1
+    for text, problem in (
+        ("loops = 0", "[routing] `loops` = 0: give a whole number from 1 to 4"),
+        ("loops = 2.5", "[routing] `loops` = 2.5: give a whole number"),
+        ("revisit_share = 1.5", "[routing] `revisit_share` = 1.5: give a share from 0 to 1"),
+        ("revisit_gap_min = -5", "[routing] `revisit_gap_min` = -5: give minutes, 0 or more"),
+    ):
+        bad = write_bundled_config(tmp_path, **{"[routing]\n": f"[routing]\n{text}\n"})
+        with pytest.raises(ConfigError) as caught:
+            load_config(bad)
+        assert problem in str(caught.value) and str(bad) in str(caught.value)

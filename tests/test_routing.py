@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -106,3 +107,90 @@ def test_a_night_never_repeats_an_earlier_nights_walk():
     assert route_cost(other, travel, service) <= budget
     # With no slack at all, nothing else fits: the walk stays as it was.
     assert _unlike(loop, seen, travel, service, route_cost(loop, travel, service)) == loop
+
+
+def _night(travel, prize, *, shift_min=300.0, dwell=15.0):
+    """A team's night as ``_night_order`` sees it: point 0 the base, no hour risks."""
+    from types import SimpleNamespace
+
+    n = len(prize)
+    return SimpleNamespace(
+        team=SimpleNamespace(config=SimpleNamespace(shift_minutes=shift_min)),
+        travel=travel,
+        service=np.concatenate([[0.0], np.full(n - 1, dwell)]),
+        hourly=None,
+    )
+
+
+def _shift():
+    import pandas as pd
+
+    from outreach_routes.teams import Shift
+
+    start = pd.Timestamp("2023-01-02 18:00", tz="America/New_York")
+    return Shift(night=start.date(), start=start, end=start + pd.Timedelta(hours=5))
+
+
+def test_two_loops_walk_rich_corners_again_hours_later_within_the_shift():
+    from outreach_routes.config import RoutingConfig
+    from outreach_routes.routing import _arrivals, _night_order
+
+    config = RoutingConfig(iterations=30)
+    twice = 0
+    for seed in range(8):
+        # The base, a rich corner 10 minutes out, and eight poorer corners around them.
+        rng = np.random.default_rng(seed)
+        xy = np.vstack([[0, 0], [10, 0], rng.uniform(-40, 40, size=(8, 2))])
+        travel = euclid(xy)
+        prize = np.concatenate([[0.0, 100.0], np.full(8, 10.0)])
+        problem = _night(travel, prize)
+        order = _night_order(problem, prize, prize, [], [1], _shift(), config, seed=seed)
+        assert order.count(0) == 1  # back at base once, between the two loops
+        times, minutes = _arrivals(order, travel, problem.service)
+        assert minutes <= 300 + 1e-9
+        first: dict[int, float] = {}
+        for point, at in zip(order, times, strict=True):
+            if point in first:
+                assert point and at - first[point] >= config.revisit_gap_min
+                twice += 1
+            first[point] = at
+        assert max(order.count(p) for p in set(order) - {0}) <= 2
+        # One loop: one tour, each corner once, as the solver gives it.
+        single = replace(config, loops=1)
+        alone = _night_order(problem, prize, prize, [], [1], _shift(), single, seed=seed)
+        assert (
+            alone
+            == solve_orienteering(
+                travel, prize, problem.service, budget=300, iterations=30, seed=seed, mandatory=[1]
+            )[0]
+        )
+    assert twice  # the rich corner is walked in both loops on some of these nights
+
+
+def test_a_corner_cannot_be_walked_again_within_the_gap():
+    from outreach_routes.config import RoutingConfig
+    from outreach_routes.routing import _night_order
+
+    # Everything within 5 minutes of the base: the first loop ends well within two hours of
+    # its first visits, and a shift of 160 minutes leaves no later loop far enough apart.
+    xy = np.array([[0, 0], [3, 0], [0, 3], [-3, 0], [0, -3]], dtype=float)
+    travel = euclid(xy)
+    prize = np.array([0.0, 100, 50, 50, 50])
+    problem = _night(travel, prize, shift_min=160.0)
+    order = _night_order(problem, prize, prize, [], [1], _shift(), RoutingConfig(), seed=0)
+    stops = [p for p in order if p]
+    assert len(stops) == len(set(stops)) == 4
+
+
+def test_a_response_the_first_loop_cannot_hold_makes_the_night_one_loop():
+    from outreach_routes.config import RoutingConfig
+    from outreach_routes.routing import _night_order
+
+    # The response corner is 80 minutes out: 175 minutes there and back with the dwell, more
+    # than half the shift, so two loops could not walk it; one loop can.
+    xy = np.array([[0, 0], [80, 0], [5, 0], [0, 5], [-5, 0]], dtype=float)
+    travel = euclid(xy)
+    prize = np.array([0.0, 200, 50, 50, 50])
+    problem = _night(travel, prize)
+    order = _night_order(problem, prize, prize, [1], [2], _shift(), RoutingConfig(), seed=0)
+    assert 1 in order and 0 not in order

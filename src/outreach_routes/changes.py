@@ -116,7 +116,9 @@ def _stop_changes(current, previous) -> dict[str, Any]:
     def corners(document):
         out: dict[str, dict[tuple[float, float], str]] = {}
         for route in document["teams"]:
-            for stop in route["stops"][1:-1]:
+            for stop in route["stops"]:
+                if stop["kind"] == "base":
+                    continue
                 key = (round(stop["lat"], 5), round(stop["lon"], 5))
                 out.setdefault(route["team"], {})[key] = stop["label"]
         return out

@@ -138,6 +138,9 @@ class RoutingConfig:
     recent_prize: float = 60.0
     hotspot_prize_max: float = 100.0
     time_aware: bool = True  # order each night's stops by their risk at the hour of the visit
+    loops: int = 2  # each night walked as this many loops from the base (a stop may recur)
+    revisit_share: float = 0.6  # a stop walked again in a later loop is worth this share
+    revisit_gap_min: float = 120.0  # ... when the team is back there at least this much later
 
 
 @dataclass(frozen=True)
@@ -331,7 +334,7 @@ class _Reader:
                     "number (110) or a list ([60, 85, 110, 150])"
                 )
         requests = self.build(RequestConfig, raw.get("requests", {}), "[requests]", paths={"path"})
-        routing = self.build(RoutingConfig, raw.get("routing", {}), "[routing]")
+        routing = self.routing(raw.get("routing", {}))
         response = self.build(ResponseConfig, raw.get("response", {}), "[response]")
         service = self.service(raw.get("service", {}))
         if network is not None and network.cache_dir is not None:
@@ -356,6 +359,21 @@ class _Reader:
             no_go_zones=zones,
             service=service,
         )
+
+    def routing(self, raw: Any) -> RoutingConfig | None:
+        routing = self.build(RoutingConfig, raw, "[routing]")
+        if routing is None:
+            return None
+        loops, share, gap = routing.loops, routing.revisit_share, routing.revisit_gap_min
+        problems = []
+        if isinstance(loops, bool) or not isinstance(loops, int) or not 1 <= loops <= 4:
+            problems.append(f"`loops` = {loops!r}: give a whole number from 1 to 4 (1: one tour)")
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            problems.append(f"`revisit_share` = {share!r}: give a share from 0 to 1")
+        if isinstance(gap, bool) or not isinstance(gap, int | float) or gap < 0:
+            problems.append(f"`revisit_gap_min` = {gap!r}: give minutes, 0 or more")
+        self.problems += [f"[routing] {p}" for p in problems]
+        return None if problems else routing
 
     def service(self, raw: Any) -> ServiceConfig | None:
         service = self.build(ServiceConfig, raw, "[service]")

@@ -695,7 +695,7 @@ def stops_before(previous: dict[str, Any], night: dt.date) -> dict[tuple[str, st
     """Per (team, night) the stop ids of the plan before any revision of ``night`` or later:
     a rerun of the same night then compares with, and keeps to, the same routes."""
     on_route = {
-        (e["team"], e["night"]): {s["stop_id"] for s in e["stops"][1:-1]}
+        (e["team"], e["night"]): {s["stop_id"] for s in e["stops"] if s["kind"] != "base"}
         for e in previous.get("teams", [])
     }
     later = [r for r in previous.get("revisions", []) if r["night"] >= night.isoformat()]
@@ -770,7 +770,7 @@ def revision_record(
         night = route.shift.night.isoformat()
         if night < revision.night.isoformat():
             continue
-        now = list(route.stops["stop_id"].iloc[1:-1])
+        now = list(route.stops.loc[route.stops["kind"] != "base", "stop_id"])
         was = before.get((route.team, night), set())
         changes.append(
             {

@@ -333,7 +333,8 @@ def team_map(
             folium.Marker(
                 [stop["lat"], stop["lon"]],
                 icon=folium.DivIcon(
-                    html=f'<div class="stop-number" style="background:{colour}">{number}</div>',
+                    html=f'<div class="stop-number{" base" if stop["kind"] == "base" else ""}" '
+                    f'style="background:{colour}">{number}</div>',
                     icon_size=(30, 30),
                     icon_anchor=(15, 15),
                     class_name="stop-icon",

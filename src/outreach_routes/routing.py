@@ -4,7 +4,9 @@ For each team and night, the solver picks and orders stops to collect the most p
 back to base within the shift, counting walking time and the dwell at each stop. Distances come
 from one multi-source Dijkstra per team (scipy.sparse.csgraph on the team's CSR matrix). Stops
 visited on earlier nights of the week are worth ``repeat_discount`` times less each time, so the
-week's routes vary while the riskiest corners still recur.
+week's routes vary while the riskiest corners still recur. A night is walked as ``loops`` loops
+from the base (two by default), and a corner walked in the first loop may be walked again in the
+second, two hours or more later, so the team is near it at more of the night's risky hours.
 
 Returns :class:`Route` objects: the stops in visiting order with arrival and departure times, and
 the street path through them.
@@ -17,7 +19,7 @@ import itertools
 import math
 import time
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
@@ -284,41 +286,40 @@ def plan_routes(
             prize = _night_prize(
                 problem.base_prize, problem.visits, problem.core, night_index, config
             )
-            must = [
+            core = [  # the riskiest first: the last to give way when a loop cannot hold them all
                 int(i)
                 for i in np.flatnonzero(problem.core)[np.argsort(-problem.base_prize[problem.core])]
             ]
+            due: list[int] = []
             steer = prize  # what the solver maximises; ``prize`` is what the route reports
             if revised:
                 due, closed = problem.due(shift)
                 prize[closed] = 0.0
-                must = [*due, *must]
                 was = revision.previous.get(night, set())
                 on_route = np.concatenate([[False], problem.stops["stop_id"].isin(was).to_numpy()])
                 steer = prize + np.where(on_route, revision.config.keep_bonus, 0.0)
-            while True:  # the must-visits every night, as many of them as one shift holds
-                try:
-                    (order,) = solve_orienteering(
-                        problem.travel,
-                        steer,
-                        problem.service,
-                        budget=team.config.shift_minutes,
-                        iterations=config.iterations,
-                        seed=config.seed + 1000 * team_index + night_index,
-                        mandatory=must,
-                    )
-                    break
-                except InputDataError:
-                    must = must[:-1]
-            if problem.hourly is not None:  # each stop nearer its riskiest hour
-                order = _at_worst_hours(order, problem, prize, shift, team.config.shift_minutes)
-            elif night_index % 2:  # walk every other night the other way round
+            order = _night_order(
+                problem,
+                steer,
+                prize,
+                due,
+                core,
+                shift,
+                config,
+                config.seed + 1000 * team_index + night_index,
+            )
+            if problem.hourly is None and night_index % 2:  # every other night the other way
                 order = order[::-1]
             order = _unlike(
-                order, problem.seen, problem.travel, problem.service, team.config.shift_minutes
+                order,
+                problem.seen,
+                problem.travel,
+                problem.service,
+                team.config.shift_minutes,
+                config.revisit_gap_min,
             )
             problem.seen.add(tuple(order))
-            problem.walked(problem.stops["stop_id"].iloc[[i - 1 for i in order]])
+            problem.walked(problem.stops["stop_id"].iloc[[i - 1 for i in order if i]])
             routes.append(
                 _timed_route(
                     team,
@@ -330,6 +331,7 @@ def plan_routes(
                     prize,
                     problem.metres,
                     problem.pred,
+                    revisit_share=config.revisit_share,
                 )
             )
     return routes
@@ -425,23 +427,97 @@ class _Problem:
         return due, closed
 
 
-def _at_worst_hours(
-    order: list[int], problem: _Problem, prize: np.ndarray, shift: Shift, budget: float
+def _night_order(
+    problem: _Problem,
+    steer: np.ndarray,
+    prize: np.ndarray,
+    due: list[int],
+    core: list[int],
+    shift: Shift,
+    config: RoutingConfig,
+    seed: int,
 ) -> list[int]:
-    """The night's stops reordered so each is walked nearer its riskiest hour.
+    """The night's points in walking order: ``config.loops`` loops from the base, one after
+    another, with the base (point 0) between them.
 
-    Local search on the visiting order (move one stop elsewhere, or walk a stretch backwards),
-    keeping a change while it raises the sum of each stop's prize times its risk at the hour of
-    arrival and the walk still fits the shift. The same stops, start, end and budget: only the
-    times change, and the same inputs give the same order.
+    Each loop is an orienteering tour from the base back to it, within an equal share of the
+    shift still left. A stop walked in an earlier loop is worth ``revisit_share`` of its prize
+    again in a later one, once, and only when the team cannot be back there within
+    ``revisit_gap_min`` of the first visit, so the two visits cover different hours. The
+    response stops ``due`` tonight go into the first loop (a night whose first loop cannot hold
+    them all is walked as one loop), then the ``core`` stops, riskiest first, as many as the
+    first loop holds; a later loop values the rest at their prize without forcing them. With
+    hour risks, each loop's stops are reordered nearer their riskiest hours.
     """
-    start = shift.start.hour * 60 + shift.start.minute
+    total = problem.team.config.shift_minutes
+    arrived: dict[int, float] = {}  # point -> first arrival tonight, minutes into the shift
+    order: list[int] = []
+    used = 0.0
+    for loop in range(config.loops):
+        budget = (total - used) / (config.loops - loop)
+        value = steer.copy()
+        for point, first in arrived.items():
+            again = order.count(point) == 1 and (
+                used + problem.travel[0, point] - first >= config.revisit_gap_min
+            )
+            value[point] = steer[point] * config.revisit_share if again else 0.0
+        wanted = [p for p in [*due, *(core if loop == 0 else [])] if p not in arrived]
+        while True:  # the must-visits, as many of them as this loop holds
+            try:
+                (part,) = solve_orienteering(
+                    problem.travel,
+                    value,
+                    problem.service,
+                    budget=budget,
+                    iterations=config.iterations,
+                    seed=seed + 7919 * loop,
+                    mandatory=wanted,
+                )
+                break
+            except InputDataError:
+                if loop == 0 and config.loops > 1 and len(wanted) <= len(due):
+                    return _night_order(  # a night that needs every minute for its responses
+                        problem, steer, prize, due, core, shift, replace(config, loops=1), seed
+                    )
+                wanted = wanted[:-1]
+        if problem.hourly is not None:
+            part = _at_worst_hours(part, problem, prize, shift, used + budget, used)
+        if not part:
+            continue
+        previous = 0
+        for point in part:
+            used += problem.travel[previous, point]
+            arrived.setdefault(point, used)
+            used += problem.service[point]
+            previous = point
+        used += problem.travel[previous, 0]
+        order += [0, *part] if order else part
+    return order
+
+
+def _at_worst_hours(
+    order: list[int],
+    problem: _Problem,
+    prize: np.ndarray,
+    shift: Shift,
+    budget: float,
+    start_min: float = 0.0,
+) -> list[int]:
+    """Stops reordered so each is walked nearer its riskiest hour.
+
+    The walk leaves the base ``start_min`` minutes into the shift and must be back there
+    ``budget`` minutes into it. Local search on the visiting order (move one stop
+    elsewhere, or walk a stretch backwards), keeping a change while it raises the sum of each
+    stop's prize times its risk at the hour of arrival and the walk still fits. The same stops,
+    start, end and budget: only the times change, and the same inputs give the same order.
+    """
+    start_hour = shift.start.hour * 60 + shift.start.minute
 
     def score(seq: list[int]) -> tuple[float, float]:
-        minutes, value, previous = 0.0, 0.0, 0
+        minutes, value, previous = start_min, 0.0, 0
         for point in seq:
             minutes += problem.travel[previous, point]
-            hour = int((start + minutes) // 60) % 24
+            hour = int((start_hour + minutes) // 60) % 24
             value += prize[point] * problem.hourly[point, hour]
             minutes += problem.service[point]
             previous = point
@@ -469,15 +545,41 @@ def _at_worst_hours(
     return best
 
 
+def _arrivals(
+    order: list[int], travel: np.ndarray, service: np.ndarray
+) -> tuple[list[float], float]:
+    """Minutes into the shift at which each point of ``order`` is reached from the base, and
+    when the walk is back at the base."""
+    minutes, previous, times = 0.0, 0, []
+    for point in order:
+        minutes += travel[previous, point]
+        times.append(minutes)
+        minutes += service[point]
+        previous = point
+    return times, minutes + travel[previous, 0]
+
+
+def _apart(order: list[int], times: list[float], gap: float) -> bool:
+    """Whether every stop walked twice is walked the second time ``gap`` minutes after the first."""
+    first: dict[int, float] = {}
+    for point, minutes in zip(order, times, strict=True):
+        if point and point in first and minutes - first[point] < gap - _EPS:
+            return False
+        first.setdefault(point, minutes)
+    return True
+
+
 def _unlike(
     order: list[int],
     seen: set[tuple[int, ...]],
     travel: np.ndarray,
     service: np.ndarray,
     budget: float,
+    gap: float = 0.0,
 ) -> list[int]:
     """``order``, or when an earlier night walked exactly that, the shortest variant of it with
-    one stretch walked backwards that fits the shift and no night walked yet.
+    one stretch walked backwards that fits the shift, keeps second visits ``gap`` minutes after
+    the first, and no night walked yet.
 
     A team whose every stop fits in one shift would otherwise walk the same loop every other
     night, and a route anyone can predict is one to avoid.
@@ -488,9 +590,13 @@ def _unlike(
     for i in range(len(order) - 1):
         for j in range(i + 1, len(order)):
             variant = [*order[:i], *order[i : j + 1][::-1], *order[j + 1 :]]
-            walk = [0, *variant, 0]  # index 0 is the base
-            minutes = travel[walk[:-1], walk[1:]].sum() + service[variant].sum()
-            if minutes <= budget + _EPS and minutes < best_minutes and tuple(variant) not in seen:
+            times, minutes = _arrivals(variant, travel, service)
+            if (
+                minutes <= budget + _EPS
+                and minutes < best_minutes
+                and tuple(variant) not in seen
+                and _apart(variant, times, gap)
+            ):
                 best, best_minutes = variant, minutes
     return best
 
@@ -951,8 +1057,14 @@ def _timed_route(
     prize: np.ndarray,
     metres: np.ndarray,
     pred: np.ndarray,
+    *,
+    revisit_share: float = 1.0,
 ) -> Route:
-    """Give a stop order its clock times and its street path."""
+    """Give a stop order its clock times and its street path.
+
+    A stop walked a second time that night is a stop of its own: its id gains ``-2``, its
+    label says "again", and its prize is ``revisit_share`` of the first visit's.
+    """
     dwell = pd.Timedelta(minutes=team.config.dwell_min)
     points = [0, *order, 0]  # index 0 is the base; stop i is team_stops row i - 1
     rows = []
@@ -964,10 +1076,12 @@ def _timed_route(
         arrive = clock
         depart = clock if is_base else clock + dwell
         if is_base:
+            between = 0 < step < len(points) - 1  # back between two loops of the night
+            back = points[:step].count(0) + 1
             row = {
-                "stop_id": f"{team.slug}-base",
+                "stop_id": f"{team.slug}-base-{back}" if between else f"{team.slug}-base",
                 "kind": "base",
-                "label": "base",
+                "label": "back at base: midpoint check-in" if between else "base",
                 "corner": corner_name(net, net.base),
                 "prize": 0.0,
                 "node": net.base,
@@ -975,12 +1089,13 @@ def _timed_route(
             }
         else:
             stop = team_stops.iloc[point - 1]
+            again = point in points[1:step]
             row = {
-                "stop_id": stop["stop_id"],
+                "stop_id": f"{stop['stop_id']}-2" if again else stop["stop_id"],
                 "kind": stop["kind"],
-                "label": stop["label"],
+                "label": f"{stop['label']}, again" if again else stop["label"],
                 "corner": stop["corner"],
-                "prize": round(float(prize[point]), 3),
+                "prize": round(float(prize[point]) * (revisit_share if again else 1.0), 3),
                 "node": int(stop["node"]),
                 "sources": list(stop["sources"]),
             }
