@@ -47,7 +47,7 @@ import shapely
 from ._assets import assets_dir, inline_assets
 from ._io import sha256_file
 from .routing import pretty_street
-from .schedule import route_track
+from .schedule import corner_visits, route_track
 
 if TYPE_CHECKING:
     from .pipeline import Plan
@@ -330,13 +330,14 @@ def team_map(
         _route_line(route, colour).add_to(group)
         _arrows(route, colour, group)
         for number, stop in enumerate(route["stops"][1:-1], start=1):
+            back = stop["kind"] == "base"  # back at base between two loops: beside the B
             folium.Marker(
                 [stop["lat"], stop["lon"]],
                 icon=folium.DivIcon(
-                    html=f'<div class="stop-number{" base" if stop["kind"] == "base" else ""}" '
+                    html=f'<div class="stop-number{" base" if back else ""}" '
                     f'style="background:{colour}">{number}</div>',
                     icon_size=(30, 30),
-                    icon_anchor=(15, 15),
+                    icon_anchor=(-10, 32) if back else (15, 15),
                     class_name="stop-icon",
                 ),
                 tooltip=folium.Tooltip(
@@ -382,7 +383,7 @@ def route_sheet(document: dict[str, Any], slug: str) -> str:
 <h2>{_night_label(route["night"])} &middot; {shift}</h2>
 <p class="meta">Leave base {_clock(stops[0]["depart"])} &middot; back at base
 {_clock(stops[-1]["arrive"])} &middot; {route["walk_km"]:.1f} km walking &middot;
-{len(stops) - 2} stops of {route["dwell_min"]:g} min</p>
+{corner_visits(route)} stops of {route["dwell_min"]:g} min</p>
 <p class="meta"><strong>Base:</strong> {safe_text(_stop_place(stops[0]))}</p>
 <table><thead><tr><th>#</th><th>Arrive</th><th>Leave</th><th>Corner</th><th>Why</th>
 <th>Getting there</th></tr></thead>
@@ -814,7 +815,7 @@ def _route_line(
         opacity=opacity,
         tooltip=folium.Tooltip(
             f"{safe_text(route['team'])}: {_night_label(route['night'])}, "
-            f"{len(route['stops']) - 2} stops, {route['walk_km']:.1f} km"
+            f"{corner_visits(route)} stops, {route['walk_km']:.1f} km"
         ),
     )
 
@@ -1080,7 +1081,7 @@ def _summary_table(document: dict[str, Any], colours: dict[str, str]) -> str:
     rows = []
     for slug, colour in colours.items():
         routes = [r for r in document["teams"] if r["slug"] == slug]
-        stops = sum(len(r["stops"]) - 2 for r in routes)
+        stops = sum(corner_visits(r) for r in routes)
         km = sum(r["walk_km"] for r in routes)
         minutes = sum(r["duration_min"] for r in routes)
         reqs = {s for r in routes for stop in r["stops"] for s in stop["sources"]} & served

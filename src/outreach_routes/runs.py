@@ -98,6 +98,7 @@ def read_plan_json(folder: Path) -> dict | None:
 def runs_index(runs: Path) -> str:
     """``index.html`` of a runs folder: every week with its headline figures and links."""
     from .render import html_page, safe_text
+    from .schedule import corner_visits
 
     rows = []
     city = "outreach routes"
@@ -110,7 +111,7 @@ def runs_index(runs: Path) -> str:
             city = f"{doc['city']} outreach routes"
         skill = doc.get("forecast_skill") or {}
         hit = f"{skill['hit_rate']:.0%}" if skill else "&ndash;"
-        stops = sum(len(r["stops"]) - 2 for r in doc["teams"])
+        stops = sum(corner_visits(r) for r in doc["teams"])
         km = sum(r["walk_km"] for r in doc["teams"])
         name = folder.name
         rows.append(

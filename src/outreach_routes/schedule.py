@@ -32,6 +32,7 @@ from .corners import CornerIndex, find_corner, street_corners
 
 __all__ = [
     "Schedule",
+    "corner_visits",
     "load_schedule",
     "local_time",
     "nearest_teams",
@@ -42,6 +43,12 @@ __all__ = [
 ]
 
 _EARTH_M = 6_371_008.8
+
+
+def corner_visits(route: dict[str, Any]) -> int:
+    """The stops of a night's route the team spends its dwell at: every stop but the base at
+    its start, its end and between its loops."""
+    return sum(stop["kind"] != "base" for stop in route["stops"])
 
 
 def route_track(route: dict[str, Any], *, projected: bool = False) -> np.ndarray:
