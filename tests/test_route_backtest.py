@@ -46,7 +46,8 @@ def test_rows_count_the_weeks_shootings(serial, plan_json):
     assert (by_method.nunique(axis=1) == 1).all()
     # Every method walks: the random walk as far as the planned route, give or take a street.
     km = frame[frame["team"] == "all"].pivot(index="week", columns="method", values="walk_km")
-    assert (km["random_walk"] >= km["planned"]).all()
+    # (The random walk is recorded corner to corner, so a curved street counts its chord.)
+    assert (km["random_walk"] >= 0.99 * km["planned"]).all()
     assert (km["random_walk"] < km["planned"] + 20).all()
 
 
