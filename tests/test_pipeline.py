@@ -247,7 +247,9 @@ def test_week_walks_the_riskiest_corner_nightly_and_covers_the_rest(plan_json: d
         orders = {tuple(s["stop_id"] for s in r["stops"]) for r in routes}
         assert len(orders) == len(routes)  # no two nights walked the same way
     total = sum(c["stops"] for c in plan_json["coverage"].values())
-    assert sum(c["stops_visited"] for c in plan_json["coverage"].values()) / total >= 0.9
+    # Two loops a night walk fewer distinct corners a week than one tour did (0.9 and more):
+    # the README's route backtest gives the trade.
+    assert sum(c["stops_visited"] for c in plan_json["coverage"].values()) / total >= 0.85
     assert plan_json["hotspot_presence_min"]["H01"] >= 60
 
 
