@@ -484,13 +484,10 @@ def _night_order(
             part = _at_worst_hours(part, problem, prize, shift, used + budget, used)
         if not part:
             continue
-        previous = 0
-        for point in part:
-            used += problem.travel[previous, point]
-            arrived.setdefault(point, used)
-            used += problem.service[point]
-            previous = point
-        used += problem.travel[previous, 0]
+        times, back = _arrivals(part, problem.travel, problem.service)
+        for point, minutes in zip(part, times, strict=True):
+            arrived.setdefault(point, used + minutes)
+        used += back
         order += [0, *part] if order else part
     return order
 
