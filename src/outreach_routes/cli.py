@@ -505,6 +505,29 @@ def serve(
     )
 
 
+@app.command()
+def report(
+    runs_dir: Annotated[Path, typer.Option(help="The runs folder of `plan --runs-dir`.")],
+    week: Annotated[str, typer.Option(help="The ISO week to report on, e.g. 2023-W01.")],
+    db: DbFile = None,
+) -> None:
+    """What was done against what was planned: a week's dosage from the teams' check-ins
+    (DIR/reports/<week>/report.json)."""
+    from .report import write_report
+    from .runs import WEEK_FOLDER, RunLocked
+
+    if not WEEK_FOLDER.match(week):
+        _fail(f"--week {week!r}: give an ISO week such as 2023-W01")
+    try:
+        path = write_report(runs_dir, week, db)
+    except InputDataError as exc:
+        _fail(exc)
+    except RunLocked as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_LOCKED) from None
+    typer.echo(f"wrote {path}")
+
+
 @app.command("backup-db")
 def backup_db(
     to: Annotated[Path, typer.Option(help="The copy to write (replaced if it exists).")],

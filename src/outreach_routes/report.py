@@ -1,0 +1,291 @@
+"""What was done, against what was planned: a week's dosage from the teams' check-ins.
+
+``outreach-routes report --runs-dir DIR --week 2023-W01`` reads the week's ``plan.json`` and the
+service's database (read-only: the service may be writing to it) and writes
+``DIR/reports/<week>/report.json``, outside the week's folder, which a rerun replaces.
+
+Per team and night it counts the stops planned, done (an "arrived" or "left" check-in), skipped
+(with the reasons given) and not reported; per hotspot, the minutes of presence planned and
+checked in; the kilometres between the positions a team shared; whether each response stop was
+done within its window; and how long each scene request took to answer. Check-ins that do not
+fit the plan are counted by what is wrong with them, never dropped silently.
+
+Presence at a stop runs from its "arrived" to its "left" check-in, or is the planned dwell when
+only one of them was sent, and is never counted outside the shift.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ._errors import InputDataError
+from ._io import write_text_atomic
+
+__all__ = ["dosage", "read_service_db", "write_report"]
+
+AT_STOP = ("arrived", "left")
+
+
+def read_service_db(path: Path, first_night: str, last_night: str) -> tuple[list, list]:
+    """The check-ins of the nights ``first_night`` to ``last_night`` (oldest tap first) and
+    the scene requests made from the first night's noon to the day after the last, read-only."""
+    if not path.is_file():
+        raise InputDataError(
+            f"{path}: no service database here; give --db FILE, or run without it (a report "
+            "needs the teams' check-ins)"
+        )
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        raise InputDataError(f"{path}: cannot open the database read-only ({exc})") from exc
+    db.row_factory = sqlite3.Row
+    try:
+        checkins = db.execute(
+            "SELECT * FROM checkins WHERE night BETWEEN ? AND ? "
+            "ORDER BY tapped_utc, received_at, client_id",
+            (first_night, last_night),
+        ).fetchall()
+        last = dt.date.fromisoformat(last_night) + dt.timedelta(days=2)
+        scenes = db.execute(
+            "SELECT id, created_at, nearest_team FROM scene_requests "
+            "WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id",
+            (f"{first_night}T12:00:00", last.isoformat()),
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise InputDataError(
+            f"{path}: not a service database of outreach-routes ({exc}); point --db at the "
+            "file `serve` uses (DIR/service.sqlite3)"
+        ) from exc
+    finally:
+        db.close()
+    return [dict(r) for r in checkins], [dict(r) for r in scenes]
+
+
+def dosage(
+    plan: dict[str, Any],
+    checkins: Iterable[dict[str, Any]],
+    scene_requests: Iterable[dict[str, Any]] = (),
+    *,
+    window_h: float = 72.0,
+) -> dict[str, Any]:
+    """The week's figures from ``plan`` (a ``plan.json``) and the service's rows (as
+    :func:`read_service_db` gives them). A plain function: same inputs, same figures."""
+    routes = {(r["team"], r["night"]): r for r in plan["teams"]}
+    teams = {r["team"] for r in plan["teams"]}
+    problems: Counter[str] = Counter()
+    by_night: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in checkins:
+        key = (row["team"], row["night"])
+        if row["team"] not in teams:
+            problems["team not in this plan (another plan's database, or a removed team)"] += 1
+        elif key not in routes:
+            problems["night with no shift of that team in this plan"] += 1
+        else:
+            by_night[key].append(row)
+
+    nights, presence, done_at = [], Counter(), {}
+    for key, route in routes.items():
+        rows = sorted(by_night.get(key, []), key=lambda r: (r["tapped_utc"], r["client_id"]))
+        night, minutes, night_problems, first_done = _night(route, rows)
+        problems.update(night_problems)
+        presence.update(minutes)
+        nights.append(night)
+        done_at.update({(key[0], stop_id): when for stop_id, when in first_done.items()})
+
+    planned = _planned_presence(plan)
+    return {
+        "week_of": plan["week_of"],
+        "city": plan["city"],
+        "nights": nights,
+        "totals": {
+            k: sum(n[k] for n in nights) for k in ("planned", "done", "skipped", "not_reported")
+        },
+        "hotspots": [
+            {
+                "hotspot_id": h,
+                "planned_min": round(planned.get(h, 0.0), 1),
+                "checked_in_min": round(presence.get(h, 0.0), 1),
+            }
+            for h in sorted(set(planned) | set(presence))
+        ],
+        "response_stops": _responses(plan, done_at, window_h),
+        "scene_requests": _scenes(scene_requests, checkins),
+        "problems": dict(sorted(problems.items())),
+    }
+
+
+def write_report(
+    runs_dir: Path, week: str, db: Path | None = None, *, window_h: float = 72.0
+) -> Path:
+    """Write ``runs_dir/reports/<week>/report.json`` under the runs lock; returns its path."""
+    from .runs import _lock, read_plan_json
+
+    runs = Path(runs_dir).resolve()
+    plan = read_plan_json(runs / week)
+    if plan is None:
+        raise InputDataError(
+            f"{runs / week}: no plan.json for {week}; give a week planned with "
+            "`plan --runs-dir` (folders are named like 2023-W01)"
+        )
+    first, last = plan["teams"][0]["night"], max(r["night"] for r in plan["teams"])
+    checkins, scenes = read_service_db(db or runs / "service.sqlite3", first, last)
+    figures = dosage(plan, checkins, scenes, window_h=window_h)
+    out = runs / "reports" / week / "report.json"
+    with _lock(runs):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out, json.dumps(figures, indent=1, ensure_ascii=False) + "\n")
+    return out
+
+
+def _night(route: dict, rows: list[dict]) -> tuple[dict, Counter, Counter, dict[str, str]]:
+    """One team's night: its counts, presence minutes per hotspot, problems, and the first
+    "done" tap of each stop."""
+    start = dt.datetime.fromisoformat(route["shift_start"])
+    end = dt.datetime.fromisoformat(route["shift_end"])
+    stops = {s["stop_id"]: s for s in route["stops"] if s["kind"] != "base"}
+    problems: Counter[str] = Counter()
+    taps: dict[str, dict[str, list[dt.datetime]]] = defaultdict(lambda: defaultdict(list))
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        tapped = dt.datetime.fromisoformat(row["tapped_at"])
+        if not start <= tapped <= end:
+            problems["tapped outside the shift (check the phone's clock)"] += 1
+        if row["status"] not in (*AT_STOP, "skipped") or row["stop_id"] is None:
+            continue
+        if row["stop_id"] not in stops:
+            problems["stop not on that night's route (another plan's database?)"] += 1
+            continue
+        if row["status"] == "skipped":
+            reasons[row["stop_id"]].append(row["reason"] or "")
+        else:
+            taps[row["stop_id"]][row["status"]].append(tapped)
+
+    minutes: Counter[str] = Counter()
+    first_done: dict[str, str] = {}
+    intervals = []
+    for stop_id, seen in taps.items():
+        stop = stops[stop_id]
+        dwell = dt.datetime.fromisoformat(stop["depart"]) - dt.datetime.fromisoformat(
+            stop["arrive"]
+        )
+        arrived, left = min(seen["arrived"], default=None), min(seen["left"], default=None)
+        if arrived and left and left < arrived:
+            problems["left before arrived at the same stop"] += 1
+            arrived, left = left, arrived
+        if arrived and left:
+            since, until = arrived, left
+        else:
+            since = arrived or left - dwell
+            until = since + dwell
+        since, until = max(since, start), min(until, end)
+        stay = max((until - since).total_seconds() / 60, 0.0)
+        intervals.append((since, until))
+        first_done[stop_id] = (arrived or left).isoformat()
+        for source in stop["sources"]:
+            if str(source).startswith("H"):
+                minutes[source] += stay
+    intervals.sort()
+    problems["at two stops at once (overlapping arrived and left)"] += sum(
+        b[0] < a[1] for a, b in zip(intervals, intervals[1:], strict=False)
+    )
+    skipped = {s: r for s, r in reasons.items() if s not in taps}
+    shared = [(r["lon"], r["lat"]) for r in rows if r["lat"] is not None]
+    walked = sum(_metres(a, b) for a, b in zip(shared, shared[1:], strict=False)) / 1000
+    night = {
+        "team": route["team"],
+        "slug": route["slug"],
+        "night": route["night"],
+        "planned": len(stops),
+        "done": len(taps),
+        "skipped": len(skipped),
+        "not_reported": len(stops) - len(taps) - len(skipped),
+        "skip_reasons": dict(sorted(Counter(r for rs in skipped.values() for r in rs).items())),
+        "reported": bool(rows),
+        "km_walked": round(walked, 3) if len(shared) > 1 else None,  # where positions were shared
+    }
+    return night, minutes, +problems, first_done
+
+
+def _planned_presence(plan: dict) -> dict[str, float]:
+    minutes: Counter[str] = Counter()
+    for route in plan["teams"]:
+        for stop in route["stops"]:
+            dwell = dt.datetime.fromisoformat(stop["depart"]) - dt.datetime.fromisoformat(
+                stop["arrive"]
+            )
+            for source in stop.get("sources") or []:
+                if str(source).startswith("H"):
+                    minutes[source] += dwell.total_seconds() / 60
+    return dict(minutes)
+
+
+def _responses(plan: dict, done_at: dict[tuple[str, str], str], window_h: float) -> list[dict]:
+    """Each response stop of the week's revisions: done within ``window_h`` of its shooting?"""
+    out = []
+    for revision in plan.get("revisions", []):
+        for stop in revision["response_stops"]:
+            occurred = dt.datetime.fromisoformat(stop["occurred_at"])
+            done = done_at.get((stop["team"], stop["stop_id"]))
+            hours = (
+                round((dt.datetime.fromisoformat(done) - occurred).total_seconds() / 3600, 1)
+                if done
+                else None
+            )
+            out.append(
+                {
+                    "stop_id": stop["stop_id"],
+                    "team": stop["team"],
+                    "occurred_at": stop["occurred_at"],
+                    "done_at": done,
+                    "hours_after": hours,
+                    "within_window": hours is not None and hours <= window_h,
+                }
+            )
+    return out
+
+
+def _scenes(scene_requests: Iterable[dict], checkins: Iterable[dict]) -> list[dict]:
+    """Each scene request and the minutes until a team first said it was responding."""
+    answered: dict[str, dt.datetime] = {}
+    for row in checkins:
+        scene = row.get("scene_request_id")
+        if row["status"] == "responding" and scene:
+            when = _utc(row["tapped_utc"])
+            answered[scene] = min(answered.get(scene, when), when)
+    out = []
+    for scene in scene_requests:
+        asked = _utc(scene["created_at"])
+        first = answered.get(scene["id"])
+        out.append(
+            {
+                "id": scene["id"],
+                "asked_at": scene["created_at"],
+                "nearest_team": scene["nearest_team"],
+                "minutes_to_answer": round((first - asked).total_seconds() / 60, 1)
+                if first
+                else None,
+            }
+        )
+    return out
+
+
+def _utc(text: str) -> dt.datetime:
+    when = dt.datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle metres between two (lon, lat) points."""
+    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))

@@ -1,0 +1,122 @@
+"""The dosage report (#18): check-ins sent to a real service over HTTP, then `report`, whose
+figures are recomputed here from what was sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+from pyproj import Geod
+from test_serve import NIGHT, TEAM, Server, add_user
+
+WEEK = "2023-W01"
+OFFSET = "-05:00"
+
+
+def _at(clock: str, night: str = NIGHT) -> str:
+    return f"{night}T{clock}:00{OFFSET}"
+
+
+@pytest.fixture(scope="module")
+def reported(plan_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    runs = tmp_path_factory.mktemp("report") / "runs"
+    shutil.copytree(plan_dir, runs / WEEK)
+    (runs / "latest").symlink_to(WEEK)
+    token = add_user(runs, "t22", "team", TEAM)
+    plan = json.loads((runs / WEEK / "plan.json").read_text("utf-8"))
+    route = next(r for r in plan["teams"] if r["team"] == TEAM and r["night"] == NIGHT)
+    stops = [s for s in route["stops"] if s["kind"] != "base"]
+    first, second, third = stops[:3]
+    sent = [
+        {"status": "start", "tapped_at": _at("17:40"), "lat": 40.0, "lon": -75.15},  # early
+        {"status": "arrived", "stop_id": first["stop_id"], "tapped_at": _at("18:10"),
+         "lat": 40.01, "lon": -75.15},
+        {"status": "left", "stop_id": first["stop_id"], "tapped_at": _at("18:32")},
+        {"status": "arrived", "stop_id": second["stop_id"], "tapped_at": _at("18:50"),
+         "lat": 40.01, "lon": -75.16},
+        {"status": "skipped", "stop_id": third["stop_id"], "tapped_at": _at("19:30"),
+         "reason": "police activity"},
+    ]  # fmt: skip
+    server = Server(runs)
+    server.start()
+    try:
+        for i, body in enumerate(sent):
+            body = {"client_id": f"c{i}", "team": TEAM, "night": NIGHT, **body}
+            status, _, answer = server.call("/api/checkins", token=token, body=body)
+            assert status == 201, answer
+    finally:
+        server.stop()
+    # A row from another plan's database: a team this plan does not have.
+    with sqlite3.connect(runs / "service.sqlite3") as db:
+        db.execute(
+            "INSERT INTO checkins (client_id, team, night, stop_id, status, tapped_at, "
+            "tapped_utc, received_at, late, user) VALUES ('x', 'Team 99 Gone', ?, NULL, "
+            "'start', ?, ?, ?, 0, 'old')",
+            (NIGHT, _at("18:00"), "2023-01-04T23:00:00+00:00", "2023-01-04T23:00:00+00:00"),
+        )
+    result = run_cli("report", "--runs-dir", str(runs), "--week", WEEK)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((runs / "reports" / WEEK / "report.json").read_text("utf-8"))
+    return plan, route, (first, second, third), sent, report
+
+
+def test_counts_per_team_and_night(reported):
+    plan, route, (first, second, third), _sent, report = reported
+    night = next(n for n in report["nights"] if n["team"] == TEAM and n["night"] == NIGHT)
+    planned = sum(s["kind"] != "base" for s in route["stops"])
+    assert night["planned"] == planned
+    assert (night["done"], night["skipped"]) == (2, 1)  # arrived+left, arrived only; skipped
+    assert night["not_reported"] == planned - 3
+    assert night["skip_reasons"] == {"police activity": 1}
+    # Every other team and night sent nothing: all its stops are "not reported".
+    others = [n for n in report["nights"] if (n["team"], n["night"]) != (TEAM, NIGHT)]
+    assert len(others) == len(plan["teams"]) - 1
+    assert all(not n["reported"] and n["not_reported"] == n["planned"] for n in others)
+    assert report["totals"]["done"] == 2 and report["totals"]["skipped"] == 1
+
+
+def test_presence_is_arrived_to_left_or_the_planned_dwell(reported):
+    plan, _route, (first, second, _third), _sent, report = reported
+
+    def dwell(stop) -> float:
+        span = dt.datetime.fromisoformat(stop["depart"]) - dt.datetime.fromisoformat(stop["arrive"])
+        return span.total_seconds() / 60
+
+    expected: dict[str, float] = {}
+    for stop, minutes in ((first, 22.0), (second, dwell(second))):
+        for source in stop["sources"]:
+            if source.startswith("H"):
+                expected[source] = expected.get(source, 0.0) + minutes
+    checked = {h["hotspot_id"]: h["checked_in_min"] for h in report["hotspots"]}
+    assert expected, "the first stops of the night are hotspot stops on the bundled week"
+    for hotspot, minutes in expected.items():
+        assert checked[hotspot] == pytest.approx(minutes, abs=0.05)
+    assert sum(checked.values()) == pytest.approx(sum(expected.values()), abs=0.1)
+    planned = {h["hotspot_id"]: h["planned_min"] for h in report["hotspots"]}
+    assert planned == pytest.approx(plan["hotspot_presence_min"], abs=0.05)
+
+
+def test_km_between_shared_positions_and_problems_counted(reported):
+    _plan, _route, _stops, sent, report = reported
+    night = next(n for n in report["nights"] if n["team"] == TEAM and n["night"] == NIGHT)
+    shared = [(b["lon"], b["lat"]) for b in sent if "lat" in b]
+    lons, lats = zip(*shared, strict=True)
+    metres = Geod(ellps="WGS84").line_length(lons, lats)
+    assert night["km_walked"] == pytest.approx(metres / 1000, rel=0.005)
+    assert report["problems"] == {
+        "tapped outside the shift (check the phone's clock)": 1,
+        "team not in this plan (another plan's database, or a removed team)": 1,
+    }
+
+
+def test_a_week_with_no_plan_or_no_database_is_one_clear_line(tmp_path: Path):
+    result = run_cli("report", "--runs-dir", str(tmp_path), "--week", WEEK)
+    assert result.returncode == 2
+    assert "no plan.json for 2023-W01" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("report", "--runs-dir", str(tmp_path), "--week", "2023-1")
+    assert result.returncode == 2 and "ISO week" in result.stderr
