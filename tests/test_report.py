@@ -120,3 +120,33 @@ def test_a_week_with_no_plan_or_no_database_is_one_clear_line(tmp_path: Path):
     assert "no plan.json for 2023-W01" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("report", "--runs-dir", str(tmp_path), "--week", "2023-1")
     assert result.returncode == 2 and "ISO week" in result.stderr
+
+
+def test_shootings_in_territories_against_where_teams_said_they_were(plan_json: dict):
+    from outreach_routes.report import dosage
+
+    route = next(r for r in plan_json["teams"] if r["team"] == TEAM and r["night"] == NIGHT)
+    stop = next(s for s in route["stops"] if s["kind"] != "base")
+    tapped = dt.datetime.fromisoformat(_at("18:30"))
+    row = {"client_id": "a", "team": TEAM, "night": NIGHT, "stop_id": stop["stop_id"],
+           "status": "arrived", "tapped_at": tapped.isoformat(), "reason": None, "lat": None,
+           "lon": None, "scene_request_id": None,
+           "tapped_utc": tapped.astimezone(dt.UTC).isoformat()}  # fmt: skip
+    near = {"lon": stop["lon"] + 0.001, "lat": stop["lat"]}  # about 85 m east of the stop
+    far = {"lon": stop["lon"] + 0.003, "lat": stop["lat"]}  # about 255 m
+    shootings = [
+        {"incident_id": "after", "occurred_at": _at("23:50"), **near},
+        {"incident_id": "before", "occurred_at": _at("12:00"), **near},
+        {"incident_id": "days later", "occurred_at": (tapped + dt.timedelta(hours=80)).isoformat(),
+         **near},
+        {"incident_id": "too far", "occurred_at": _at("23:50"), **far},
+        {"incident_id": "outside", "occurred_at": _at("23:50"), "lon": -75.9, "lat": 39.5},
+    ]  # fmt: skip
+    report = dosage(plan_json, [row], [], shootings)
+    flags = {s["incident_id"]: (s["team_before"], s["team_after"]) for s in report["shootings"]}
+    assert flags == {
+        "after": (True, False),  # the team was there 5 h 20 min before it
+        "before": (False, True),
+        "days later": (False, False),  # 80 h after: outside the 72 h window
+        "too far": (False, False),
+    }  # "outside" is in no territory: not in the report

@@ -510,6 +510,10 @@ def report(
     runs_dir: Annotated[Path, typer.Option(help="The runs folder of `plan --runs-dir`.")],
     week: Annotated[str, typer.Option(help="The ISO week to report on, e.g. 2023-W01.")],
     db: DbFile = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Config whose incident file has the week's shootings; default: bundled."),
+    ] = None,
 ) -> None:
     """What was done against what was planned: a week's dosage from the teams' check-ins
     (DIR/reports/<week>/report.json)."""
@@ -519,7 +523,7 @@ def report(
     if not WEEK_FOLDER.match(week):
         _fail(f"--week {week!r}: give an ISO week such as 2023-W01")
     try:
-        path = write_report(runs_dir, week, db)
+        path = write_report(runs_dir, week, db, config)
     except InputDataError as exc:
         _fail(exc)
     except RunLocked as exc:

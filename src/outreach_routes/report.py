@@ -72,11 +72,16 @@ def dosage(
     plan: dict[str, Any],
     checkins: Iterable[dict[str, Any]],
     scene_requests: Iterable[dict[str, Any]] = (),
+    shootings: Iterable[dict[str, Any]] = (),
     *,
     window_h: float = 72.0,
+    radius_m: float = 150.0,
 ) -> dict[str, Any]:
-    """The week's figures from ``plan`` (a ``plan.json``) and the service's rows (as
-    :func:`read_service_db` gives them). A plain function: same inputs, same figures."""
+    """The week's figures from ``plan`` (a ``plan.json``), the service's rows (as
+    :func:`read_service_db` gives them) and the week's ``shootings`` (``incident_id``,
+    ``occurred_at`` with its offset, ``lon``, ``lat``). A plain function: same inputs, same
+    figures."""
+    checkins = list(checkins)
     routes = {(r["team"], r["night"]): r for r in plan["teams"]}
     teams = {r["team"] for r in plan["teams"]}
     problems: Counter[str] = Counter()
@@ -116,15 +121,22 @@ def dosage(
             for h in sorted(set(planned) | set(presence))
         ],
         "response_stops": _responses(plan, done_at, window_h),
+        "shootings": _shootings(plan, checkins, shootings, window_h, radius_m),
         "scene_requests": _scenes(scene_requests, checkins),
         "problems": dict(sorted(problems.items())),
     }
 
 
 def write_report(
-    runs_dir: Path, week: str, db: Path | None = None, *, window_h: float = 72.0
+    runs_dir: Path,
+    week: str,
+    db: Path | None = None,
+    config: Path | None = None,
+    *,
+    window_h: float = 72.0,
 ) -> Path:
-    """Write ``runs_dir/reports/<week>/report.json`` under the runs lock; returns its path."""
+    """Write ``runs_dir/reports/<week>/report.json`` under the runs lock; returns its path.
+    The week's shootings come from the incident file of ``config`` (default: the bundled one)."""
     from .runs import _lock, read_plan_json
 
     runs = Path(runs_dir).resolve()
@@ -136,12 +148,42 @@ def write_report(
         )
     first, last = plan["teams"][0]["night"], max(r["night"] for r in plan["teams"])
     checkins, scenes = read_service_db(db or runs / "service.sqlite3", first, last)
-    figures = dosage(plan, checkins, scenes, window_h=window_h)
+    shootings = week_shootings(config, plan["week_of"])
+    figures = dosage(plan, checkins, scenes, shootings, window_h=window_h)
     out = runs / "reports" / week / "report.json"
     with _lock(runs):
         out.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out, json.dumps(figures, indent=1, ensure_ascii=False) + "\n")
     return out
+
+
+def week_shootings(config: Path | None, week_of: str) -> list[dict[str, Any]]:
+    """The shootings of the plan week (Monday to the next Monday's early hours), from the
+    config's incident file, in WGS84."""
+    import pandas as pd
+
+    from ._io import read_city_limits
+    from .config import load_config
+    from .incidents import load_incidents
+
+    plan_config = load_config(config)
+    crs, tz = plan_config.city.crs, plan_config.city.timezone
+    limits = read_city_limits(plan_config.city)
+    incidents = load_incidents(plan_config.incidents, crs=crs, timezone=tz, area=limits).incidents
+    start = pd.Timestamp(week_of, tz=tz)
+    week = incidents[
+        (incidents["occurred_at"] >= start)
+        & (incidents["occurred_at"] < start + pd.Timedelta(days=7, hours=12))
+    ].to_crs(4326)
+    return [
+        {
+            "incident_id": str(row.incident_id),
+            "occurred_at": row.occurred_at.isoformat(),
+            "lon": row.geometry.x,
+            "lat": row.geometry.y,
+        }
+        for row in week.itertuples()
+    ]
 
 
 def _night(route: dict, rows: list[dict]) -> tuple[dict, Counter, Counter, dict[str, str]]:
@@ -271,6 +313,49 @@ def _scenes(scene_requests: Iterable[dict], checkins: Iterable[dict]) -> list[di
                 "minutes_to_answer": round((first - asked).total_seconds() / 60, 1)
                 if first
                 else None,
+            }
+        )
+    return out
+
+
+def _shootings(
+    plan: dict, checkins: list[dict], shootings: Iterable[dict], window_h: float, radius_m: float
+) -> list[dict]:
+    """Each shooting inside a territory: was a team within ``radius_m`` of its place (at a
+    stop it checked in at, or a position it shared) in the ``window_h`` before it, and after?"""
+    import shapely
+
+    areas = shapely.union_all(
+        [shapely.geometry.shape(f["geometry"]) for f in plan["territories"]["features"]]
+    )
+    stops = {
+        (r["team"], r["night"], s["stop_id"]): (s["lon"], s["lat"])
+        for r in plan["teams"]
+        for s in r["stops"]
+    }
+    seen = []  # (UTC time, (lon, lat)) where a team said it was
+    for row in checkins:
+        place = (row["lon"], row["lat"]) if row["lat"] is not None else None
+        if place is None and row["status"] in AT_STOP:
+            place = stops.get((row["team"], row["night"], row["stop_id"]))
+        if place is not None:
+            seen.append((_utc(row["tapped_utc"]), place))
+    window = dt.timedelta(hours=window_h)
+    out = []
+    for shooting in shootings:
+        place = (shooting["lon"], shooting["lat"])
+        if not areas.contains(shapely.Point(place)):
+            continue
+        when = _utc(shooting["occurred_at"])
+        near = [t for t, p in seen if _metres(p, place) <= radius_m]
+        out.append(
+            {
+                "incident_id": shooting["incident_id"],
+                "occurred_at": shooting["occurred_at"],
+                "lon": round(place[0], 6),
+                "lat": round(place[1], 6),
+                "team_before": any(when - window <= t < when for t in near),
+                "team_after": any(when < t <= when + window for t in near),
             }
         )
     return out
