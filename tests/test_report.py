@@ -16,6 +16,7 @@ from test_serve import NIGHT, TEAM, Server, add_user
 
 WEEK = "2023-W01"
 OFFSET = "-05:00"
+REASON = "<b>police</b> activity"  # text from a phone: escaped on every page
 
 
 def _at(clock: str, night: str = NIGHT) -> str:
@@ -40,7 +41,7 @@ def reported(plan_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         {"status": "arrived", "stop_id": second["stop_id"], "tapped_at": _at("18:50"),
          "lat": 40.01, "lon": -75.16},
         {"status": "skipped", "stop_id": third["stop_id"], "tapped_at": _at("19:30"),
-         "reason": "police activity"},
+         "reason": REASON},
     ]  # fmt: skip
     server = Server(runs)
     server.start()
@@ -62,7 +63,8 @@ def reported(plan_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     result = run_cli("report", "--runs-dir", str(runs), "--week", WEEK)
     assert result.returncode == 0, result.stderr
     report = json.loads((runs / "reports" / WEEK / "report.json").read_text("utf-8"))
-    return plan, route, (first, second, third), sent, report
+    page = (runs / "reports" / WEEK / "report.html").read_text("utf-8")
+    return plan, route, (first, second, third), sent, report | {"page": page}
 
 
 def test_counts_per_team_and_night(reported):
@@ -72,7 +74,7 @@ def test_counts_per_team_and_night(reported):
     assert night["planned"] == planned
     assert (night["done"], night["skipped"]) == (2, 1)  # arrived+left, arrived only; skipped
     assert night["not_reported"] == planned - 3
-    assert night["skip_reasons"] == {"police activity": 1}
+    assert night["skip_reasons"] == {REASON: 1}
     # Every other team and night sent nothing: all its stops are "not reported".
     others = [n for n in report["nights"] if (n["team"], n["night"]) != (TEAM, NIGHT)]
     assert len(others) == len(plan["teams"]) - 1
@@ -150,3 +152,12 @@ def test_shootings_in_territories_against_where_teams_said_they_were(plan_json: 
         "days later": (False, False),  # 80 h after: outside the 72 h window
         "too far": (False, False),
     }  # "outside" is in no territory: not in the report
+
+
+def test_the_page_escapes_what_phones_sent_and_shows_no_victim_attributes(reported):
+    *_rest, report = reported
+    page = report["page"]
+    assert REASON not in page and "&lt;b&gt;police&lt;/b&gt; activity" in page
+    assert "Stops per team and night" in page and "Minutes at each hotspot" in page
+    for word in ("race", "sex", "age", "victim"):
+        assert f'"{word}"' not in page and f"{word}:" not in page.lower()

@@ -1173,3 +1173,175 @@ def _clock(stamp: str) -> str:
 
 def _night_label(night: str) -> str:
     return dt.date.fromisoformat(night).strftime("%A %d %b")
+
+
+# --- the dosage report (outreach_routes.report) -----------------------------------------------
+
+_DOSE_SCALE = ["#d7301f", "#fec44f", "#1a9850"]  # none, half, all the planned minutes
+_NOT_PLANNED = "#9e9e9e"
+_SHOT_FILL = {"after": "#1a9850", "before": "#fe9929", "none": "#ffffff"}
+
+_REPORT_CSS = """<style>
+.report-body { font: 14px/1.4 system-ui, sans-serif; color: #111; padding: 8px 12px 24px; }
+.report-body h1 { font-size: 1.3em; margin: .2em 0; }
+.report-body h2 { font-size: 1.1em; margin: 1em 0 .3em; }
+.report-body .scroll { overflow-x: auto; }
+.report-body table { border-collapse: collapse; }
+.report-body th, .report-body td { border-bottom: 1px solid #ccc; padding: 3px 8px;
+  text-align: right; white-space: nowrap; }
+.report-body th:first-child, .report-body td:first-child,
+.report-body .text { text-align: left; }
+.report-body td:last-child { white-space: normal; }
+.report-key { display: flex; flex-wrap: wrap; gap: 2px 14px; font-size: 13px; }
+.report-key i { display: inline-block; width: 11px; height: 11px; border-radius: 6px;
+  border: 1.5px solid #111; margin-right: 4px; vertical-align: -1px; }
+</style>"""
+
+
+def report_page(document: dict[str, Any], figures: dict[str, Any]) -> str:
+    """The coordinators' dosage report: a map of the week's shootings in the territories (no
+    victim attributes: the figures hold none) and the hotspots shaded by the share of their
+    planned minutes checked in, above the tables of ``figures``
+    (:func:`outreach_routes.report.dosage`)."""
+    fmap = _base_map(document)
+    fmap.height = (55.0, "vh")
+    _territories(document).add_to(fmap)
+    scale = branca.colormap.LinearColormap(
+        _DOSE_SCALE, vmin=0, vmax=1, caption="Share of the planned minutes checked in"
+    )
+    minutes = {h["hotspot_id"]: h for h in figures["hotspots"]}
+    layer = folium.FeatureGroup(name="Hotspots (dosage)", show=True)
+    for feature in document["hotspots"]["features"]:
+        spot = feature["properties"]["hotspot_id"]
+        done = minutes.get(spot, {"planned_min": 0.0, "checked_in_min": 0.0})
+        if done["planned_min"]:
+            colour = scale(min(done["checked_in_min"] / done["planned_min"], 1.0))
+            tip = (
+                f"{safe_text(spot)}: {done['checked_in_min']:.0f} of "
+                f"{done['planned_min']:.0f} planned minutes checked in"
+            )
+        else:
+            colour, tip = _NOT_PLANNED, f"{safe_text(spot)}: no stops planned"
+        folium.GeoJson(
+            feature,
+            style_function=lambda _f, c=colour: {
+                "fillColor": c,
+                "color": c,
+                "weight": 1,
+                "fillOpacity": 0.5,
+            },  # fmt: skip
+            tooltip=folium.Tooltip(tip),
+        ).add_to(layer)
+    layer.add_to(fmap)
+    scale.add_to(fmap)
+    shots = folium.FeatureGroup(name="Shootings this week", show=True)
+    for shot in figures["shootings"]:
+        kind = "after" if shot["team_after"] else "before" if shot["team_before"] else "none"
+        when = dt.datetime.fromisoformat(shot["occurred_at"])
+        folium.CircleMarker(
+            [shot["lat"], shot["lon"]],
+            radius=7,
+            color="#111",
+            weight=2,
+            fill=True,
+            fill_color=_SHOT_FILL[kind],
+            fill_opacity=1,
+            tooltip=(
+                f"Shooting {when:%a %d %b %H:%M}<br>Team within 150 m in the 72 h before: "
+                f"{'yes' if shot['team_before'] else 'no'}; after: "
+                f"{'yes' if shot['team_after'] else 'no'}"
+            ),
+        ).add_to(shots)
+    shots.add_to(fmap)
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    west, south, east, north = shapely.union_all(
+        [shapely.geometry.shape(f["geometry"]) for f in document["territories"]["features"]]
+    ).bounds
+    fmap.fit_bounds([[south, west], [north, east]], padding=(10, 10))
+    root = fmap.get_root()
+    root.header.add_child(folium.Element(_REPORT_CSS))
+    # folium adds the map's own <div> to the page when it renders: the tables go after it.
+    page = root.render()
+    cut = page.rindex("</body>")
+    return page[:cut] + _report_tables(document, figures) + page[cut:]
+
+
+def _report_tables(document: dict[str, Any], figures: dict[str, Any]) -> str:
+    totals = figures["totals"]
+    shots = figures["shootings"]
+    after = sum(s["team_after"] for s in shots)
+    key = "".join(
+        f'<span><i style="background:{_SHOT_FILL[k]}"></i>{text}</span>'
+        for k, text in (
+            ("after", "a team came within 150 m in the 72 h after"),
+            ("before", "a team was there in the 72 h before, not after"),
+            ("none", "no team near it"),
+        )
+    )
+    head = (
+        f"<h1>{safe_text(document['city'])}: what was done, week of {document['week_of']}</h1>"
+        f"<div class='report-key'>Shootings on the map: {key}</div>"
+        f"<p>{totals['done']} of {totals['planned']} planned stops done, {totals['skipped']} "
+        f"skipped, {totals['not_reported']} not reported. {len(shots)} shooting(s) in the "
+        f"territories; a team came within 150 m in the 72 h after {after} of them.</p>"
+    )
+    rows = "".join(
+        f"<tr><td>{safe_text(n['team'])}</td><td class='text'>{_night_label(n['night'])}</td>"
+        f"<td>{n['planned']}</td><td>{n['done']}</td><td>{n['skipped']}</td>"
+        f"<td>{n['not_reported']}</td>"
+        f"<td>{'' if n['km_walked'] is None else format(n['km_walked'], '.1f')}</td>"
+        f"<td class='text'>"
+        + "; ".join(f"{safe_text(r)} ({k})" for r, k in n["skip_reasons"].items())
+        + "</td></tr>"
+        for n in figures["nights"]
+    )
+    nights = (
+        "<h2>Stops per team and night</h2><div class='scroll'><table><tr><th>Team</th>"
+        "<th class='text'>Night</th><th>Planned</th><th>Done</th><th>Skipped</th>"
+        f"<th>Not reported</th><th>km shared</th><th class='text'>Why skipped</th></tr>{rows}"
+        "</table></div>"
+    )
+    spots = "".join(
+        f"<tr><td>{safe_text(h['hotspot_id'])}</td><td>{h['planned_min']:.0f}</td>"
+        f"<td>{h['checked_in_min']:.0f}</td></tr>"
+        for h in figures["hotspots"]
+    )
+    hotspots = (
+        "<h2>Minutes at each hotspot</h2><div class='scroll'><table><tr><th>Hotspot</th>"
+        f"<th>Planned</th><th>Checked in</th></tr>{spots}</table></div>"
+    )
+    responses = "".join(
+        f"<tr><td>{safe_text(r['team'])}</td><td>{safe_text(r['stop_id'])}</td>"
+        f"<td>{'' if r['hours_after'] is None else r['hours_after']}</td>"
+        f"<td>{'yes' if r['within_window'] else 'no'}</td></tr>"
+        for r in figures["response_stops"]
+    )
+    scenes = "".join(
+        f"<tr><td>{safe_text(s['id'])}</td><td>{safe_text(s['nearest_team'] or '')}</td>"
+        f"<td>{'not answered' if s['minutes_to_answer'] is None else s['minutes_to_answer']}"
+        "</td></tr>"
+        for s in figures["scene_requests"]
+    )
+    problems = "".join(
+        f"<li>{safe_text(text)}: {count}</li>" for text, count in figures["problems"].items()
+    )
+    return (
+        f"<div class='report-body'>{head}{nights}{hotspots}"
+        "<h2>Response stops</h2>"
+        + (
+            "<div class='scroll'><table><tr><th>Team</th><th>Stop</th><th>Hours after the "
+            f"shooting</th><th>Within the window</th></tr>{responses}</table></div>"
+            if responses
+            else "<p>None this week.</p>"
+        )
+        + "<h2>Scene requests</h2>"
+        + (
+            "<div class='scroll'><table><tr><th>Request</th><th>Nearest team</th>"
+            f"<th>Minutes to answer</th></tr>{scenes}</table></div>"
+            if scenes
+            else "<p>None this week.</p>"
+        )
+        + "<h2>Check-ins that did not fit the plan</h2>"
+        + (f"<ul>{problems}</ul>" if problems else "<p>None.</p>")
+        + "</div>"
+    )

@@ -2,7 +2,8 @@
 
 ``outreach-routes report --runs-dir DIR --week 2023-W01`` reads the week's ``plan.json`` and the
 service's database (read-only: the service may be writing to it) and writes
-``DIR/reports/<week>/report.json``, outside the week's folder, which a rerun replaces.
+``DIR/reports/<week>/report.json`` and ``report.html`` (a map of the week's shootings and the
+hotspots' dosage, above the tables), outside the week's folder, which a rerun replaces.
 
 Per team and night it counts the stops planned, done (an "arrived" or "left" check-in), skipped
 (with the reasons given) and not reported; per hotspot, the minutes of presence planned and
@@ -150,10 +151,14 @@ def write_report(
     checkins, scenes = read_service_db(db or runs / "service.sqlite3", first, last)
     shootings = week_shootings(config, plan["week_of"])
     figures = dosage(plan, checkins, scenes, shootings, window_h=window_h)
+    from .render import report_page
+
+    page = report_page(plan, figures)
     out = runs / "reports" / week / "report.json"
     with _lock(runs):
         out.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out, json.dumps(figures, indent=1, ensure_ascii=False) + "\n")
+        write_text_atomic(out.with_name("report.html"), page)
     return out
 
 
