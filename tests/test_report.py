@@ -64,7 +64,8 @@ def reported(plan_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     assert result.returncode == 0, result.stderr
     report = json.loads((runs / "reports" / WEEK / "report.json").read_text("utf-8"))
     page = (runs / "reports" / WEEK / "report.html").read_text("utf-8")
-    return plan, route, (first, second, third), sent, report | {"page": page}
+    extra = {"page": page, "runs": runs, "token": token}
+    return plan, route, (first, second, third), sent, report | extra
 
 
 def test_counts_per_team_and_night(reported):
@@ -161,3 +162,31 @@ def test_the_page_escapes_what_phones_sent_and_shows_no_victim_attributes(report
     assert "Stops per team and night" in page and "Minutes at each hotspot" in page
     for word in ("race", "sex", "age", "victim"):
         assert f'"{word}"' not in page and f"{word}:" not in page.lower()
+
+
+def test_the_service_gives_the_report_to_coordinators_only(reported):
+    *_rest, report = reported
+    runs = report["runs"]
+    coordinator = add_user(runs, "coord", "coordinator")
+    dispatch = add_user(runs, "disp", "dispatch")
+    server = Server(runs)
+    server.start()
+    try:
+        for name in ("report.html", "report.json"):
+            path = f"/reports/{WEEK}/{name}"
+            status, _, body = server.call(path, token=coordinator)
+            assert status == 200
+            expected = (runs / "reports" / WEEK / name).read_text("utf-8")
+            assert body == (json.loads(expected) if name.endswith(".json") else expected)
+            assert server.call(path, token=dispatch)[0] == 403
+            assert server.call(path, token=report["token"])[0] == 403  # a team account
+            assert server.call(path)[0] == 401
+        for path in (
+            f"/reports/{WEEK}/plan.json",
+            "/reports/..%2F2023-W01/report.html",
+            f"/reports/{WEEK}/..%2F..%2Fservice.sqlite3",
+            "/reports/2023-W02/report.html",
+        ):
+            assert server.call(path, token=coordinator)[0] == 404, path
+    finally:
+        server.stop()

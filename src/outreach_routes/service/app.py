@@ -46,7 +46,7 @@ from starlette.routing import Route
 
 from .._errors import InputDataError
 from ..config import ServiceConfig
-from ..runs import latest_run
+from ..runs import WEEK_FOLDER, latest_run
 from ..schedule import Schedule, load_schedule, nearest_teams, place_lat_lon, where_question
 from .store import Store, User, utc
 
@@ -59,6 +59,7 @@ LATE_AFTER_MIN = 5  # a check-in received this long after it was tapped came fro
 MAX_FAILED_LOGINS = 10  # per client address in 15 minutes
 STATUSES = ("start", "arrived", "left", "skipped", "responding", "end")
 AT_STOP = ("arrived", "left", "skipped")
+REPORT_FILES = {"report.html": "text/html; charset=utf-8", "report.json": "application/json"}
 SKIP_REASONS = (
     "area not safe tonight",
     "police activity",
@@ -202,6 +203,7 @@ def create_app(
         Route("/api/checkins", service.checkins, methods=["GET", "POST"]),
         Route("/team/{slug}", service.team_page, methods=["GET"]),
         Route("/run/{path:path}", service.run_file, methods=["GET"]),
+        Route("/reports/{week}/{name}", service.report_file, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,
@@ -551,6 +553,16 @@ class _Service:
             ".json": "application/json",
         }
         return Response(target.read_bytes(), media_type=media.get(target.suffix, "text/plain"))
+
+    def report_file(self, request: Request) -> Response:
+        """A week's dosage report (``outreach-routes report``): coordinators only."""
+        self._allow(request, "coordinator")
+        week, name = request.path_params["week"], request.path_params["name"]
+        target = self.runs.runs_dir / "reports" / week / name
+        if not WEEK_FOLDER.match(week) or name not in REPORT_FILES or not target.is_file():
+            raise Refused(404, f"no report {name!r} for week {week!r}; make it with "
+                          "`outreach-routes report --week`")  # fmt: skip
+        return Response(target.read_bytes(), media_type=REPORT_FILES[name])
 
 
 # --- helpers --------------------------------------------------------------------------------------
