@@ -122,3 +122,16 @@ def test_the_loops_of_a_night_are_checked(tmp_path):
         with pytest.raises(ConfigError) as caught:
             load_config(bad)
         assert problem in str(caught.value) and str(bad) in str(caught.value)
+
+
+def test_the_followup_boost_is_checked(tmp_path):
+    assert load_config(write_bundled_config(tmp_path)).followup.boost == 0.5
+    good = write_bundled_config(tmp_path, extra="\n[followup]\nboost = 1\n")
+    assert load_config(good).followup.boost == 1
+    for value in ("-0.5", '"half"', "true"):
+        bad = write_bundled_config(tmp_path, extra=f"\n[followup]\nboost = {value}\n")
+        with pytest.raises(ConfigError) as caught:
+            load_config(bad)
+        assert "[followup] `boost` = " in str(caught.value) and "give a share, 0 or more" in str(
+            caught.value
+        )

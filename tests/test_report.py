@@ -190,3 +190,49 @@ def test_the_service_gives_the_report_to_coordinators_only(reported):
             assert server.call(path, token=coordinator)[0] == 404, path
     finally:
         server.stop()
+
+
+def test_next_weeks_plan_raises_the_stops_not_done(reported):
+    plan, route, (first, second, third), _sent, report = reported
+    runs = report["runs"]
+    result = run_cli("plan", "--runs-dir", str(runs), "--week-of", "2023-01-09", "--quiet")
+    assert result.returncode == 0, result.stderr
+    after = json.loads((runs / "2023-W02" / "plan.json").read_text("utf-8"))
+    raised = {(r["team"], r["stop_id"]): r["why"] for r in after["followup"]}
+    # Done on Wednesday: not raised, though other nights of the week sent nothing.
+    assert (TEAM, first["stop_id"]) not in raised and (TEAM, second["stop_id"]) not in raised
+    if (TEAM, third["stop_id"]) in raised:  # the skipped one, where this week still has it
+        assert REASON in raised[(TEAM, third["stop_id"])]
+    # Every stop raised is one of the new week's stops, of its team.
+    stops = {(r["team"], s["stop_id"]) for r in after["teams"] for s in r["stops"]}
+    this_week = json.loads((runs / "2023-W01" / "plan.json").read_text("utf-8"))
+    before = {(r["team"], s["stop_id"]) for r in this_week["teams"] for s in r["stops"]}
+    assert raised and set(raised) <= before
+    assert len(set(raised) & stops) > 0
+
+
+def test_boost_missed_matches_by_id_or_place_within_the_team():
+    import geopandas as gpd
+    from shapely import Point
+
+    from outreach_routes.stops import boost_missed
+
+    stops = gpd.GeoDataFrame(
+        {"team": ["A", "A", "A", "B"], "stop_id": ["a-1", "a-2", "a-3", "b-1"],
+         "prize": [10.0, 20.0, 30.0, 40.0]},
+        geometry=[Point(-75.15, 40.0), Point(-75.16, 40.01), Point(-75.17, 40.02),
+                  Point(-75.15, 40.0)],
+        crs=4326,
+    ).to_crs(2272)  # fmt: skip
+    missed = [
+        {"team": "A", "stop_id": "a-1-2", "lat": 39.0, "lon": -75.0, "why": "not reported"},
+        {"team": "A", "stop_id": "old-id", "lat": 40.01, "lon": -75.16, "why": "weather"},
+        {"team": "A", "stop_id": "a-9", "lat": 40.0, "lon": -75.15, "why": "police activity"},
+    ]
+    raised, records = boost_missed(stops, missed, 0.5)
+    assert list(raised["prize"]) == [15.0, 30.0, 30.0, 40.0]  # B's corner is B's, not A's
+    assert records == [
+        {"team": "A", "stop_id": "a-1", "why": ["not reported", "police activity"]},
+        {"team": "A", "stop_id": "a-2", "why": ["weather"]},
+    ]
+    assert list(stops["prize"]) == [10.0, 20.0, 30.0, 40.0]  # the input is not changed

@@ -154,6 +154,13 @@ class ResponseConfig:
 
 
 @dataclass(frozen=True)
+class FollowupConfig:
+    """Next week's plan from what the teams checked in (the service's database)."""
+
+    boost: float = 0.5  # a stop planned last week and not done: its prize times (1 + boost)
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     """The service (``serve``): how long what the teams send is kept."""
 
@@ -208,6 +215,7 @@ class PlanConfig:
     requests: RequestConfig = field(default_factory=RequestConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     response: ResponseConfig = field(default_factory=ResponseConfig)
+    followup: FollowupConfig = field(default_factory=FollowupConfig)
     no_go_zones: tuple[NoGoZoneConfig, ...] = ()
     service: ServiceConfig = field(default_factory=ServiceConfig)
 
@@ -284,6 +292,7 @@ class _Reader:
             "requests",
             "routing",
             "response",
+            "followup",
             "no_go_zones",
             "service",
         }
@@ -336,13 +345,18 @@ class _Reader:
         requests = self.build(RequestConfig, raw.get("requests", {}), "[requests]", paths={"path"})
         routing = self.routing(raw.get("routing", {}))
         response = self.build(ResponseConfig, raw.get("response", {}), "[response]")
+        followup = self.build(FollowupConfig, raw.get("followup", {}), "[followup]")
+        boost = followup.boost if followup is not None else 0
+        if isinstance(boost, bool) or not isinstance(boost, int | float) or boost < 0:
+            self.problems.append(f"[followup] `boost` = {boost!r}: give a share, 0 or more")
+            followup = None
         service = self.service(raw.get("service", {}))
         if network is not None and network.cache_dir is not None:
             network = replace(network, cache_dir=(self.base / network.cache_dir).resolve())
         teams = self.teams(raw.get("teams"))
         zones = self.zones(raw.get("no_go_zones", []))
         parts = (city, incidents, network, territories, hotspots, requests, routing, response)
-        parts += (teams, service)
+        parts += (teams, service, followup)
         if any(p is None for p in parts):
             return None
         return PlanConfig(
@@ -356,6 +370,7 @@ class _Reader:
             requests=requests,
             routing=routing,
             response=response,
+            followup=followup,
             no_go_zones=zones,
             service=service,
         )

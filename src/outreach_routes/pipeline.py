@@ -49,7 +49,7 @@ from .routing import (
     street_name,
     team_network,
 )
-from .stops import build_stops, response_stops
+from .stops import boost_missed, build_stops, response_stops
 from .teams import Team, load_teams
 
 __all__ = ["Plan", "StageTiming", "plan_document", "plan_week", "week_start_for", "write_plan"]
@@ -93,6 +93,8 @@ class Plan:
     history: dict[str, Any] = field(default_factory=dict)
     revisions: list[dict[str, Any]] = field(default_factory=list)
     timings: list[StageTiming] = field(default_factory=list)
+    # This week's stops raised because last week's check-ins did not say they were done.
+    followup: list[dict[str, Any]] = field(default_factory=list)
 
     def routes_of(self, slug: str) -> list[Route]:
         """The routes of one team, night by night."""
@@ -116,6 +118,7 @@ def plan_week(
     skill: bool = True,
     night: dt.date | None = None,
     previous: dict[str, Any] | None = None,
+    followup: Callable[[pd.Timestamp], list[dict]] | None = None,
 ) -> Plan:
     """Plan one week for every team of a config, or re-plan it from one night on.
 
@@ -142,6 +145,10 @@ def plan_week(
     previous
         The ``plan.json`` of the week being revised; without it (or for another week) the
         weekly plan is made first, in memory.
+    followup
+        Given the week's Monday, last week's stops that were planned and not done (from the
+        service's check-ins: :func:`outreach_routes.report.missed_last_week`); their prizes
+        are raised by ``[followup] boost`` (:func:`outreach_routes.stops.boost_missed`).
 
     Returns
     -------
@@ -190,6 +197,7 @@ def plan_week(
             incidents=replace(table, incidents=table.incidents[before]),
             network=(inputs.graph, inputs.report),
             skill=skill,
+            followup=followup,
         )
         previous = plan_document(weekly)
     known = _known_incidents(table.incidents, week_start, previous if night else None)
@@ -233,6 +241,14 @@ def plan_week(
             request_config=config.requests,
             routing_config=config.routing,
         )
+        missed = followup(week_start) if followup is not None else []
+        stops, raised = boost_missed(stops, missed, config.followup.boost)
+        if missed:
+            notes.append(
+                f"{len(missed)} stop(s) of last week were not done (skipped or not reported): "
+                f"{len(raised)} of this week's stops match them and are worth "
+                f"{config.followup.boost:.0%} more ([followup] boost)"
+            )
         if config.routing.time_aware:
             if has_times_of_day(known["occurred_at"]):
                 xy = shapely.get_coordinates(stops.geometry.to_numpy())
@@ -293,6 +309,7 @@ def plan_week(
         history=history,
         revisions=revisions,
         timings=timings,
+        followup=raised,
     )
 
 
@@ -593,6 +610,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "unserved_requests": plan.unserved.to_dict(orient="records"),
         **plan.history,
         "revisions": plan.revisions,
+        "followup": plan.followup,
     }
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from ._errors import InputDataError
 from ._io import write_text_atomic
 
-__all__ = ["dosage", "read_service_db", "write_report"]
+__all__ = ["dosage", "missed_last_week", "read_service_db", "write_report"]
 
 AT_STOP = ("arrived", "left")
 
@@ -126,6 +126,26 @@ def dosage(
         "scene_requests": _scenes(scene_requests, checkins),
         "problems": dict(sorted(problems.items())),
     }
+
+
+def missed_last_week(runs: Path, week_start: Any, db: Path | None = None) -> list[dict]:
+    """The stops of the run before ``week_start``'s week that no check-in says were done on
+    any night of it: skipped (with the reasons) or not reported. ``[]`` without a database or
+    an earlier run."""
+    from .runs import _latest_before, iso_week, read_plan_json
+
+    db = db or runs / "service.sqlite3"
+    earlier = _latest_before(runs, iso_week(week_start.date()))
+    plan = read_plan_json(earlier) if earlier is not None and db.is_file() else None
+    if not plan or not plan["teams"]:
+        return []
+    nights = [r["night"] for r in plan["teams"]]
+    checkins, _scenes = read_service_db(db, min(nights), max(nights))
+    missed = [m for night in dosage(plan, checkins)["nights"] for m in night["missed"]]
+    planned = {(r["team"], r["night"], s["stop_id"]) for r in plan["teams"] for s in r["stops"]}
+    done = planned - {(m["team"], m["night"], m["stop_id"]) for m in missed}  # bases too
+    done = {(team, stop_id.removesuffix("-2")) for team, _night, stop_id in done}
+    return [m for m in missed if (m["team"], m["stop_id"].removesuffix("-2")) not in done]
 
 
 def write_report(
@@ -243,6 +263,18 @@ def _night(route: dict, rows: list[dict]) -> tuple[dict, Counter, Counter, dict[
         b[0] < a[1] for a, b in zip(intervals, intervals[1:], strict=False)
     )
     skipped = {s: r for s, r in reasons.items() if s not in taps}
+    missed = [  # not done: next week's plan raises them ([followup] boost)
+        {
+            "team": route["team"],
+            "night": route["night"],
+            "stop_id": stop_id,
+            "lat": stop["lat"],
+            "lon": stop["lon"],
+            "why": "; ".join(skipped.get(stop_id, [])) or "not reported",
+        }
+        for stop_id, stop in stops.items()
+        if stop_id not in taps and stop_id.removesuffix("-2") not in taps  # a second visit
+    ]
     shared = [(r["lon"], r["lat"]) for r in rows if r["lat"] is not None]
     walked = sum(_metres(a, b) for a, b in zip(shared, shared[1:], strict=False)) / 1000
     night = {
@@ -255,6 +287,7 @@ def _night(route: dict, rows: list[dict]) -> tuple[dict, Counter, Counter, dict[
         "not_reported": len(stops) - len(taps) - len(skipped),
         "skip_reasons": dict(sorted(Counter(r for rs in skipped.values() for r in rs).items())),
         "reported": bool(rows),
+        "missed": missed,
         "km_walked": round(walked, 3) if len(shared) > 1 else None,  # where positions were shared
     }
     return night, minutes, +problems, first_done

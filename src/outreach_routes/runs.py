@@ -11,6 +11,7 @@ refuses a second run while one is writing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -64,6 +65,7 @@ def run_week(
     lock, and whatever the pipeline raises otherwise (then nothing visible has changed).
     """
     from .pipeline import plan_week, write_plan
+    from .report import missed_last_week
 
     runs = Path(runs_dir).resolve()
     runs.mkdir(parents=True, exist_ok=True)
@@ -71,7 +73,14 @@ def run_week(
         say = _both(log, progress)
         try:
             revised = read_plan_json(runs / iso_week(night)) if night else None
-            plan = plan_week(config, week_of=week_of, progress=say, night=night, previous=revised)
+            plan = plan_week(
+                config,
+                week_of=week_of,
+                progress=say,
+                night=night,
+                previous=revised,
+                followup=functools.partial(missed_last_week, runs),
+            )
             week = iso_week(plan.week_start.date())
             folder = runs / week
             previous = _latest_before(runs, week)

@@ -25,7 +25,7 @@ from .config import HotspotConfig, RequestConfig, ResponseConfig, RoutingConfig
 from .routing import TeamNetwork, corner_name
 from .teams import Team
 
-__all__ = ["build_stops", "response_stops", "stop_id"]
+__all__ = ["boost_missed", "build_stops", "response_stops", "stop_id"]
 
 KIND_ORDER = ("request", "recent", "hotspot")  # a merged stop takes the first kind present
 # A corner this close (metres) to an incident is the incident's own point: never a stop.
@@ -93,6 +93,39 @@ def build_stops(
     )
     stops["prize"] = stops["prize"].round(3)
     return stops, unplaced
+
+
+def boost_missed(
+    stops: gpd.GeoDataFrame, missed: list[dict], boost: float
+) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """Raise the prize of this week's stops that were planned last week and not done.
+
+    ``missed`` holds last week's stops no check-in says were done (``team``, ``stop_id``,
+    ``lat``, ``lon``, ``why``: :func:`outreach_routes.report.missed_last_week`). A stop matches
+    one of them by its ``stop_id``, else by its place rounded to 5 decimals (about a metre, as
+    the changes page matches), within the same team; its prize is multiplied by ``1 + boost``
+    once, however many nights it was missed. Returns the stops and, per raised stop, its
+    ``team``, ``stop_id`` and the reasons it was missed.
+    """
+    if not missed or stops.empty:
+        return stops, []
+    why: dict[tuple[str, str], list[str]] = {}
+    for row in missed:
+        place = (round(row["lat"], 5), round(row["lon"], 5))
+        for key in (row["stop_id"].removesuffix("-2"), place):
+            why.setdefault((row["team"], key), []).append(row["why"])
+    wgs = stops.geometry.to_crs(4326)
+    raised, records = [], []
+    rows = zip(stops["team"], stops["stop_id"], wgs.x, wgs.y, strict=True)
+    for i, (team, sid, x, y) in enumerate(rows):
+        reasons = why.get((team, sid), []) + why.get((team, (round(y, 5), round(x, 5))), [])
+        if reasons:
+            raised.append(i)
+            records.append({"team": team, "stop_id": sid, "why": sorted(set(reasons))})
+    stops = stops.copy()
+    column = stops.columns.get_loc("prize")
+    stops.iloc[raised, column] = (stops.iloc[raised, column] * (1 + boost)).round(3)
+    return stops, records
 
 
 def stop_id(slug: str, network: TeamNetwork, node: int) -> str:
