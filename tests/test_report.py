@@ -236,3 +236,70 @@ def test_boost_missed_matches_by_id_or_place_within_the_team():
         {"team": "A", "stop_id": "a-2", "why": ["weather"]},
     ]
     assert list(stops["prize"]) == [10.0, 20.0, 30.0, 40.0]  # the input is not changed
+
+
+def _week(done: list[int], responses: list[list[bool]]) -> tuple[dict, dict]:
+    teams = [f"T{i}" for i in range(len(done))]
+    plan = {"city": "C", "week_of": "2022-06-06", "territories": {"features": []},
+            "teams": [{"team": t} for t in teams]}  # fmt: skip
+    figures = {
+        "nights": [
+            {"team": t, "done": d, "presence_min": 12.0 * d}
+            for t, d in zip(teams, done, strict=True)
+        ],
+        "response_stops": [
+            {"team": t, "within_window": w}
+            for t, ws in zip(teams, responses, strict=True)
+            for w in ws
+        ],
+    }
+    return plan, figures
+
+
+def test_public_counts_under_three_are_suppressed_and_totals_give_none_away():
+    from outreach_routes.report import public_summary
+
+    week = public_summary([_week([2, 10, 12], [[True] * 3, [True, False], []])])["weeks"][0]
+    rows = {r["territory"]: r for r in week["territories"]}
+    assert rows["T0"]["stops_done"] is None and rows["T0"]["presence_hours"] is None
+    assert rows["T1"]["stops_done"] is None  # the next smallest, or 24 - 12 - 10 gives T0 away
+    assert rows["T2"] == {"territory": "T2", "stops_done": 12, "presence_hours": 2.4,
+                          "response_rate": None}  # fmt: skip
+    assert week["total"] == {"stops_done": 24, "presence_hours": 4.8}
+    assert rows["T0"]["response_rate"] == 1.0  # three response walks: enough to give a rate
+    assert rows["T1"]["response_rate"] is None  # two: too few
+    # Two small ones hide each other: no third is needed.
+    week = public_summary([_week([2, 1, 10], [[], [], []])])["weeks"][0]
+    assert [r["stops_done"] for r in week["territories"]] == [None, None, 10]
+    week = public_summary([_week([1, 1], [[], []])])["weeks"][0]
+    assert week["total"] == {"stops_done": None, "presence_hours": None}
+
+
+def test_public_files_hold_territory_vertices_and_no_free_text(reported, monkeypatch):
+    import re
+
+    plan, route, _stops, _sent, report = reported
+    runs = report["runs"]
+    monkeypatch.setenv("OUTREACH_ROUTES_NOW", "2023-01-24T12:00:00-05:00")
+    result = run_cli("report", "--runs-dir", str(runs), "--public")
+    assert result.returncode == 0, result.stderr
+    folder = runs / "reports" / "public"
+    summary = json.loads((folder / "summary.json").read_text("utf-8"))
+    assert [w["week_of"] for w in summary["weeks"]] == ["2023-01-02"]  # two weeks old, no newer
+    vertices = {
+        round(v, 6)
+        for f in plan["territories"]["features"]
+        for ring in f["geometry"]["coordinates"]
+        for point in (ring if isinstance(ring[0][0], float) else [p for r in ring for p in r])
+        for v in point
+    }
+    requests = Path(__file__).parents[1] / "data" / "philadelphia" / "requests.geojson"
+    notes = [f["properties"].get("note") for f in json.loads(requests.read_text())["features"]]
+    for path in (folder / "summary.json", folder / "summary.html"):
+        text = path.read_text("utf-8")
+        # Every number that could be a longitude or latitude here (the colour scale's are < 1).
+        numbers = {round(float(n), 6) for n in re.findall(r"-?[1-9]\d*\.\d{4,}", text)}
+        assert numbers and numbers <= vertices, (path.name, sorted(numbers - vertices)[:5])
+        for secret in (REASON, "police", "t22", route["stops"][1]["stop_id"], route["contact"],
+                       plan["coordinators_contact"], *filter(None, notes)):  # fmt: skip
+            assert secret not in text, (path.name, secret)

@@ -508,7 +508,17 @@ def serve(
 @app.command()
 def report(
     runs_dir: Annotated[Path, typer.Option(help="The runs folder of `plan --runs-dir`.")],
-    week: Annotated[str, typer.Option(help="The ISO week to report on, e.g. 2023-W01.")],
+    week: Annotated[
+        str | None, typer.Option(help="The ISO week to report on, e.g. 2023-W01.")
+    ] = None,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public",
+            help="Instead: the public summary of every week at least two weeks old "
+            "(DIR/reports/public/), for a council or the press.",
+        ),
+    ] = False,
     db: DbFile = None,
     config: Annotated[
         Path | None,
@@ -516,14 +526,19 @@ def report(
     ] = None,
 ) -> None:
     """What was done against what was planned: a week's dosage from the teams' check-ins
-    (DIR/reports/<week>/report.json)."""
-    from .report import write_report
+    (DIR/reports/<week>/report.html and report.json), or with --public a summary to publish."""
+    from .report import write_public, write_report
     from .runs import WEEK_FOLDER, RunLocked
 
-    if not WEEK_FOLDER.match(week):
+    if public == (week is not None):
+        _fail("give --week 2023-W01 for the coordinators' report, or --public (not both)")
+    if week is not None and not WEEK_FOLDER.match(week):
         _fail(f"--week {week!r}: give an ISO week such as 2023-W01")
     try:
-        path = write_report(runs_dir, week, db, config)
+        if public:
+            path = write_public(runs_dir, _now().date(), db)
+        else:
+            path = write_report(runs_dir, week, db, config)
     except InputDataError as exc:
         _fail(exc)
     except RunLocked as exc:

@@ -1345,3 +1345,79 @@ def _report_tables(document: dict[str, Any], figures: dict[str, Any]) -> str:
         + (f"<ul>{problems}</ul>" if problems else "<p>None.</p>")
         + "</div>"
     )
+
+
+def public_page(summary: dict[str, Any]) -> str:
+    """The public summary (``report --public``): territories shaded by the hours of presence
+    published for them, and the table by week. Every number in it that could be a coordinate is
+    one of the territories' vertices' (the map's bounds are their least and greatest)."""
+    features = summary["territories"]["features"]
+    hours: dict[str, float] = {}
+    for week in summary["weeks"]:
+        for row in week["territories"]:
+            if row["presence_hours"] is not None:
+                hours[row["territory"]] = hours.get(row["territory"], 0.0) + row["presence_hours"]
+    shapes = [shapely.geometry.shape(f["geometry"]) for f in features]
+    vertices = shapely.get_coordinates(shapes) if shapes else np.zeros((1, 2))
+    (west, south), (east, north) = vertices.min(axis=0), vertices.max(axis=0)
+    fmap = folium.Map(location=[south, west], zoom_start=12, tiles=TILES)
+    fmap.fit_bounds([[south, west], [north, east]], padding=(10, 10))
+    fmap.default_js = [(n, u) for n, u in fmap.default_js if n in ("leaflet", "jquery")]
+    fmap.default_css = [(n, u) for n, u in fmap.default_css if n == "leaflet_css"]
+    fmap.height = (55.0, "vh")
+    scale = branca.colormap.LinearColormap(
+        ["#f7fbff", "#6baed6", "#08306b"],
+        vmin=0,
+        vmax=max(hours.values(), default=1.0) or 1.0,
+        caption="Hours of presence published",
+    )
+    for feature in features:
+        name = feature["properties"]["territory"]
+        colour = scale(hours.get(name, 0.0))
+        folium.GeoJson(
+            feature,
+            style_function=lambda _f, c=colour: {
+                "fillColor": c,
+                "color": "#333",
+                "weight": 1.5,
+                "fillOpacity": 0.6,
+            },  # fmt: skip
+            tooltip=folium.Tooltip(f"{safe_text(name)}: {hours.get(name, 0.0):.0f} h"),
+        ).add_to(fmap)
+    scale.add_to(fmap)
+
+    def cell(value: Any) -> str:
+        return "<td>&lt;3</td>" if value is None else f"<td>{value}</td>"
+
+    names = [f["properties"]["territory"] for f in features]
+    head = "".join(f"<th>{safe_text(n)}</th>" for n in names)
+    rows = ""
+    for week in summary["weeks"]:
+        by_name = {r["territory"]: r for r in week["territories"]}
+        for label, key in (("stops done", "stops_done"), ("hours", "presence_hours"),
+                           ("response rate", "response_rate")):  # fmt: skip
+            values = [by_name.get(n, {}).get(key) for n in names]
+            total = week["total"].get(key, "")
+            rows += (
+                f"<tr><td class='text'>{week['week_of']}</td><td class='text'>{label}</td>"
+                + "".join(
+                    "<td>&ndash;</td>" if key == "response_rate" and v is None else cell(v)
+                    for v in values
+                )
+                + ("<td></td>" if key == "response_rate" else cell(total))
+                + "</tr>"
+            )
+    body = (
+        f"<div class='report-body'><h1>{safe_text(summary['city'])}: violence interruption, "
+        "week by week</h1><p>Stops done, hours of presence and the share of response walks done "
+        "within 72 h of a shooting, per territory, for weeks at least two weeks old. Counts "
+        f"under {summary['suppressed_under']} are shown as &lt;3, and one more is hidden where a "
+        "total would give them away; a response rate is given over 3 response walks or "
+        "more (&ndash;: fewer).</p><div class='scroll'><table><tr><th>Week of</th><th></th>"
+        f"{head}<th>All</th></tr>{rows}</table></div></div>"
+    )
+    root = fmap.get_root()
+    root.header.add_child(folium.Element(_REPORT_CSS))
+    page = root.render()
+    cut = page.rindex("</body>")
+    return page[:cut] + body + page[cut:]

@@ -29,7 +29,14 @@ from typing import Any
 from ._errors import InputDataError
 from ._io import write_text_atomic
 
-__all__ = ["dosage", "missed_last_week", "read_service_db", "write_report"]
+__all__ = [
+    "dosage",
+    "missed_last_week",
+    "public_summary",
+    "read_service_db",
+    "write_public",
+    "write_report",
+]
 
 AT_STOP = ("arrived", "left")
 
@@ -211,6 +218,100 @@ def week_shootings(config: Path | None, week_of: str) -> list[dict[str, Any]]:
     ]
 
 
+SMALL = 3  # a published count under this is suppressed
+
+
+def public_summary(weeks: list[tuple[dict, dict]]) -> dict[str, Any]:
+    """What may be published, from ``(plan, figures)`` pairs (:func:`dosage`) of weeks old
+    enough: per territory and week, presence hours, stops done and the response rate.
+
+    No team position, stop, time finer than the week, contact, victim attribute or text from
+    the database or the requests. A territory's stops done (and with them its presence hours)
+    under :data:`SMALL` are suppressed (``None``); when a week has just one suppressed
+    territory, the next smallest is suppressed too, so the week's total does not give it away.
+    A response rate is given only over :data:`SMALL` or more response stops.
+    """
+    territories = weeks[-1][0]["territories"] if weeks else {"features": []}
+    out = []
+    for plan, figures in weeks:
+        rows = []
+        for team in dict.fromkeys(r["team"] for r in plan["teams"]):
+            nights = [n for n in figures["nights"] if n["team"] == team]
+            responses = [r for r in figures["response_stops"] if r["team"] == team]
+            done = sum(n["done"] for n in nights)
+            rows.append(
+                {
+                    "territory": team,
+                    "stops_done": done,
+                    "presence_hours": round(sum(n["presence_min"] for n in nights) / 60, 1),
+                    "response_rate": round(
+                        sum(r["within_window"] for r in responses) / len(responses), 2
+                    )
+                    if len(responses) >= SMALL
+                    else None,
+                }
+            )
+        total = {
+            "stops_done": sum(r["stops_done"] for r in rows),
+            "presence_hours": round(sum(r["presence_hours"] for r in rows), 1),
+        }
+        hidden = [r for r in rows if r["stops_done"] < SMALL]
+        shown = sorted((r for r in rows if r["stops_done"] >= SMALL), key=lambda r: r["stops_done"])
+        if len(hidden) == 1 and shown:
+            hidden.append(shown[0])  # secondary suppression
+        for row in hidden:
+            row["stops_done"] = row["presence_hours"] = None
+        if total["stops_done"] < SMALL:
+            total = {"stops_done": None, "presence_hours": None}
+        out.append({"week_of": plan["week_of"], "territories": rows, "total": total})
+    return {
+        "city": weeks[-1][0]["city"] if weeks else None,
+        "suppressed_under": SMALL,
+        "weeks": out,
+        "territories": {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"territory": f["properties"]["team"]},
+                    "geometry": f["geometry"],
+                }
+                for f in territories["features"]
+            ],  # fmt: skip
+        },
+    }
+
+
+def write_public(runs_dir: Path, today: dt.date, db: Path | None = None) -> Path:
+    """Write ``runs_dir/reports/public/summary.json`` and ``summary.html`` from every planned
+    week that ended at least two weeks before ``today``; returns the JSON's path."""
+    from .render import public_page
+    from .runs import _lock, _planned_weeks, read_plan_json
+
+    runs = Path(runs_dir).resolve()
+    weeks = []
+    for folder in _planned_weeks(runs):
+        plan = read_plan_json(folder)
+        ended = dt.date.fromisoformat(plan["week_of"]) + dt.timedelta(days=7)
+        if not plan["teams"] or ended + dt.timedelta(days=14) > today:
+            continue
+        nights = [r["night"] for r in plan["teams"]]
+        checkins, scenes = read_service_db(db or runs / "service.sqlite3", min(nights), max(nights))
+        weeks.append((plan, dosage(plan, checkins, scenes)))
+    if not weeks:
+        raise InputDataError(
+            f"{runs}: no planned week ended two weeks before {today}; a public summary "
+            "publishes only weeks at least two weeks old"
+        )
+    summary = public_summary(weeks)
+    out = runs / "reports" / "public" / "summary.json"
+    with _lock(runs):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out, json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+        write_text_atomic(out.with_name("summary.html"), public_page(summary))
+    return out
+
+
 def _night(route: dict, rows: list[dict]) -> tuple[dict, Counter, Counter, dict[str, str]]:
     """One team's night: its counts, presence minutes per hotspot, problems, and the first
     "done" tap of each stop."""
@@ -237,6 +338,7 @@ def _night(route: dict, rows: list[dict]) -> tuple[dict, Counter, Counter, dict[
     minutes: Counter[str] = Counter()
     first_done: dict[str, str] = {}
     intervals = []
+    present = 0.0
     for stop_id, seen in taps.items():
         stop = stops[stop_id]
         dwell = dt.datetime.fromisoformat(stop["depart"]) - dt.datetime.fromisoformat(
@@ -253,6 +355,7 @@ def _night(route: dict, rows: list[dict]) -> tuple[dict, Counter, Counter, dict[
             until = since + dwell
         since, until = max(since, start), min(until, end)
         stay = max((until - since).total_seconds() / 60, 0.0)
+        present += stay
         intervals.append((since, until))
         first_done[stop_id] = (arrived or left).isoformat()
         for source in stop["sources"]:
@@ -287,6 +390,7 @@ def _night(route: dict, rows: list[dict]) -> tuple[dict, Counter, Counter, dict[
         "not_reported": len(stops) - len(taps) - len(skipped),
         "skip_reasons": dict(sorted(Counter(r for rs in skipped.values() for r in rs).items())),
         "reported": bool(rows),
+        "presence_min": round(present, 1),
         "missed": missed,
         "km_walked": round(walked, 3) if len(shared) > 1 else None,  # where positions were shared
     }
