@@ -35,15 +35,16 @@ OTHER = "Team 39 Nicetown"
 class Server:
     """``outreach-routes serve`` in a subprocess, restartable."""
 
-    def __init__(self, runs: Path, *args: str) -> None:
+    def __init__(self, runs: Path, *args: str, now: str = NOW) -> None:
         self.runs = runs
         self.args = args
+        self.now = now
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "OUTREACH_ROUTES_NOW": NOW}
+        env = {**os.environ, "OUTREACH_ROUTES_NOW": self.now}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "outreach_routes", "serve", "--runs-dir", str(self.runs),
              "--port", str(self.port), *self.args],

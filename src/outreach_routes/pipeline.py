@@ -274,9 +274,12 @@ def plan_week(
             revision=revision,
         )
     unserved = _unserved(requests, pd.concat([inputs.not_located, unplaced]), routes)
+    # What the weekly plan used: the shootings before its week. A week planned after the fact
+    # (`--week-of` a past Monday) must not claim the file's later rows, or `--night` finds none.
+    used = known[known["occurred_at"] < week_start]
     history = {
-        "data_until": _iso(known["occurred_at"].max()),
-        "recent_incident_ids": _recent_ids(known),
+        "data_until": _iso(used["occurred_at"].max()),
+        "recent_incident_ids": _recent_ids(used),
     }
     revisions: list[dict[str, Any]] = []
     if previous is not None and revision is not None:
