@@ -350,3 +350,39 @@ def test_response_walks_and_the_weeks_shootings_against_the_check_ins(reported):
         assert shot["team_before"] == any(when - window <= t < when for t in near)
         assert shot["team_after"] == any(when < t <= when + window for t in near)
     assert any(s["team_before"] or s["team_after"] for s in shootings)  # the test can fail
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_pages_open_in_chromium_and_read_at_a_glance(reported, width, tmp_path):
+    from browser_support import open_page
+    from playwright.sync_api import sync_playwright
+
+    *_rest, report = reported
+    runs = report["runs"]
+    pages = [runs / "reports" / WEEK / "report.html", runs / "reports" / "public" / "summary.html"]
+    with sync_playwright() as p:
+        for path in pages:
+            if not path.is_file():  # the public summary is made by its own test
+                continue
+            browser, page, seen = open_page(p, path, width=width, height=844)
+            try:
+                assert seen.errors == [], (path.name, seen.errors)
+                # The map above, its shapes drawn; the tables below, scrolling on their own.
+                box = page.locator(".folium-map").bounding_box()
+                assert box and box["height"] > 300 and box["width"] == width
+                assert page.locator(".leaflet-overlay-pane path").count() > 5
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
+                assert page.locator(".report-body table").count() >= 1
+                page.screenshot(path=str(tmp_path / f"{path.stem}-{width}.png"), full_page=True)
+            finally:
+                browser.close()
+    dots = report["shootings"]
+    assert dots  # one circle per shooting on the coordinators' map
+    with sync_playwright() as p:
+        browser, page, _seen = open_page(p, pages[0], width=width, height=844)
+        try:
+            circles = page.locator(".leaflet-overlay-pane path.leaflet-interactive[stroke='#111']")
+            assert circles.count() == len(dots)
+        finally:
+            browser.close()

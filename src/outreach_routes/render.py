@@ -1179,6 +1179,7 @@ def _night_label(night: str) -> str:
 
 _DOSE_SCALE = ["#d7301f", "#fec44f", "#1a9850"]  # none, half, all the planned minutes
 _NOT_PLANNED = "#9e9e9e"
+_HOURS_SCALE = ["#f7fbff", "#6baed6", "#08306b"]
 _SHOT_FILL = {"after": "#1a9850", "before": "#fe9929", "none": "#ffffff"}
 
 _REPORT_CSS = """<style>
@@ -1233,7 +1234,6 @@ def report_page(document: dict[str, Any], figures: dict[str, Any]) -> str:
             tooltip=folium.Tooltip(tip),
         ).add_to(layer)
     layer.add_to(fmap)
-    scale.add_to(fmap)
     shots = folium.FeatureGroup(name="Shootings this week", show=True)
     for shot in figures["shootings"]:
         kind = "after" if shot["team_after"] else "before" if shot["team_before"] else "none"
@@ -1266,6 +1266,16 @@ def report_page(document: dict[str, Any], figures: dict[str, Any]) -> str:
     return page[:cut] + _report_tables(document, figures) + page[cut:]
 
 
+def _gradient(colours: list[str], low: str, high: str) -> str:
+    """A colour scale's key as a small bar between its two ends, for the page's text (a legend
+    drawn on the map covers its controls on a phone)."""
+    bar = f"linear-gradient(to right, {', '.join(colours)})"
+    return (
+        f"<span>{low} <b style='display:inline-block;width:90px;height:10px;"
+        f"background:{bar};vertical-align:-1px'></b> {high}</span>"
+    )
+
+
 def _report_tables(document: dict[str, Any], figures: dict[str, Any]) -> str:
     totals = figures["totals"]
     shots = figures["shootings"]
@@ -1281,6 +1291,9 @@ def _report_tables(document: dict[str, Any], figures: dict[str, Any]) -> str:
     head = (
         f"<h1>{safe_text(document['city'])}: what was done, week of {document['week_of']}</h1>"
         f"<div class='report-key'>Shootings on the map: {key}</div>"
+        f"<div class='report-key'>Hotspots: {_gradient(_DOSE_SCALE, 'none', 'all')} of the "
+        f"planned minutes checked in; <span><i style='background:{_NOT_PLANNED}'></i>no stops "
+        "planned</span></div>"
         f"<p>{totals['done']} of {totals['planned']} planned stops done, {totals['skipped']} "
         f"skipped, {totals['not_reported']} not reported. {len(shots)} shooting(s) in the "
         f"territories; a team came within 150 m in the 72 h after {after} of them.</p>"
@@ -1366,7 +1379,7 @@ def public_page(summary: dict[str, Any]) -> str:
     fmap.default_css = [(n, u) for n, u in fmap.default_css if n == "leaflet_css"]
     fmap.height = (55.0, "vh")
     scale = branca.colormap.LinearColormap(
-        ["#f7fbff", "#6baed6", "#08306b"],
+        _HOURS_SCALE,
         vmin=0,
         vmax=max(hours.values(), default=1.0) or 1.0,
         caption="Hours of presence published",
@@ -1384,7 +1397,6 @@ def public_page(summary: dict[str, Any]) -> str:
             },  # fmt: skip
             tooltip=folium.Tooltip(f"{safe_text(name)}: {hours.get(name, 0.0):.0f} h"),
         ).add_to(fmap)
-    scale.add_to(fmap)
 
     def cell(value: Any) -> str:
         return "<td>&lt;3</td>" if value is None else f"<td>{value}</td>"
@@ -1413,7 +1425,9 @@ def public_page(summary: dict[str, Any]) -> str:
         "within 72 h of a shooting, per territory, for weeks at least two weeks old. Counts "
         f"under {summary['suppressed_under']} are shown as &lt;3, and one more is hidden where a "
         "total would give them away; a response rate is given over 3 response walks or "
-        "more (&ndash;: fewer).</p><div class='scroll'><table><tr><th>Week of</th><th></th>"
+        "more (&ndash;: fewer).</p><div class='report-key'>Territories on the map: hours of "
+        f"presence, {_gradient(_HOURS_SCALE, '0', f'{scale.vmax:.0f}')}</div>"
+        "<div class='scroll'><table><tr><th>Week of</th><th></th>"
         f"{head}<th>All</th></tr>{rows}</table></div></div>"
     )
     root = fmap.get_root()
