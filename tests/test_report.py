@@ -386,3 +386,32 @@ def test_the_pages_open_in_chromium_and_read_at_a_glance(reported, width, tmp_pa
             assert circles.count() == len(dots)
         finally:
             browser.close()
+
+
+def test_reversed_and_overlapping_pairs_and_unknown_stops_are_counted(reported):
+    from outreach_routes.report import dosage
+
+    plan, route, (first, second, *_others), _sent, _report = reported
+
+    def row(i, stop_id, status, clock):
+        tapped = dt.datetime.fromisoformat(_at(clock))
+        return {"client_id": f"r{i}", "team": TEAM, "night": NIGHT, "stop_id": stop_id,
+                "status": status, "tapped_at": tapped.isoformat(), "reason": None,
+                "lat": None, "lon": None, "scene_request_id": None,
+                "tapped_utc": tapped.astimezone(dt.UTC).isoformat()}  # fmt: skip
+
+    rows = [
+        row(1, first["stop_id"], "left", "18:00"),  # left before arrived: reversed
+        row(2, first["stop_id"], "arrived", "18:20"),
+        row(3, second["stop_id"], "arrived", "18:10"),  # inside the first stop's 20 minutes
+        row(4, second["stop_id"], "left", "18:25"),
+        row(5, "team-22-north-central-nowhere", "arrived", "18:40"),
+    ]
+    figures = dosage(plan, rows)
+    assert figures["problems"] == {
+        "left before arrived at the same stop": 1,
+        "at two stops at once (overlapping arrived and left)": 1,
+        "stop not on that night's route (another plan's database?)": 1,
+    }
+    night = next(n for n in figures["nights"] if n["team"] == TEAM and n["night"] == NIGHT)
+    assert night["done"] == 2 and night["presence_min"] == pytest.approx(20 + 15)
