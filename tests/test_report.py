@@ -241,13 +241,14 @@ def test_boost_missed_matches_by_id_or_place_within_the_team():
     missed = [
         {"team": "A", "stop_id": "a-1-2", "lat": 39.0, "lon": -75.0, "why": "not reported"},
         {"team": "A", "stop_id": "old-id", "lat": 40.01, "lon": -75.16, "why": "weather"},
-        {"team": "A", "stop_id": "a-9", "lat": 40.0, "lon": -75.15, "why": "police activity"},
-    ]
+        {"team": "A", "stop_id": "a-9", "lat": 40.0, "lon": -75.15, "why": "police activity",
+         "weeks": 4},
+    ]  # fmt: skip
     raised, records = boost_missed(stops, missed, 0.5)
     assert list(raised["prize"]) == [15.0, 30.0, 30.0, 40.0]  # B's corner is B's, not A's
     assert records == [
-        {"team": "A", "stop_id": "a-1", "why": ["not reported", "police activity"]},
-        {"team": "A", "stop_id": "a-2", "why": ["weather"]},
+        {"team": "A", "stop_id": "a-1", "why": ["not reported", "police activity"], "weeks": 4},
+        {"team": "A", "stop_id": "a-2", "why": ["weather"], "weeks": 1},
     ]
     assert list(stops["prize"]) == [10.0, 20.0, 30.0, 40.0]  # the input is not changed
 
@@ -415,3 +416,39 @@ def test_reversed_and_overlapping_pairs_and_unknown_stops_are_counted(reported):
     }
     night = next(n for n in figures["nights"] if n["team"] == TEAM and n["night"] == NIGHT)
     assert night["done"] == 2 and night["presence_min"] == pytest.approx(20 + 15)
+
+
+def test_stops_not_done_week_after_week_are_counted_and_listed(reported, tmp_path):
+    import shutil
+
+    import geopandas as gpd
+    import pandas as pd
+
+    from outreach_routes.changes import changes_page, compare_plans
+    from outreach_routes.report import missed_last_week
+
+    plan, _route, (first, _second, third, _response), _sent, report = reported
+    runs = tmp_path / "runs"
+    shutil.copytree(report["runs"] / WEEK, runs / WEEK)
+    shutil.copy(report["runs"] / "service.sqlite3", runs / "service.sqlite3")
+    # That week's plan had raised the skipped stop (and the done one) for two weeks running.
+    earlier = [{"team": TEAM, "stop_id": s["stop_id"], "why": ["weather"], "weeks": 2}
+               for s in (third, first)]  # fmt: skip
+    (runs / WEEK / "plan.json").write_text(json.dumps(plan | {"followup": earlier}), "utf-8")
+    missed = missed_last_week(runs, pd.Timestamp("2022-06-13", tz="America/New_York"))
+    weeks = {(m["team"], m["stop_id"]): m["weeks"] for m in missed}
+    assert weeks[(TEAM, third["stop_id"])] == 3
+    assert (TEAM, first["stop_id"]) not in weeks  # done this time: the count starts again
+    assert set(weeks.values()) == {1, 3}
+
+    current = {
+        "week_of": "2022-06-13",
+        "unserved_requests": [],
+        "followup": [
+            {"team": TEAM, "stop_id": third["stop_id"], "why": [REASON], "weeks": 3},
+            {"team": TEAM, "stop_id": "x", "why": ["not reported"], "weeks": 2},
+        ],
+    }
+    page = changes_page(compare_plans(current, None, gpd.GeoDataFrame()), "Philadelphia")
+    assert "Not done for 3 weeks or more" in page and third["stop_id"] in page
+    assert ">x<" not in page and "&lt;b&gt;police&lt;/b&gt;" in page

@@ -28,6 +28,9 @@ __all__ = ["changes_page", "compare_plans"]
 GROWTH = 0.25  # relative change in area that counts as grew or shrank
 
 
+NOT_DONE_WEEKS = 3
+
+
 def compare_plans(
     current: dict[str, Any],
     previous: dict[str, Any] | None,
@@ -48,6 +51,9 @@ def compare_plans(
     report: dict[str, Any] = {
         "week_of": current["week_of"],
         "previous_week_of": previous["week_of"] if previous else None,
+        # Stops the check-ins have not said were done for NOT_DONE_WEEKS weeks running: a
+        # reason such as "area not safe tonight" may call for a no-go zone or a move.
+        "not_done": [f for f in current.get("followup", []) if f["weeks"] >= NOT_DONE_WEEKS],
     }
     if previous is None:
         report["requests"] = {
@@ -211,6 +217,19 @@ that week's plan walked, {shots["outside"]} outside{partial}.</p>
 <h2>Community requests</h2>
 <p>Newly served: {served}.</p>
 <ul>{waiting or "<li>No request is waiting.</li>"}</ul>"""
+    if report.get("not_done"):
+        rows = "".join(
+            f"<tr><td>{safe_text(f['team'])}</td><td>{safe_text(f['stop_id'])}</td>"
+            f"<td>{f['weeks']}</td><td>{safe_text('; '.join(f['why']))}</td></tr>"
+            for f in report["not_done"]
+        )
+        body += (
+            f"<h2>Not done for {NOT_DONE_WEEKS} weeks or more</h2><p>Stops no check-in has said "
+            'were done, week after week, with the reasons given. A reason such as "area not '
+            'safe tonight" may call for a no-go zone, or for moving the stop.</p><table><thead>'
+            "<tr><th>Team</th><th>Stop</th><th>Weeks</th><th>Why</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
     style = "body { max-width: 60em; }"
     return html_page(f"{safe_text(city)}: changes, week of {week}", body, style)
 

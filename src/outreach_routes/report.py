@@ -137,8 +137,9 @@ def dosage(
 
 def missed_last_week(runs: Path, week_start: Any, db: Path | None = None) -> list[dict]:
     """The stops of the run before ``week_start``'s week that no check-in says were done on
-    any night of it: skipped (with the reasons) or not reported. ``[]`` without a database or
-    an earlier run."""
+    any night of it: skipped (with the reasons) or not reported, each with ``weeks``, the
+    weeks running it has not been done (from that run's own ``followup``). ``[]`` without a
+    database or an earlier run."""
     from .runs import _latest_before, iso_week, read_plan_json
 
     db = db or runs / "service.sqlite3"
@@ -152,7 +153,13 @@ def missed_last_week(runs: Path, week_start: Any, db: Path | None = None) -> lis
     planned = {(r["team"], r["night"], s["stop_id"]) for r in plan["teams"] for s in r["stops"]}
     done = planned - {(m["team"], m["night"], m["stop_id"]) for m in missed}  # bases too
     done = {(team, stop_id.removesuffix("-2")) for team, _night, stop_id in done}
-    return [m for m in missed if (m["team"], m["stop_id"].removesuffix("-2")) not in done]
+    # Weeks running: one more than that run had for the stop, when it was raised for it too.
+    before = {(f["team"], f["stop_id"]): f.get("weeks", 1) for f in plan.get("followup", [])}
+    return [
+        m | {"weeks": 1 + before.get((m["team"], m["stop_id"].removesuffix("-2")), 0)}
+        for m in missed
+        if (m["team"], m["stop_id"].removesuffix("-2")) not in done
+    ]
 
 
 def write_report(

@@ -14,6 +14,7 @@ network has none), ``sources``, point geometry) and the requests no team can ser
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -105,23 +106,34 @@ def boost_missed(
     one of them by its ``stop_id``, else by its place rounded to 5 decimals (about a metre, as
     the changes page matches), within the same team; its prize is multiplied by ``1 + boost``
     once, however many nights it was missed. Returns the stops and, per raised stop, its
-    ``team``, ``stop_id`` and the reasons it was missed.
+    ``team``, ``stop_id``, the reasons it was missed and ``weeks``, the weeks running it has
+    not been done.
     """
     if not missed or stops.empty:
         return stops, []
-    why: dict[tuple[str, str], list[str]] = {}
+    why: dict[tuple[str, Any], list[str]] = {}
+    weeks: dict[tuple[str, Any], int] = {}
     for row in missed:
         place = (round(row["lat"], 5), round(row["lon"], 5))
-        for key in (row["stop_id"].removesuffix("-2"), place):
-            why.setdefault((row["team"], key), []).append(row["why"])
+        for key in ((row["team"], row["stop_id"].removesuffix("-2")), (row["team"], place)):
+            why.setdefault(key, []).append(row["why"])
+            weeks[key] = max(weeks.get(key, 1), row.get("weeks", 1))
     wgs = stops.geometry.to_crs(4326)
     raised, records = [], []
     rows = zip(stops["team"], stops["stop_id"], wgs.x, wgs.y, strict=True)
     for i, (team, sid, x, y) in enumerate(rows):
-        reasons = why.get((team, sid), []) + why.get((team, (round(y, 5), round(x, 5))), [])
+        keys = [(team, sid), (team, (round(y, 5), round(x, 5)))]
+        reasons = [r for k in keys for r in why.get(k, [])]
         if reasons:
             raised.append(i)
-            records.append({"team": team, "stop_id": sid, "why": sorted(set(reasons))})
+            records.append(
+                {
+                    "team": team,
+                    "stop_id": sid,
+                    "why": sorted(set(reasons)),
+                    "weeks": max(weeks.get(k, 1) for k in keys),
+                }
+            )
     stops = stops.copy()
     column = stops.columns.get_loc("prize")
     stops.iloc[raised, column] = (stops.iloc[raised, column] * (1 + boost)).round(3)
