@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import random
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -26,9 +23,7 @@ from outreach_routes.config import default_config_path
 from outreach_routes.pipeline import plan_week, write_plan
 from outreach_routes.report import write_public, write_report
 from outreach_routes.runs import iso_week
-from outreach_routes.service.store import Store, utc
-
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+from outreach_routes.simulate import fill_database, season, simulated_checkins
 
 
 def main() -> None:
@@ -41,48 +36,10 @@ def main() -> None:
     first = dt.date(2022, 1, 3)
     plan = plan_week(args.config, week_of=first, skill=False)
     write_plan(plan, runs / iso_week(first))
-    text = (runs / iso_week(first) / "plan.json").read_text("utf-8")
-    for week in range(1, args.weeks):
-        moved = DATE.sub(
-            lambda m, k=week: (dt.date.fromisoformat(m[0]) + dt.timedelta(weeks=k)).isoformat(),
-            text,
-        )
-        folder = runs / iso_week(first + dt.timedelta(weeks=week))
-        folder.mkdir(parents=True)
-        (folder / "plan.json").write_text(moved, "utf-8")
-
-    store = Store(runs / "service.sqlite3")
-    rng = random.Random(18)
-    rows = []
-    plans = [json.loads(f.read_text("utf-8")) for f in sorted(runs.glob("*/plan.json"))]
+    plans = season(runs, iso_week(first), args.weeks)
+    rows = simulated_checkins(plans, seed=18, count=args.checkins, done=0.85, skipped=0.15)
+    fill_database(runs / "service.sqlite3", rows)
     routes = [r for p in plans for r in p["teams"]]
-    stops = [(r, s) for r in routes for s in r["stops"] if s["kind"] != "base"]
-    while len(rows) < args.checkins:
-        route, stop = rng.choice(stops)
-        arrive = dt.datetime.fromisoformat(stop["arrive"])
-        if rng.random() < 0.15:
-            taps = [("skipped", arrive, rng.choice(["police activity", "ran out of time"]))]
-        else:
-            left = arrive + dt.timedelta(minutes=rng.randint(5, 20))
-            taps = [("arrived", arrive, None), ("left", left, None)]
-        for status, when, reason in taps:
-            rows.append({
-                "client_id": f"b{len(rows)}", "team": route["team"], "night": route["night"],
-                "stop_id": stop["stop_id"], "status": status, "tapped_at": when.isoformat(),
-                "tapped_utc": utc(when), "received_at": utc(when), "reason": reason,
-                "lat": stop["lat"] if rng.random() < 0.8 else None,
-                "lon": stop["lon"], "scene_request_id": None, "late": 0, "user": "bench",
-            })  # fmt: skip
-    rows = rows[: args.checkins]
-    for row in rows:
-        if row["lat"] is None:
-            row["lon"] = None
-    with store.transaction() as db:
-        columns = ", ".join(rows[0])
-        db.executemany(
-            f"INSERT INTO checkins ({columns}) VALUES ({', '.join('?' for _ in rows[0])})",
-            [tuple(r.values()) for r in rows],
-        )
 
     last = iso_week(first + dt.timedelta(weeks=args.weeks - 1))
     started = time.perf_counter()

@@ -53,3 +53,13 @@ def test_route_backtest_notebook_executes_with_its_series_table_and_map(tmp_path
     # The analyst's view of the hours: one plot per kind, and the shift windows' shares.
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2
     assert any("18:00-23:00" in h and "Team 22 North Central" in h for h in html)
+
+
+def test_dosage_notebook_executes_and_says_its_check_ins_are_simulated(tmp_path):
+    outputs = executed_outputs("04_dosage.ipynb", tmp_path)
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # dosage against next week
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("shootings_next_week" in h for h in html)
+    text = "".join(str(o.get("text", "")) for o in outputs)
+    assert "12 weeks from 2022-03-07" in text and "simulated check-ins" in text
+    assert "correlation of minutes" in text and "within hotspots" in text
