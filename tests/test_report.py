@@ -19,6 +19,7 @@ WEEK, MONDAY, NIGHT = "2022-W23", "2022-06-06", "2022-06-08"
 TEAM = "Team 22 North Central"  # its Wednesday walks to Monday night's shooting
 OFFSET = "-04:00"
 NOW = f"{NIGHT}T23:30:00{OFFSET}"  # the shift is over: every tap of the night is in the past
+LATE_TEAM, LATE_TAP = "Team 24 Kensington", "2022-06-09T03:30:00-04:00"
 REASON = "<b>police</b> activity"  # text from a phone: escaped on every page
 GEOD = Geod(ellps="WGS84")
 
@@ -60,6 +61,21 @@ def reported(tmp_path_factory: pytest.TempPathFactory):
             assert status == 201, answer
     finally:
         server.stop()
+    # Kensington reaches its response walk after the shift, past the 72 h window: late.
+    late_stop = next(
+        s for r in plan["teams"] if r["team"] == LATE_TEAM and r["night"] == NIGHT
+        for s in r["stops"] if s["kind"] == "response"
+    )  # fmt: skip
+    late_body = {"client_id": "late", "team": LATE_TEAM, "night": NIGHT, "status": "arrived",
+                 "stop_id": late_stop["stop_id"], "tapped_at": LATE_TAP}  # fmt: skip
+    server = Server(runs, now=LATE_TAP)
+    server.start()
+    try:
+        late_token = add_user(runs, "t24", "team", LATE_TEAM)
+        status, _, answer = server.call("/api/checkins", token=late_token, body=late_body)
+        assert status == 201, answer
+    finally:
+        server.stop()
     # A row from another plan's database: a team this plan does not have.
     with sqlite3.connect(runs / "service.sqlite3") as db:
         db.execute(
@@ -85,11 +101,14 @@ def test_counts_per_team_and_night(reported):
     assert (night["done"], night["skipped"]) == (3, 1)
     assert night["not_reported"] == planned - 4
     assert night["skip_reasons"] == {REASON: 1}
+    late = next(n for n in report["nights"] if (n["team"], n["night"]) == (LATE_TEAM, NIGHT))
+    assert (late["done"], late["not_reported"]) == (1, late["planned"] - 1)
     # Every other team and night sent nothing: all its stops are "not reported".
-    others = [n for n in report["nights"] if (n["team"], n["night"]) != (TEAM, NIGHT)]
-    assert len(others) == len(plan["teams"]) - 1
+    reported_nights = {(TEAM, NIGHT), (LATE_TEAM, NIGHT)}
+    others = [n for n in report["nights"] if (n["team"], n["night"]) not in reported_nights]
+    assert len(others) == len(plan["teams"]) - 2
     assert all(not n["reported"] and n["not_reported"] == n["planned"] for n in others)
-    assert report["totals"]["done"] == 3 and report["totals"]["skipped"] == 1
+    assert report["totals"]["done"] == 4 and report["totals"]["skipped"] == 1
 
 
 def test_presence_is_arrived_to_left_or_the_planned_dwell(reported):
@@ -120,7 +139,7 @@ def test_km_between_shared_positions_and_problems_counted(reported):
     metres = GEOD.line_length(lons, lats)
     assert night["km_walked"] == pytest.approx(metres / 1000, rel=0.005)
     assert report["problems"] == {
-        "tapped outside the shift (check the phone's clock)": 1,
+        "tapped outside the shift (check the phone's clock)": 2,  # early start, late walk
         "team not in this plan (another plan's database, or a removed team)": 1,
     }
 
@@ -331,7 +350,14 @@ def test_response_walks_and_the_weeks_shootings_against_the_check_ins(reported):
         dt.datetime.fromisoformat(_at("20:30")) - dt.datetime.fromisoformat(source["occurred_at"])
     ).total_seconds() / 3600
     assert mine["hours_after"] == round(hours, 1) and mine["within_window"] == (hours <= 72)
-    assert all(not w["within_window"] for k, w in walks.items() if k != response["stop_id"])
+    assert mine["within_window"]
+    late = next(w for w in walks.values() if w["team"] == LATE_TEAM and w["done_at"] is not None)
+    owed_late = next(s for s in owed if s["stop_id"] == late["stop_id"])
+    hours = (
+        dt.datetime.fromisoformat(LATE_TAP) - dt.datetime.fromisoformat(owed_late["occurred_at"])
+    ).total_seconds() / 3600
+    assert hours > 72 and late["hours_after"] == round(hours, 1) and not late["within_window"]
+    assert [w["done_at"] for w in walks.values()].count(None) == len(walks) - 2
     # The week's shootings: each one flagged as a check-in's place says, recomputed here.
     places = {s["stop_id"]: (s["lon"], s["lat"]) for s in route["stops"]}
     seen = [
@@ -339,6 +365,11 @@ def test_response_walks_and_the_weeks_shootings_against_the_check_ins(reported):
          (b["lon"], b["lat"]) if "lat" in b else places.get(b.get("stop_id")))
         for b in sent
     ]  # fmt: skip
+    late_stop = next(  # and Kensington's late walk, at its stop
+        s for r in plan["teams"] if (r["team"], r["night"]) == (LATE_TEAM, NIGHT)
+        for s in r["stops"] if s["kind"] == "response"
+    )  # fmt: skip
+    seen.append((dt.datetime.fromisoformat(LATE_TAP), (late_stop["lon"], late_stop["lat"])))
     shootings = report["shootings"]
     assert len(shootings) >= 5  # a real week of the bundled data
     for shot in shootings:
