@@ -18,7 +18,7 @@ from test_serve import Server, add_user
 WEEK, MONDAY, NIGHT = "2022-W23", "2022-06-06", "2022-06-08"
 TEAM = "Team 22 North Central"  # its Wednesday walks to Monday night's shooting
 OFFSET = "-04:00"
-NOW = f"{NIGHT}T23:30:00{OFFSET}"  # the shift is over: every tap of the night is in the past
+NOW = f"{NIGHT}T22:40:00{OFFSET}"  # late in the shift: the taps sent are in the past
 LATE_TEAM, LATE_TAP = "Team 24 Kensington", "2022-06-09T03:30:00-04:00"
 REASON = "<b>police</b> activity"  # text from a phone: escaped on every page
 GEOD = Geod(ellps="WGS84")
@@ -52,6 +52,7 @@ def reported(tmp_path_factory: pytest.TempPathFactory):
          "reason": REASON},
         {"status": "arrived", "stop_id": response["stop_id"], "tapped_at": _at("20:30")},
     ]  # fmt: skip
+    dispatch = add_user(runs, "desk", "dispatch")
     server = Server(runs, now=NOW)
     server.start()
     try:
@@ -59,6 +60,15 @@ def reported(tmp_path_factory: pytest.TempPathFactory):
             body = {"client_id": f"c{i}", "team": TEAM, "night": NIGHT, **body}
             status, _, answer = server.call("/api/checkins", token=token, body=body)
             assert status == 201, answer
+        # Dispatch asks for a team at a scene at 22:40; the team says it is on its way at 22:52.
+        near = f"{first['lat']},{first['lon']}"
+        asked = {"near": near, "asked_by": "dispatch", "note": "x"}
+        status, _, scene = server.call("/api/scene-requests", token=dispatch, body=asked)
+        assert status == 201, scene
+        body = {"client_id": "scene", "team": TEAM, "night": NIGHT, "status": "responding",
+                "tapped_at": _at("22:52"), "scene_request_id": scene["id"]}  # fmt: skip
+        status, _, answer = server.call("/api/checkins", token=token, body=body)
+        assert status == 201, answer
     finally:
         server.stop()
     # Kensington reaches its response walk after the shift, past the 72 h window: late.
@@ -483,3 +493,10 @@ def test_stops_not_done_week_after_week_are_counted_and_listed(reported, tmp_pat
     page = changes_page(compare_plans(current, None, gpd.GeoDataFrame()), "Philadelphia")
     assert "Not done for 3 weeks or more" in page and third["stop_id"] in page
     assert ">x<" not in page and "&lt;b&gt;police&lt;/b&gt;" in page
+
+
+def test_scene_requests_and_the_minutes_to_answer(reported):
+    *_rest, report = reported
+    (scene,) = report["scene_requests"]
+    assert scene["minutes_to_answer"] == 12.0  # asked at 22:40 (the server's clock), 22:52
+    assert scene["nearest_team"] == TEAM
