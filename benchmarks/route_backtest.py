@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from outreach_routes.config import default_config_path
-from outreach_routes.route_backtest import route_backtest, summarise_routes
+from outreach_routes.route_backtest import route_backtest, summarise_routes, weekly_share
 
 
 def main() -> None:
@@ -84,10 +84,14 @@ def main() -> None:
         city = summarise_routes(frame).query("team == 'all'").set_index("method")
         print(city.drop(columns="team").to_string(float_format=lambda v: f"{v:.3f}"))
         rate, timed = city["response_rate"], city["near_in_time"]
+        diff = weekly_share(frame, "nightly") - weekly_share(frame, "top_cells")
+        diff = diff.dropna()
         print(
             f"{args.start} to {args.end}: response rate nightly {rate['nightly']:.3f} | weekly "
-            f"{rate['planned']:.3f}; near_in_time nightly {timed['nightly']:.3f} | weekly "
-            f"{timed['planned']:.3f} | top_cells {timed['top_cells']:.3f}; near_route nightly "
+            f"{rate['planned']:.3f}; near_in_time nightly {timed['nightly']:.4f} | weekly "
+            f"{timed['planned']:.4f} | top_cells {timed['top_cells']:.4f} (nightly minus "
+            f"top_cells {diff.mean():+.4f} a week, standard error "
+            f"{diff.std(ddof=1) / len(diff) ** 0.5:.4f}); near_route nightly "
             f"{city.at['nightly', 'near_route']:.3f}"
         )
 
@@ -103,11 +107,7 @@ def compare_time_aware(args: argparse.Namespace, aware: pd.DataFrame) -> None:
         plain = route_backtest(copy, args.start, args.end, workers=args.workers)
     finally:
         copy.unlink()
-    rows = []
-    for frame in (aware, plain):
-        city = frame[(frame["team"] == "all") & (frame["method"] == "planned")].set_index("week")
-        rows.append(city["near_in_time"] / city["shootings"].where(city["shootings"] > 0))
-    diff = (rows[0] - rows[1]).dropna()
+    diff = (weekly_share(aware, "planned") - weekly_share(plain, "planned")).dropna()
     share = [
         f[(f["team"] == "all") & (f["method"] == "planned")][["near_in_time", "shootings"]].sum()
         for f in (aware, plain)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from outreach_routes.config import default_config_path
-from outreach_routes.route_backtest import route_backtest, summarise_routes
+from outreach_routes.route_backtest import route_backtest, summarise_routes, weekly_share
 
 
 def main() -> None:
@@ -48,8 +48,7 @@ def main() -> None:
         finally:
             copy.unlink()
         city = summarise_routes(frame).query("team == 'all'").set_index("method")
-        weekly = frame.query("team == 'all' and method == 'planned'").set_index("week")
-        weekly = weekly["near_in_time"] / weekly["shootings"].where(weekly["shootings"] > 0)
+        weekly = weekly_share(frame, "planned")
         paired = ""
         if base is None:
             base = weekly

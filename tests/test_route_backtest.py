@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 from conftest import CITIES
 
-from outreach_routes.route_backtest import METHODS, route_backtest, summarise_routes
+from outreach_routes.route_backtest import (
+    METHODS,
+    route_backtest,
+    summarise_routes,
+    weekly_share,
+)
 
 WEEKS = ("2022-10-03", "2022-10-10")
 
@@ -90,6 +95,13 @@ def test_summary_shares(serial):
         assert city[column].between(0, 1).all()
     total = frame[(frame["team"] == "all") & (frame["method"] == "planned")]
     assert city.at["planned", "near_route"] == total["near_route"].sum() / total["shootings"].sum()
+    weekly = weekly_share(frame, "planned", "near_route")
+    assert list(weekly.index) == list(total["week"])
+    for (_, row), share in zip(total.iterrows(), weekly, strict=True):
+        if row["shootings"]:
+            assert share == row["near_route"] / row["shootings"]
+        else:
+            assert pd.isna(share)  # no shootings: no share, not a zero that drags a mean down
 
 
 def test_a_log_file_gets_a_few_progress_lines_and_no_traceback(tmp_path):

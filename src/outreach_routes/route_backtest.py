@@ -329,6 +329,13 @@ def summarise_routes(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def weekly_share(frame: pd.DataFrame, method: str, column: str = "near_in_time") -> pd.Series:
+    """City-wide share of a week's shootings flagged ``column`` for one method, by week (NaN
+    for a week without shootings): the pairs behind a paired weekly difference."""
+    city = frame[(frame["team"] == "all") & (frame["method"] == method)].set_index("week")
+    return city[column] / city["shootings"].where(city["shootings"] > 0)
+
+
 # --- walks: (seconds, x, y) arrays, one per team and night ------------------------------------
 
 
