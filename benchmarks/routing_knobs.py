@@ -6,8 +6,9 @@ Usage::
         [--to 2021-06-28] [--workers 2] [--set "repeat_discount=0.7 waiting_bonus=0.3"] ...
 
 Runs the route backtest (weekly plans, on Dask) once with the config as it is and once per
-``--set``, each a copy of the config beside it with those ``[routing]`` keys put first in the
-table. Prints per variant the planned routes' ``near_in_time`` and ``near_route``, with the
+``--set``, each a copy of the config beside it with those keys set: ``[routing]`` keys by name,
+others as ``table.key`` (``--set "hotspots.half_life_days=1095"``). Prints per variant the
+planned routes' ``near_in_time`` and ``near_route``, with the
 top-cell baseline's beside them (the same in every variant), and for each ``--set`` the paired
 weekly difference of ``near_in_time`` from the config as it is, with its standard error: 26
 weeks are few, and a difference within two standard errors is noise. About three minutes a
@@ -17,6 +18,7 @@ variant for 26 weeks on two workers.
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from pathlib import Path
 
@@ -35,11 +37,9 @@ def main() -> None:
     text = args.config.read_text("utf-8")
     base = None
     for variant in ["", *args.variants]:
-        lines = "".join(f"{pair.strip()}\n" for pair in variant.split() if pair.strip())
-        routing = "[routing]\n" + lines
-        changed = text.replace("[routing]\n", routing, 1) if "[routing]\n" in text else (
-            text + "\n" + routing
-        )  # fmt: skip
+        changed = text
+        for pair in variant.split():
+            changed = _with_key(changed, *pair.split("=", 1))
         copy = args.config.with_name(f".knobs-{abs(hash(variant))}-{args.config.name}")
         copy.write_text(changed, "utf-8")
         started = time.perf_counter()
@@ -67,6 +67,21 @@ def main() -> None:
             f"[{time.perf_counter() - started:.0f} s]",
             flush=True,
         )
+
+
+def _with_key(text: str, key: str, value: str) -> str:
+    """The config text with ``key = value`` in its table: ``[routing]`` for a plain key, or the
+    one named before a dot (``hotspots.half_life_days``); the key's line replaced if the table
+    has one, else put first in the table."""
+    table, _, key = key.rpartition(".")
+    header = f"[{table or 'routing'}]\n"
+    if header not in text:
+        return f"{text}\n{header}{key} = {value}\n"
+    start = text.index(header) + len(header)
+    end = text.find("\n[", start)
+    end = len(text) if end < 0 else end + 1
+    body, count = re.subn(rf"(?m)^{re.escape(key)}\s*=.*$", f"{key} = {value}", text[start:end])
+    return text[:start] + (body if count else f"{key} = {value}\n{body}") + text[end:]
 
 
 if __name__ == "__main__":

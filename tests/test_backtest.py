@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from outreach_routes import load_config, load_incidents
 from outreach_routes.backtest import _hits, backtest_city, summarise
@@ -37,3 +38,26 @@ def test_backtest_on_real_weeks():
     at5 = summary[summary["share"] == 0.05].set_index("model")
     assert (at5["hit_rate"] > 0.05 * 3).all()  # every model far better than chance
     assert at5.at["model", "pai"] > 5
+
+
+def test_rolling_origin_chooses_the_steadiest_on_earlier_years_only():
+    from outreach_routes.backtest import rolling_origin, yearly_gain
+
+    # "spiky" gains most on average over 2016-2017 but loses in 2016; "steady" gains a little
+    # in both. In 2018 "spiky" would have been the better pick: the choice must not see that.
+    gains = {"spiky": {2016: -0.02, 2017: 0.10, 2018: 0.20}, "steady": {2016: 0.01, 2017: 0.02,
+             2018: 0.01}}  # fmt: skip
+    rows = []
+    for year in (2016, 2017, 2018):
+        for week in pd.date_range(f"{year}-01-04", periods=4, freq="7D"):
+            base = 0.3 + 0.01 * week.day_of_year / 7
+            rates = {"count_all": base} | {m: base + g[year] for m, g in gains.items()}
+            for model, rate in rates.items():
+                rows.append({"week": week.date(), "model": model, "share": 0.05, "hit_rate": rate})
+    scores = pd.DataFrame(rows)
+    yearly = yearly_gain(scores)
+    assert yearly.loc[2017, "spiky"] == pytest.approx(0.10)
+    (row,) = rolling_origin(scores, (2018,)).to_dict("records")
+    assert row["chosen"] == "steady" and row["gain"] == pytest.approx(0.01)
+    assert row["weeks"] == 4 and row["error"] == pytest.approx(0.0, abs=1e-12)
+    assert row["model@0.05"] - row["baseline@0.05"] == pytest.approx(0.01)

@@ -135,3 +135,14 @@ def test_the_followup_boost_is_checked(tmp_path):
         assert "[followup] `boost` = " in str(caught.value) and "give a share, 0 or more" in str(
             caught.value
         )
+
+
+def test_the_count_blend_is_a_share(tmp_path):
+    for value in ("1.5", "-0.1", '"some"'):
+        bad = write_bundled_config(
+            tmp_path, **{"cell_m = 150\n": f"cell_m = 150\ncount_blend = {value}\n"}
+        )
+        with pytest.raises(ConfigError) as caught:
+            load_config(bad)
+        assert "[hotspots] `count_blend` = " in str(caught.value)
+        assert "give a share from 0 to 1" in str(caught.value)

@@ -60,3 +60,31 @@ def test_a_week_before_any_data_is_a_clear_error():
     incidents = incidents_at([(0, 0)], ages_days=[-30])
     with pytest.raises(ValueError, match="no incidents in the 36500 days before 2023-01-02"):
         risk_cells(incidents, week_start=WEEK, config=HotspotConfig())
+
+
+def test_count_blend_mixes_in_the_plain_count_and_keeps_the_total():
+    from outreach_routes.hotspots import make_grid, risk_raster
+
+    # Old shootings in one place, recent ones in another: the recency-weighted kernel favours
+    # the recent place; the plain count, the place with more shootings over all time.
+    old = incidents_at([(500, 500)] * 6, ages_days=[3000] * 6)
+    new = incidents_at([(2500, 500)] * 2, ages_days=[20] * 2)
+    incidents = pd.concat([old, new], ignore_index=True)
+    grid = make_grid(shapely.box(0, 0, 3000, 1000), 150)
+    plain = HotspotConfig(half_life_days=365, boost_days=0)
+    kernel = risk_raster(incidents, week_start=WEEK, config=plain, grid=grid)
+    blended = risk_raster(
+        incidents,
+        week_start=WEEK,
+        config=HotspotConfig(half_life_days=365, boost_days=0, count_blend=0.5),
+        grid=grid,
+    )
+    counts = grid.counts(shapely.get_coordinates(incidents.geometry.to_numpy()))
+    expected = kernel.sum() * (0.5 * kernel / kernel.sum() + 0.5 * counts / counts.sum())
+    assert blended == pytest.approx(expected)
+    assert blended.sum() == pytest.approx(kernel.sum())
+    old_cell, new_cell = (
+        np.unravel_index(counts.argmax(), counts.shape),
+        np.unravel_index(grid.counts(np.array([[2500.0, 500.0]])).argmax(), counts.shape),
+    )
+    assert kernel[new_cell] > kernel[old_cell] and blended[old_cell] > blended[new_cell]

@@ -41,7 +41,9 @@ __all__ = [
     "paired_difference",
     "plot_scores",
     "recent_skill",
+    "rolling_origin",
     "summarise",
+    "yearly_gain",
 ]
 
 AREA_SHARES = (0.01, 0.02, 0.05, 0.10)
@@ -170,6 +172,58 @@ def paired_difference(scores: pd.DataFrame, model: str, baseline: str, share: fl
     part = scores[scores["share"] == share].pivot(index="week", columns="model", values="hit_rate")
     diff = (part[model] - part[baseline]).dropna()
     return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+
+
+def yearly_gain(
+    scores: pd.DataFrame, *, baseline: str = "count_all", share: float = 0.05
+) -> pd.DataFrame:
+    """Each model's mean weekly hit-rate gain on ``baseline`` at ``share``, per calendar year
+    of the test weeks (rows: years; columns: the models other than ``baseline``)."""
+    part = scores[scores["share"] == share]
+    wide = part.pivot_table(index="week", columns="model", values="hit_rate")
+    gain = wide.drop(columns=baseline).sub(wide[baseline], axis=0).dropna()
+    return gain.groupby(pd.to_datetime(gain.index).year).mean().rename_axis("year")
+
+
+def rolling_origin(
+    scores: pd.DataFrame,
+    test_years: tuple[int, ...],
+    *,
+    baseline: str = "count_all",
+    share: float = 0.05,
+) -> pd.DataFrame:
+    """Each test year with the model chosen on the years before it only: the one whose worst
+    earlier year gained most on ``baseline`` (steady, rather than best on one window).
+
+    ``scores`` (from :func:`backtest`) must hold weeks of the earlier years too. Returns one row
+    per test year: ``chosen``, its weekly ``gain`` at ``share`` and the gain's ``error``
+    (standard error), ``weeks``, and the model's and the baseline's mean weekly hit rates at
+    every share (``model@0.05``, ``baseline@0.05``...).
+    """
+    yearly = yearly_gain(scores, baseline=baseline, share=share)
+    years = pd.to_datetime(scores["week"]).dt.year
+    rows = []
+    for year in test_years:
+        earlier = yearly[yearly.index < year]
+        if earlier.empty:
+            raise ValueError(f"no weeks before {year} to choose on")
+        chosen = earlier.min().idxmax()
+        part = scores[years == year]
+        pair = part[part["share"] == share].pivot(index="week", columns="model", values="hit_rate")
+        diff = (pair[chosen] - pair[baseline]).dropna()
+        rates = part.groupby(["model", "share"])["hit_rate"].mean()
+        row = {
+            "year": year,
+            "chosen": chosen,
+            "gain": float(diff.mean()),
+            "error": float(diff.std(ddof=1) / np.sqrt(len(diff))),
+            "weeks": len(diff),
+        }
+        for s in sorted(part["share"].unique()):
+            row[f"model@{s:g}"] = rates[(chosen, s)]
+            row[f"baseline@{s:g}"] = rates[(baseline, s)]
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def flagged_cells(

@@ -83,6 +83,7 @@ class HotspotConfig:
     # One bandwidth, or several: the kernel is then the mean of Gaussians of those widths.
     bandwidth_m: float | tuple[float, ...] = (60.0, 85.0, 110.0, 150.0)
     half_life_days: float = 2920.0
+    count_blend: float = 0.0  # share of the plain all-history count blended into the surface
     history_days: int = 36500
     area_share: float = 0.03
     boost_days: int = 14
@@ -341,6 +342,11 @@ class _Reader:
                 self.problems.append(
                     f"[hotspots] `bandwidth_m` = {hotspots.bandwidth_m!r}: give metres, one "
                     "number (110) or a list ([60, 85, 110, 150])"
+                )
+            blend = hotspots.count_blend
+            if isinstance(blend, bool) or not isinstance(blend, int | float) or not 0 <= blend <= 1:
+                self.problems.append(
+                    f"[hotspots] `count_blend` = {blend!r}: give a share from 0 to 1"
                 )
         requests = self.build(RequestConfig, raw.get("requests", {}), "[requests]", paths={"path"})
         routing = self.routing(raw.get("routing", {}))

@@ -119,7 +119,16 @@ def risk_raster(
     raster = grid.counts(xy, weights[used])
     widths = np.atleast_1d(np.asarray(config.bandwidth_m, dtype=float))
     smoothed = [gaussian_filter(raster, w / grid.size, mode="constant") for w in widths]
-    return np.mean(smoothed, axis=0)
+    surface = np.mean(smoothed, axis=0)
+    if config.count_blend > 0 and surface.sum() > 0:
+        # Blended with the plain count of every earlier shooting per cell, each made to sum
+        # to one first; the sum stays the surface's (weighted incidents expected).
+        past = (incidents["occurred_at"] < week_start).to_numpy()
+        counts = grid.counts(shapely.get_coordinates(incidents.geometry.to_numpy()[past]))
+        if counts.sum() > 0:
+            total, share = surface.sum(), config.count_blend
+            surface = total * ((1 - share) * surface / total + share * counts / counts.sum())
+    return surface
 
 
 def risk_cells(
