@@ -40,6 +40,8 @@ def test_backtest_notebook_executes_with_its_plot_and_map(tmp_path):
     assert any("leaflet" in h.lower() for h in html)  # the flagged-cells map
     text = "".join(str(o.get("text", "")) for o in outputs)
     assert "model - count_all at 5% of the city:" in text
+    assert "model ahead of count_all in" in text and "of 7 years" in text  # 2016-2022
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2  # and the years
 
 
 def test_route_backtest_notebook_executes_with_its_series_table_and_map(tmp_path):
