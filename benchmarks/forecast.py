@@ -9,7 +9,7 @@ Usage::
 Files in the format of ``philly-shootings`` (victim rows, ``dc_key``, ``date``); more years may
 be passed. The protocol is :mod:`outreach_routes.backtest`'s: 150 m cells inside the city
 limits, weekly forecasts fitted on everything before each test week. The model's parameters
-are those of the bundled Philadelphia config (tuned on 2017-2020, never on the test weeks);
+are those of the bundled Philadelphia config (chosen by ``--by-year`` below);
 ``--bandwidth-m 110`` or ``--bandwidth-m 60 85 110 150`` tries other kernels, for tuning on
 earlier weeks.
 Prints the table, the paired weekly difference to the all-history count and its standard

@@ -111,7 +111,7 @@ def risk_raster(
     Each cell's value is the weighted number of incidents expected in it; the kernel spreads
     weight to neighbouring cells (and none beyond the raster's edge). With several bandwidths
     the kernel is the mean of their Gaussians: a sharp peak with long tails, which forecast
-    better than any one width on the weeks of 2017-2020 (benchmarks/forecast.py).
+    better than any one width on the weeks of 2016-2022 (benchmarks/forecast.py --by-year).
     """
     weights = incident_weights(incidents["occurred_at"], week_start=week_start, config=config)
     used = weights > 0
