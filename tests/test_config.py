@@ -139,9 +139,7 @@ def test_the_followup_boost_is_checked(tmp_path):
 
 def test_the_count_blend_is_a_share(tmp_path):
     for value in ("1.5", "-0.1", '"some"'):
-        bad = write_bundled_config(
-            tmp_path, **{"cell_m = 150\n": f"cell_m = 150\ncount_blend = {value}\n"}
-        )
+        bad = write_bundled_config(tmp_path, **{"count_blend = 0.25\n": f"count_blend = {value}\n"})
         with pytest.raises(ConfigError) as caught:
             load_config(bad)
         assert "[hotspots] `count_blend` = " in str(caught.value)
