@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ._errors import InputDataError
 from ._io import write_text_atomic
+from .schedule import _step_metres
 
 __all__ = [
     "dosage",
@@ -348,9 +350,7 @@ def _night(route: dict, rows: list[dict]) -> tuple[dict, Counter, Counter, dict[
     present = 0.0
     for stop_id, seen in taps.items():
         stop = stops[stop_id]
-        dwell = dt.datetime.fromisoformat(stop["depart"]) - dt.datetime.fromisoformat(
-            stop["arrive"]
-        )
+        dwell = _dwell(stop)
         arrived, left = min(seen["arrived"], default=None), min(seen["left"], default=None)
         if arrived and left and left < arrived:
             problems["left before arrived at the same stop"] += 1
@@ -408,9 +408,7 @@ def _planned_presence(plan: dict) -> dict[str, float]:
     minutes: Counter[str] = Counter()
     for route in plan["teams"]:
         for stop in route["stops"]:
-            dwell = dt.datetime.fromisoformat(stop["depart"]) - dt.datetime.fromisoformat(
-                stop["arrive"]
-            )
+            dwell = _dwell(stop)
             for source in stop.get("sources") or []:
                 if str(source).startswith("H"):
                     minutes[source] += dwell.total_seconds() / 60
@@ -510,16 +508,16 @@ def _shootings(
     return out
 
 
+def _dwell(stop: dict) -> dt.timedelta:
+    """The planned time at a stop of ``plan.json``."""
+    return dt.datetime.fromisoformat(stop["depart"]) - dt.datetime.fromisoformat(stop["arrive"])
+
+
 def _utc(text: str) -> dt.datetime:
     when = dt.datetime.fromisoformat(text)
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle metres between two (lon, lat) points."""
-    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+    """Metres between two (lon, lat) points, as the schedule measures its walks."""
+    return float(_step_metres(np.array([a, b]))[0])
