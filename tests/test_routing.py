@@ -94,7 +94,7 @@ def test_mandatory_stop_out_of_reach_is_an_input_error():
 
 
 def test_a_night_never_repeats_an_earlier_nights_walk():
-    from outreach_routes.routing import _unlike
+    from outreach_routes._teamweek import _unlike
 
     xy = np.array([[0, 0], [1, 0], [2, 1], [1, 2], [0, 1]], dtype=float)
     travel, service = euclid(xy), np.zeros(5)
@@ -109,31 +109,49 @@ def test_a_night_never_repeats_an_earlier_nights_walk():
     assert _unlike(loop, seen, travel, service, route_cost(loop, travel, service)) == loop
 
 
-def _night(travel, prize, *, shift_min=300.0, dwell=15.0):
-    """A team's night as ``_night_order`` sees it: point 0 the base, no hour risks."""
-    from types import SimpleNamespace
+def _week(travel, prize, *, dwell=15.0, config=None):
+    """A team's week as ``_night_order`` sees it (point 0 the base, no hour risks), and its
+    settings."""
+    from outreach_routes._teamweek import Knobs, TeamWeek
+    from outreach_routes.config import RoutingConfig
 
+    config = config or RoutingConfig()
     n = len(prize)
-    return SimpleNamespace(
-        team=SimpleNamespace(config=SimpleNamespace(shift_minutes=shift_min)),
+    knobs = Knobs(
+        iterations=config.iterations,
+        loops=config.loops,
+        revisit_share=config.revisit_share,
+        revisit_gap_min=config.revisit_gap_min,
+        repeat_discount=config.repeat_discount,
+        waiting_bonus=config.waiting_bonus,
+        visit_value=config.visit_value,
+        keep_bonus=0.0,
+    )
+    week = TeamWeek(
         travel=travel,
         service=np.concatenate([[0.0], np.full(n - 1, dwell)]),
+        prize=prize,
+        core=np.zeros(n, bool),
+        grown_prize=prize,
+        grown_core=np.zeros(n, bool),
         hourly=None,
+        first_response=n,
+        nights=(),
+        knobs=knobs,
     )
+    return week, knobs
 
 
-def _shift():
-    import pandas as pd
+def _first(seed=0, shift_min=300.0):
+    """The first night of the week: a shift at 18:00 of ``shift_min`` minutes."""
+    from outreach_routes._teamweek import Night
 
-    from outreach_routes.teams import Shift
-
-    start = pd.Timestamp("2023-01-02 18:00", tz="America/New_York")
-    return Shift(night=start.date(), start=start, end=start + pd.Timedelta(hours=5))
+    return Night(index=0, start_min=18 * 60, shift_minutes=shift_min, seed=seed)
 
 
 def test_two_loops_walk_rich_corners_again_hours_later_within_the_shift():
+    from outreach_routes._teamweek import _arrivals, _night_order
     from outreach_routes.config import RoutingConfig
-    from outreach_routes.routing import _arrivals, _night_order
 
     config = RoutingConfig(iterations=30)
     twice = 0
@@ -143,8 +161,8 @@ def test_two_loops_walk_rich_corners_again_hours_later_within_the_shift():
         xy = np.vstack([[0, 0], [10, 0], rng.uniform(-40, 40, size=(8, 2))])
         travel = euclid(xy)
         prize = np.concatenate([[0.0, 100.0], np.full(8, 10.0)])
-        problem = _night(travel, prize)
-        order = _night_order(problem, prize, prize, [], [1], _shift(), config, seed=seed)
+        problem, knobs = _week(travel, prize, config=config)
+        order = _night_order(problem, prize, prize, [], [1], _first(seed), knobs)
         assert order.count(0) == 1  # back at base once, between the two loops
         times, minutes = _arrivals(order, travel, problem.service)
         assert minutes <= 300 + 1e-9
@@ -156,8 +174,8 @@ def test_two_loops_walk_rich_corners_again_hours_later_within_the_shift():
             first[point] = at
         assert max(order.count(p) for p in set(order) - {0}) <= 2
         # One loop: one tour, each corner once, as the solver gives it.
-        single = replace(config, loops=1)
-        alone = _night_order(problem, prize, prize, [], [1], _shift(), single, seed=seed)
+        single = replace(knobs, loops=1)
+        alone = _night_order(problem, prize, prize, [], [1], _first(seed), single)
         assert (
             alone
             == solve_orienteering(
@@ -168,29 +186,27 @@ def test_two_loops_walk_rich_corners_again_hours_later_within_the_shift():
 
 
 def test_a_corner_cannot_be_walked_again_within_the_gap():
-    from outreach_routes.config import RoutingConfig
-    from outreach_routes.routing import _night_order
+    from outreach_routes._teamweek import _night_order
 
     # Everything within 5 minutes of the base: the first loop ends well within two hours of
     # its first visits, and a shift of 160 minutes leaves no later loop far enough apart.
     xy = np.array([[0, 0], [3, 0], [0, 3], [-3, 0], [0, -3]], dtype=float)
     travel = euclid(xy)
     prize = np.array([0.0, 100, 50, 50, 50])
-    problem = _night(travel, prize, shift_min=160.0)
-    order = _night_order(problem, prize, prize, [], [1], _shift(), RoutingConfig(), seed=0)
+    problem, knobs = _week(travel, prize)
+    order = _night_order(problem, prize, prize, [], [1], _first(shift_min=160.0), knobs)
     stops = [p for p in order if p]
     assert len(stops) == len(set(stops)) == 4
 
 
 def test_a_response_the_first_loop_cannot_hold_makes_the_night_one_loop():
-    from outreach_routes.config import RoutingConfig
-    from outreach_routes.routing import _night_order
+    from outreach_routes._teamweek import _night_order
 
     # The response corner is 80 minutes out: 175 minutes there and back with the dwell, more
     # than half the shift, so two loops could not walk it; one loop can.
     xy = np.array([[0, 0], [80, 0], [5, 0], [0, 5], [-5, 0]], dtype=float)
     travel = euclid(xy)
     prize = np.array([0.0, 200, 50, 50, 50])
-    problem = _night(travel, prize)
-    order = _night_order(problem, prize, prize, [1], [2], _shift(), RoutingConfig(), seed=0)
+    problem, knobs = _week(travel, prize)
+    order = _night_order(problem, prize, prize, [1], [2], _first(), knobs)
     assert 1 in order and 0 not in order

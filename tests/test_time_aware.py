@@ -10,12 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from outreach_routes._teamweek import _at_worst_hours as _reorder
 from outreach_routes.hotspots import has_times_of_day, hourly_risk
-from outreach_routes.routing import _at_worst_hours
 from outreach_routes.teams import Shift
 
 TZ = "America/New_York"
 WEEK = pd.Timestamp("2023-01-02", tz=TZ)
+
+
+def _at_worst_hours(order, problem, prize, shift: Shift, budget: float) -> list[int]:
+    """The reordering of a night's stops for a shift, from a team's numbers."""
+    start_min = shift.start.hour * 60 + shift.start.minute
+    return _reorder(
+        order, problem.travel, problem.service, problem.hourly, prize, start_min, budget
+    )
 
 
 def _shootings(rows: list[tuple[float, float, str]]) -> gpd.GeoDataFrame:

@@ -142,6 +142,7 @@ class RoutingConfig:
     loops: int = 2  # each night walked as this many loops from the base (a stop may recur)
     revisit_share: float = 0.6  # a stop walked again in a later loop is worth this share
     revisit_gap_min: float = 120.0  # ... when the team is back there at least this much later
+    workers: int | None = None  # processes solving teams at once; None: one per core
 
 
 @dataclass(frozen=True)
@@ -393,6 +394,14 @@ class _Reader:
             problems.append(f"`revisit_share` = {share!r}: give a share from 0 to 1")
         if isinstance(gap, bool) or not isinstance(gap, int | float) or gap < 0:
             problems.append(f"`revisit_gap_min` = {gap!r}: give minutes, 0 or more")
+        workers = routing.workers
+        if workers is not None and (
+            isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+        ):
+            problems.append(
+                f"`workers` = {workers!r}: give a whole number of processes, 1 or more "
+                "(leave it out for one per core)"
+            )
         self.problems += [f"[routing] {p}" for p in problems]
         return None if problems else routing
 

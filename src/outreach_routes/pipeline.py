@@ -33,6 +33,7 @@ from pyproj import Transformer
 
 from ._errors import InputDataError
 from ._io import dumps_json, read_city_limits, sha256_file
+from ._teamweek import Workers
 from .backtest import recent_skill
 from .config import PlanConfig, load_config
 from .corners import corner_index
@@ -46,6 +47,7 @@ from .routing import (
     TeamNetwork,
     plan_routes,
     route_from_document,
+    routing_workers,
     street_name,
     team_network,
 )
@@ -163,6 +165,38 @@ def plan_week(
     """
     if not isinstance(config, PlanConfig):
         config = load_config(config)
+    # The routing workers start now: their start-up overlaps the reading of the inputs.
+    with routing_workers(config.routing, len(config.teams)) as workers:
+        return _planned(
+            config,
+            week_of=week_of,
+            progress=progress,
+            measure_memory=measure_memory,
+            incidents=incidents,
+            network=network,
+            skill=skill,
+            night=night,
+            previous=previous,
+            followup=followup,
+            workers=workers,
+        )
+
+
+def _planned(
+    config: PlanConfig,
+    *,
+    week_of: dt.date | None,
+    progress: Callable[[str], None] | None,
+    measure_memory: bool,
+    incidents: IncidentTable | None,
+    network: tuple[nx.MultiDiGraph, NetworkReport] | None,
+    skill: bool,
+    night: dt.date | None,
+    previous: dict[str, Any] | None,
+    followup: Callable[[pd.Timestamp], list[dict]] | None,
+    workers: Workers,
+) -> Plan:
+    """:func:`plan_week`'s work, given its config and the routing workers it started."""
     say = progress or (lambda _msg: None)
     timings: list[StageTiming] = []
 
@@ -272,6 +306,7 @@ def plan_week(
             week_start=week_start,
             config=config.routing,
             revision=revision,
+            workers=workers,
         )
     unserved = _unserved(requests, pd.concat([inputs.not_located, unplaced]), routes)
     # What the weekly plan used: the shootings before its week. A week planned after the fact

@@ -511,6 +511,9 @@ def _sample(walk: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=2)
 def _inputs(config_path: str) -> tuple[PlanConfig, IncidentTable, tuple]:
     config = load_config(config_path)
+    # Weeks already run in parallel (Dask): each plans its teams in its own process, one after
+    # another, rather than each starting a pool of its own.
+    config = replace(config, routing=replace(config.routing, workers=1))
     crs, tz = config.city.crs, config.city.timezone
     limits = read_city_limits(config.city)
     table = load_incidents(config.incidents, crs=crs, timezone=tz, area=limits)

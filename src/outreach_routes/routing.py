@@ -15,8 +15,9 @@ the street path through them.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -30,6 +31,7 @@ from scipy.spatial import cKDTree
 
 from ._errors import InputDataError
 from ._solver import solve_orienteering
+from ._teamweek import Knobs, Night, TeamWeek, Workers, core_stops
 from .config import ResponseConfig, RoutingConfig
 from .teams import Shift, Team
 
@@ -245,6 +247,7 @@ def plan_routes(
     week_start: pd.Timestamp,
     config: RoutingConfig,
     revision: Revision | None = None,
+    workers: Workers | None = None,
 ) -> list[Route]:
     """Plan every team's route for every night of the week.
 
@@ -255,73 +258,33 @@ def plan_routes(
     on the night's route are worth ``keep_bonus`` more to the solver, so the night changes as
     little as the new stops allow.
 
+    Teams are solved on ``workers`` (started beforehand by the caller, so their start-up
+    overlaps its own work), else on ``config.workers`` processes started here
+    (:func:`routing_workers`); the routes are the same whatever their number.
+
     Returns
     -------
     list of Route
         Ordered by team (as in the config), then night.
     """
+    problems = [
+        _Problem(team, networks[team.name], stops, config, revision, week_start, team_index)
+        for team_index, team in enumerate(teams)
+    ]
+    with workers or routing_workers(config, len(teams)) as pool:
+        solved = pool.solve([p.week for p in problems])
     routes = []
-    for team_index, team in enumerate(teams):
-        net = networks[team.name]
-        weekly = stops[stops["team"] == team.name].reset_index(drop=True)
-        response = (
-            revision.stops[revision.stops["team"] == team.name].reset_index(drop=True)
-            if revision is not None
-            else weekly.iloc[:0]
-        )
-        problem = _Problem(team, net, weekly, config)
-        for night_index, shift in enumerate(team.shifts(week_start)):
-            night = (team.name, shift.night.isoformat())
-            untouched = revision is not None and (shift.night < revision.night or not len(response))
-            if untouched and night in revision.kept:
-                kept = revision.kept[night]  # as the plan in the folder has it, to the byte
-                problem.walked(kept.stops["stop_id"].iloc[1:-1])
-                routes.append(kept)
+    for problem, nights in zip(problems, solved, strict=True):
+        for shift, night, (order, prize) in zip(
+            problem.shifts, problem.week.nights, nights, strict=True
+        ):
+            if night.kept is not None:  # as the plan in the folder has it, to the byte
+                routes.append(revision.kept[(problem.team.name, shift.night.isoformat())])
                 continue
-            revised = revision is not None and shift.night >= revision.night and len(response)
-            if revised and problem.response is None:
-                problem = problem.with_response(response, revision)
-            prize = _night_prize(
-                problem.base_prize, problem.visits, problem.core, night_index, config
-            )
-            core = [  # the riskiest first: the last to give way when a loop cannot hold them all
-                int(i)
-                for i in np.flatnonzero(problem.core)[np.argsort(-problem.base_prize[problem.core])]
-            ]
-            due: list[int] = []
-            steer = prize  # what the solver maximises; ``prize`` is what the route reports
-            if revised:
-                due, closed = problem.due(shift)
-                prize[closed] = 0.0
-                was = revision.previous.get(night, set())
-                on_route = np.concatenate([[False], problem.stops["stop_id"].isin(was).to_numpy()])
-                steer = prize + np.where(on_route, revision.config.keep_bonus, 0.0)
-            order = _night_order(
-                problem,
-                steer,
-                prize,
-                due,
-                core,
-                shift,
-                config,
-                config.seed + 1000 * team_index + night_index,
-            )
-            if problem.hourly is None and night_index % 2:  # every other night the other way
-                order = order[::-1]
-            order = _unlike(
-                order,
-                problem.seen,
-                problem.travel,
-                problem.service,
-                team.config.shift_minutes,
-                config.revisit_gap_min,
-            )
-            problem.seen.add(tuple(order))
-            problem.walked(problem.stops["stop_id"].iloc[[i - 1 for i in order if i]])
             routes.append(
                 _timed_route(
-                    team,
-                    net,
+                    problem.team,
+                    problem.net,
                     problem.stops,
                     shift,
                     order,
@@ -333,6 +296,13 @@ def plan_routes(
                 )
             )
     return routes
+
+
+def routing_workers(config: RoutingConfig, teams: int) -> Workers:
+    """Start the processes ``plan_routes`` solves teams on: ``[routing] workers``, or one per
+    core, never more than ``teams``; none for one (it plans in this process)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return Workers(min(config.workers or cores or 1, teams))
 
 
 @dataclass(frozen=True)
@@ -352,272 +322,124 @@ class Revision:
 
 
 class _Problem:
-    """One team's week as the solver sees it: point 0 is the base, point i is stop i - 1."""
+    """One team's week: its street distances (point 0 the base, point i stop i - 1, response
+    stops of a revision last) and, in ``week``, the numbers a routing worker solves it from."""
 
     def __init__(
-        self, team: Team, net: TeamNetwork, stops: pd.DataFrame, config: RoutingConfig
+        self,
+        team: Team,
+        net: TeamNetwork,
+        all_stops: pd.DataFrame,
+        config: RoutingConfig,
+        revision: Revision | None,
+        week_start: pd.Timestamp,
+        team_index: int,
     ) -> None:
-        self.team, self.net, self.config = team, net, config
-        self.stops = stops
-        # Response stops (nightly re-plan): points first_response... on, open for ``window``.
-        self.response: pd.DataFrame | None = None
-        self.first_response = len(stops) + 1
-        self.window = pd.Timedelta(0)
-        sources = np.concatenate([[net.base], stops["node"].to_numpy(dtype=int)])
+        self.team, self.net = team, net
+        self.shifts = team.shifts(week_start)
+        weekly = all_stops[all_stops["team"] == team.name].reset_index(drop=True)
+        response = (
+            revision.stops[revision.stops["team"] == team.name].reset_index(drop=True)
+            if revision is not None
+            else weekly.iloc[:0]
+        )
+        revised_from = revision.night if revision is not None and len(response) else None
+        if revised_from is None or all(s.night < revised_from for s in self.shifts):
+            response = weekly.iloc[:0]
+        self.stops = pd.concat([weekly, response], ignore_index=True) if len(response) else weekly
+        sources = np.concatenate([[net.base], self.stops["node"].to_numpy(dtype=int)])
         self.metres, self.pred = dijkstra(net.matrix, indices=sources, return_predecessors=True)
         metres_per_min = team.config.walk_speed_kmh * 1000 / 60
         self.travel = self.metres[:, sources] / metres_per_min
         if not np.isfinite(self.travel).all():  # pragma: no cover - stops are on this graph
             raise InputDataError(f"team {team.name!r}: a stop cannot be reached from the base")
-        self.service = np.concatenate([[0.0], np.full(len(stops), team.config.dwell_min)])
-        self.base_prize = np.concatenate([[0.0], stops["prize"].to_numpy(dtype=float)])
-        self.core = _core_stops(self.base_prize, config.core_risk_share)
+        n_weekly, n_response = len(weekly), len(response)
+        service = np.concatenate([[0.0], np.full(len(self.stops), team.config.dwell_min)])
+        prize = np.concatenate([[0.0], weekly["prize"].to_numpy(dtype=float), np.zeros(n_response)])
+        core = core_stops(prize, config.core_risk_share)
+        # With response stops: each is worth its prize, and replaces the weekly stop at its
+        # corner (kept in the matrix, never worth a visit, never a core stop).
+        replaced = np.concatenate(
+            [[False], weekly["node"].isin(response["node"]).to_numpy(), np.zeros(n_response, bool)]
+        )
+        grown_prize = np.concatenate([[0.0], self.stops["prize"].to_numpy(dtype=float)])
+        grown_prize[replaced] = 0.0
+        grown_core = core & ~replaced
         # Per point, risk by hour of the day relative to its mean (1 for the base): the order of
         # a night's stops follows it when the stops carry ``hour_risk`` and the config asks.
-        self.hourly = (
-            np.vstack([np.ones(24), *stops["hour_risk"]])
-            if config.time_aware and "hour_risk" in stops and len(stops)
+        hourly = (
+            np.vstack([np.ones(24), *self.stops["hour_risk"]])
+            if config.time_aware and "hour_risk" in self.stops and len(self.stops)
             else None
         )
-        self.walked_ids: dict[str, int] = {}  # stop id -> visits this week so far
-        self.seen: set[tuple[int, ...]] = set()
+        nights = self._nights(config, revision, response, team_index, n_weekly)
+        keep_bonus = revision.config.keep_bonus if revision is not None else 0.0
+        knobs = Knobs(
+            iterations=config.iterations,
+            loops=config.loops,
+            revisit_share=config.revisit_share,
+            revisit_gap_min=config.revisit_gap_min,
+            repeat_discount=config.repeat_discount,
+            waiting_bonus=config.waiting_bonus,
+            visit_value=config.visit_value,
+            keep_bonus=keep_bonus,
+        )
+        self.week = TeamWeek(
+            travel=self.travel,
+            service=service,
+            prize=prize,
+            core=core,
+            grown_prize=grown_prize,
+            grown_core=grown_core,
+            hourly=hourly,
+            first_response=n_weekly + 1,
+            nights=tuple(nights),
+            knobs=knobs,
+        )
 
-    @property
-    def visits(self) -> np.ndarray:
-        """Visits of each point this week so far (the base counts none)."""
-        return np.array([0.0, *(self.walked_ids.get(sid, 0) for sid in self.stops["stop_id"])])
-
-    def walked(self, stop_ids: pd.Series) -> None:
-        """Count a night's visits (stops given by id: a kept night may hold any)."""
-        for stop in stop_ids:
-            self.walked_ids[stop] = self.walked_ids.get(stop, 0) + 1
+    def _nights(self, config, revision, response, team_index, n_weekly) -> list[Night]:
+        """Each shift as a :class:`Night`: kept as the revised plan has it, or to plan (with
+        the response stops from the first revised night on)."""
         index = {sid: i + 1 for i, sid in enumerate(self.stops["stop_id"])}
-        if all(sid in index for sid in stop_ids):
-            self.seen.add(tuple(index[sid] for sid in stop_ids))
-
-    def with_response(self, response: pd.DataFrame, revision: Revision) -> _Problem:
-        """The same week with response stops added after the weekly ones; a weekly stop at a
-        response stop's corner is replaced by it (kept in the matrix, never worth a visit)."""
-        grown = _Problem(
-            self.team, self.net, pd.concat([self.stops, response], ignore_index=True), self.config
-        )
-        replaced = np.concatenate(
-            [[False], self.stops["node"].isin(response["node"]).to_numpy(), [False] * len(response)]
-        )
-        grown.base_prize[replaced] = 0.0
-        grown.core = np.concatenate([self.core, np.zeros(len(response), dtype=bool)])
-        grown.core[replaced] = False
-        grown.walked_ids = self.walked_ids
-        grown.seen = self.seen
-        grown.response = response
-        grown.first_response = len(self.stops) + 1
-        grown.window = pd.Timedelta(hours=revision.config.window_h)  # from each shooting
-        return grown
-
-    def due(self, shift: Shift) -> tuple[list[int], list[int]]:
-        """Response stops to walk on ``shift`` (due by its start, inside their window, not yet
-        walked), and those that are not open then (too soon, too late or already walked)."""
-        due, closed, visits = [], [], self.visits
-        for k, stop in enumerate(self.response.itertuples()):
-            point = self.first_response + k
-            open_ = stop.due <= shift.start <= stop.occurred_at + self.window
-            (due if open_ and visits[point] == 0 else closed).append(point)
-        return due, closed
-
-
-def _night_order(
-    problem: _Problem,
-    steer: np.ndarray,
-    prize: np.ndarray,
-    due: list[int],
-    core: list[int],
-    shift: Shift,
-    config: RoutingConfig,
-    seed: int,
-) -> list[int]:
-    """The night's points in walking order: ``config.loops`` loops from the base, one after
-    another, with the base (point 0) between them.
-
-    Each loop is an orienteering tour from the base back to it, within an equal share of the
-    shift still left. A stop walked in an earlier loop is worth ``revisit_share`` of its prize
-    again in a later one, once, and only when the team cannot be back there within
-    ``revisit_gap_min`` of the first visit, so the two visits cover different hours. The
-    response stops ``due`` tonight go into the first loop (a night whose first loop cannot hold
-    them all is walked as one loop), then the ``core`` stops, riskiest first, as many as the
-    first loop holds; a later loop values the rest at their prize without forcing them. With
-    hour risks, each loop's stops are reordered nearer their riskiest hours.
-    """
-    total = problem.team.config.shift_minutes
-    arrived: dict[int, float] = {}  # point -> first arrival tonight, minutes into the shift
-    order: list[int] = []
-    used = 0.0
-    for loop in range(config.loops):
-        budget = (total - used) / (config.loops - loop)
-        value = steer.copy()
-        for point, first in arrived.items():
-            again = order.count(point) == 1 and (
-                used + problem.travel[0, point] - first >= config.revisit_gap_min
-            )
-            value[point] = steer[point] * config.revisit_share if again else 0.0
-        wanted = [p for p in [*due, *(core if loop == 0 else [])] if p not in arrived]
-        while True:  # the must-visits, as many of them as this loop holds
-            try:
-                (part,) = solve_orienteering(
-                    problem.travel,
-                    value,
-                    problem.service,
-                    budget=budget,
-                    iterations=config.iterations,
-                    seed=seed + 7919 * loop,
-                    mandatory=wanted,
+        weekly_ids = set(self.stops["stop_id"].iloc[:n_weekly])
+        window = pd.Timedelta(hours=revision.config.window_h) if revision is not None else None
+        nights, grown = [], False
+        for night_index, shift in enumerate(self.shifts):
+            key = (self.team.name, shift.night.isoformat())
+            common = {
+                "index": night_index,
+                "start_min": shift.start.hour * 60 + shift.start.minute,
+                "shift_minutes": self.team.config.shift_minutes,
+                "seed": config.seed + 1000 * team_index + night_index,
+            }
+            untouched = revision is not None and (shift.night < revision.night or not len(response))
+            if untouched and key in revision.kept:
+                ids = list(revision.kept[key].stops["stop_id"].iloc[1:-1])
+                known = weekly_ids if not grown else index  # the stops the week has so far
+                walk = tuple(index[s] for s in ids) if all(s in known for s in ids) else None
+                nights.append(
+                    Night(**common, kept=tuple(index[s] for s in ids if s in index), kept_walk=walk)
                 )
-                break
-            except InputDataError:
-                if loop == 0 and config.loops > 1 and len(wanted) <= len(due):
-                    return _night_order(  # a night that needs every minute for its responses
-                        problem, steer, prize, due, core, shift, replace(config, loops=1), seed
-                    )
-                wanted = wanted[:-1]
-        if problem.hourly is not None:
-            part = _at_worst_hours(part, problem, prize, shift, used + budget, used)
-        if not part:
-            continue
-        times, back = _arrivals(part, problem.travel, problem.service)
-        for point, minutes in zip(part, times, strict=True):
-            arrived.setdefault(point, used + minutes)
-        used += back
-        order += [0, *part] if order else part
-    return order
-
-
-def _at_worst_hours(
-    order: list[int],
-    problem: _Problem,
-    prize: np.ndarray,
-    shift: Shift,
-    budget: float,
-    start_min: float = 0.0,
-) -> list[int]:
-    """Stops reordered so each is walked nearer its riskiest hour.
-
-    The walk leaves the base ``start_min`` minutes into the shift and must be back there
-    ``budget`` minutes into it. Local search on the visiting order (move one stop
-    elsewhere, or walk a stretch backwards), keeping a change while it raises the sum of each
-    stop's prize times its risk at the hour of arrival and the walk still fits. The same stops,
-    start, end and budget: only the times change, and the same inputs give the same order.
-    """
-    start_hour = shift.start.hour * 60 + shift.start.minute
-
-    def score(seq: list[int]) -> tuple[float, float]:
-        minutes, value, previous = start_min, 0.0, 0
-        for point in seq:
-            minutes += problem.travel[previous, point]
-            hour = int((start_hour + minutes) // 60) % 24
-            value += prize[point] * problem.hourly[point, hour]
-            minutes += problem.service[point]
-            previous = point
-        return value, minutes + problem.travel[previous, 0]
-
-    best = list(order)
-    best_value, _ = score(best)
-    improved = True
-    while improved:
-        improved = False
-        n = len(best)
-        moves = [
-            [*best[:i], *best[i : j + 1][::-1], *best[j + 1 :]]
-            for i in range(n)
-            for j in range(i + 1, n)
-        ]
-        for i in range(n):
-            rest = best[:i] + best[i + 1 :]
-            moves += [[*rest[:k], best[i], *rest[k:]] for k in range(n) if k != i]
-        for candidate in moves:
-            value, minutes = score(candidate)
-            if minutes <= budget + _EPS and value > best_value + 1e-9:
-                best, best_value, improved = candidate, value, True
-                break
-    return best
-
-
-def _arrivals(
-    order: list[int], travel: np.ndarray, service: np.ndarray
-) -> tuple[list[float], float]:
-    """Minutes into the shift at which each point of ``order`` is reached from the base, and
-    when the walk is back at the base."""
-    minutes, previous, times = 0.0, 0, []
-    for point in order:
-        minutes += travel[previous, point]
-        times.append(minutes)
-        minutes += service[point]
-        previous = point
-    return times, minutes + travel[previous, 0]
-
-
-def _apart(order: list[int], times: list[float], gap: float) -> bool:
-    """Whether every stop walked twice is walked the second time ``gap`` minutes after the first."""
-    first: dict[int, float] = {}
-    for point, minutes in zip(order, times, strict=True):
-        if point and point in first and minutes - first[point] < gap - _EPS:
-            return False
-        first.setdefault(point, minutes)
-    return True
-
-
-def _unlike(
-    order: list[int],
-    seen: set[tuple[int, ...]],
-    travel: np.ndarray,
-    service: np.ndarray,
-    budget: float,
-    gap: float = 0.0,
-) -> list[int]:
-    """``order``, or when an earlier night walked exactly that, the shortest variant of it with
-    one stretch walked backwards that fits the shift, keeps second visits ``gap`` minutes after
-    the first, and no night walked yet.
-
-    A team whose every stop fits in one shift would otherwise walk the same loop every other
-    night, and a route anyone can predict is one to avoid.
-    """
-    if tuple(order) not in seen:
-        return order
-    best, best_minutes = order, np.inf
-    for i in range(len(order) - 1):
-        for j in range(i + 1, len(order)):
-            variant = [*order[:i], *order[i : j + 1][::-1], *order[j + 1 :]]
-            times, minutes = _arrivals(variant, travel, service)
-            if (
-                minutes <= budget + _EPS
-                and minutes < best_minutes
-                and tuple(variant) not in seen
-                and _apart(variant, times, gap)
-            ):
-                best, best_minutes = variant, minutes
-    return best
-
-
-def _core_stops(prize: np.ndarray, share: float) -> np.ndarray:
-    """The riskiest stops, together holding ``share`` of the team's prize: walked every night."""
-    order = np.argsort(-prize, kind="stable")
-    cumulative = np.cumsum(prize[order])
-    total = cumulative[-1] if len(cumulative) else 0.0
-    core = np.zeros(len(prize), dtype=bool)
-    if total > 0:
-        core[order[: int(np.searchsorted(cumulative, share * total)) + 1]] = True
-    core &= prize > 0
-    return core
-
-
-def _night_prize(
-    base: np.ndarray, visits: np.ndarray, core: np.ndarray, night: int, config: RoutingConfig
-) -> np.ndarray:
-    """A night's prizes: core stops at full value every night; the others lose value with each
-    visit this week and gain value each night they wait, so the week covers them all when the
-    shifts allow."""
-    waiting = (1 + config.waiting_bonus * night) ** (visits == 0)
-    others = base * config.repeat_discount**visits * waiting
-    # Presence at a corner is worth something in itself: more stops beat one long walk.
-    return np.where(core, base, others) + np.where(base > 0, config.visit_value, 0.0)
+                continue
+            revised = revision is not None and shift.night >= revision.night and len(response)
+            grown = grown or bool(revised)
+            if not revised:
+                nights.append(Night(**common, grown=grown))
+                continue
+            was = revision.previous.get(key, set())
+            nights.append(
+                Night(
+                    **common,
+                    revised=True,
+                    grown=True,
+                    open_response=tuple(
+                        bool(stop.due <= shift.start <= stop.occurred_at + window)
+                        for stop in response.itertuples()
+                    ),
+                    on_route=tuple(i for sid, i in index.items() if sid in was),
+                )
+            )
+        return nights
 
 
 def _timed_route(
