@@ -261,3 +261,31 @@ def test_plan_reports_the_backtested_skill_of_its_hotspots(plan_json: dict, plan
     assert f"{skill['hit_rate']:.0%} of shootings fell in the riskiest 5%" in (
         (plan_dir / "index.html").read_text("utf-8")
     )
+
+
+def test_pages_render_the_same_without_compiling_finished_text():
+    """Maps render with finished text held as it is (render._literal_pieces) to the same bytes
+    as folium renders them, line ends, braces and Jinja-like text in popups included."""
+    import folium
+
+    from outreach_routes.render import _counted_ids, _literal_pieces
+
+    def page() -> str:
+        with _counted_ids():
+            fmap = folium.Map(location=[39.99, -75.15], zoom_start=14, tiles=None)
+            for k, text in enumerate(["plain", "a\r\nb\n", "{a: {b: 1}}", "{{ not jinja }}", ""]):
+                folium.CircleMarker(
+                    [39.99 + k / 1000, -75.15],
+                    radius=6,
+                    tooltip=folium.Tooltip(f"stop {k}: {text}"),
+                    popup=folium.Popup(f"<b>{k}</b> {text}\n"),
+                ).add_to(fmap)
+            folium.PolyLine([[39.99, -75.15], [39.995, -75.14]], tooltip="leg\n").add_to(fmap)
+            fmap.get_root().script.add_child(folium.Element("var x = {y: 1};\r\n"))
+            return fmap
+
+    expected = page().get_root().render()
+    with _literal_pieces():
+        fast = page().get_root().render()
+    assert fast == expected
+    assert "stop 3" in fast and "a\nb" in fast
