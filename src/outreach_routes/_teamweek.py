@@ -16,6 +16,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from subprocess import PIPE
@@ -82,11 +83,11 @@ class Workers:
     """Routing worker processes, started ahead of need so that their start-up (about half a
     second: an interpreter, numpy, Numba and the compiled solver) overlaps the caller's loading.
 
-    A worker is a fresh interpreter running this module (``python -m
-    outreach_routes._teamweek``): it reads its weeks as one pickle on stdin and writes their
-    nights on stdout. It imports numpy and Numba, never the caller's script or the rest of the
-    package, so it works the same from a script, a notebook or cron. Each worker is used once.
-    ``Workers(1)`` starts none: :meth:`solve` then plans in this process.
+    ``Workers(n)`` plans on ``n`` processes: this one and ``n - 1`` workers. A worker is a fresh
+    interpreter running this module (``python -m outreach_routes._teamweek``): it reads its
+    weeks as one pickle on stdin and writes their nights on stdout. It imports numpy and Numba,
+    never the caller's script or the rest of the package, so it works the same from a script, a
+    notebook or cron. Each worker is used once.
     """
 
     def __init__(self, count: int) -> None:
@@ -96,8 +97,11 @@ class Workers:
         command = [sys.executable, "-m", "outreach_routes._teamweek"]
         self.procs = [
             subprocess.Popen(command, stdin=PIPE, stdout=PIPE, stderr=PIPE, env=env)
-            for _ in range(count if count > 1 else 0)
+            for _ in range(count - 1)
         ]
+        # This process plans a share too: load its compiled solver meanwhile, on a thread.
+        self.warm = threading.Thread(target=_warm_up, daemon=True)
+        self.warm.start()
 
     def __enter__(self) -> Workers:
         return self
@@ -116,27 +120,26 @@ class Workers:
         self.procs = []
 
     def solve(self, weeks: list[TeamWeek]) -> list[list[tuple[list[int], np.ndarray]]]:
-        """Each team's nights (:func:`plan_team_week`), shared out among the workers.
+        """Each team's nights (:func:`plan_team_week`), shared out among this process and the
+        workers.
 
         The results do not depend on the number of workers: each week is solved by the same
         function from the same numbers, only elsewhere.
         """
-        procs, self.procs = self.procs[: len(weeks)], self.procs
-        if len(procs) < 2:
-            self.close()
-            return [plan_team_week(week) for week in weeks]
-        groups: list[list[int]] = [[] for _ in procs]
-        load = [0.0] * len(procs)
+        procs = self.procs[: max(0, len(weeks) - 1)]
+        groups: list[list[int]] = [[] for _ in range(len(procs) + 1)]  # this process's first
+        load = [0.0] * len(groups)
         for k in sorted(range(len(weeks)), key=lambda k: -_size(weeks[k])):  # longest first
             least = load.index(min(load))
             groups[least].append(k)
             load[least] += _size(weeks[k])
         try:
-            for proc, group in zip(procs, groups, strict=True):
+            for proc, group in zip(procs, groups[1:], strict=True):
                 proc.stdin.write(pickle.dumps([weeks[k] for k in group], pickle.HIGHEST_PROTOCOL))
                 proc.stdin.close()
-            results: dict[int, list[tuple[list[int], np.ndarray]]] = {}
-            for proc, group in zip(procs, groups, strict=True):
+            self.warm.join()
+            results = {k: plan_team_week(weeks[k]) for k in groups[0]}
+            for proc, group in zip(procs, groups[1:], strict=True):
                 out, err = proc.stdout.read(), proc.stderr.read()
                 if proc.wait() != 0:
                     raise RuntimeError(
@@ -154,10 +157,14 @@ def _size(week: TeamWeek) -> float:
     return float(len(week.travel)) * sum(n.kept is None for n in week.nights)
 
 
+def _warm_up() -> None:
+    """Load the compiled solver (half a second from Numba's cache) before it is needed."""
+    solve_orienteering(np.ones((3, 3)), np.array([0.0, 1.0, 1.0]), np.zeros(3), budget=9.0)
+
+
 def _worker() -> None:
     """A routing worker's main: weeks in on stdin, their nights out on stdout (pickles)."""
-    # Load the compiled solver now, while the caller is still reading its inputs.
-    solve_orienteering(np.ones((3, 3)), np.array([0.0, 1.0, 1.0]), np.zeros(3), budget=9.0)
+    _warm_up()  # while the caller is still reading its inputs
     weeks = pickle.load(sys.stdin.buffer)
     sys.stdout.buffer.write(
         pickle.dumps([plan_team_week(w) for w in weeks], pickle.HIGHEST_PROTOCOL)

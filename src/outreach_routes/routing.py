@@ -299,8 +299,8 @@ def plan_routes(
 
 
 def routing_workers(config: RoutingConfig, teams: int) -> Workers:
-    """Start the processes ``plan_routes`` solves teams on: ``[routing] workers``, or one per
-    core, never more than ``teams``; none for one (it plans in this process)."""
+    """The processes ``plan_routes`` solves teams on: ``[routing] workers`` (this one and the
+    rest started now), or one per core, never more than ``teams``."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return Workers(min(config.workers or cores or 1, teams))
 
