@@ -145,6 +145,8 @@ class _Solver:
         self.symmetric = bool(np.allclose(self.travel, self.travel.T))
         self.candidates = np.flatnonzero(self.prize > 0)
         self.candidates = self.candidates[(self.candidates != start) & (self.candidates != end)]
+        # the same, worth most first (stable among equals), as insert_reordering tries them
+        self.by_prize = self.candidates[np.argsort(-self.prize[self.candidates], kind="stable")]
 
     def set_fixed(self, points: Sequence[int]) -> None:
         self.fixed = set(map(int, points))
@@ -153,13 +155,6 @@ class _Solver:
     def seq(self, route: list[int]) -> np.ndarray:
         """The route with its start and end, as the compiled moves take it."""
         return np.array([self.start, *route, self.end], dtype=np.int64)
-
-    def unvisited(self, routes: list[list[int]]) -> np.ndarray:
-        """Points with a prize that no route visits yet."""
-        visited = np.zeros(len(self.prize), dtype=bool)
-        for r in routes:
-            visited[r] = True
-        return self.candidates[~visited[self.candidates]]
 
     def cost(self, route: list[int]) -> float:
         return _cost(self.travel, self.service, self.seq(route))
@@ -189,161 +184,40 @@ class _Solver:
         routes[best[1]].insert(best[2], point)
         return True
 
+    def pack(self, routes: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The routes as the compiled moves hold them: one row per route, its start, stops and
+        end, in a table wide enough for every point; and each route's number of stops."""
+        table = np.zeros((len(routes), len(self.prize) + 2), dtype=np.int64)
+        lengths = np.zeros(len(routes), dtype=np.int64)
+        for k, route in enumerate(routes):
+            table[k, : len(route) + 2] = [self.start, *route, self.end]
+            lengths[k] = len(route)
+        return table, lengths
+
     def improve(self, routes: list[list[int]], *, noise: float) -> None:
         """2-opt each route, insert what fits, swap stops for better unvisited ones.
 
         With noise, half the time the repair starts from the stops worth most, reordering the
-        route to fit them; otherwise from the best prize per added minute.
+        route to fit them; otherwise from the best prize per added minute (:func:`_improve`).
         """
-        for route in routes:
-            self.two_opt(route)
-        if noise and self.rng.random() < 0.5:
-            self.insert_reordering(routes)
-        self.insert_greedy(routes, noise=noise)
-        while self.swap_better(routes) or self.replace_anywhere(routes):
-            pass
-        for route in routes:
-            self.two_opt(route)
-        if len(routes) > 1:
-            while self.relocate_between(routes):
-                pass
-        self.insert_greedy(routes, noise=0.0)
-
-    def replace_anywhere(self, routes: list[list[int]]) -> bool:
-        """Drop a run of one or two visited stops for one unvisited stop worth more, inserted
-        at its best place in the route."""
-        cand = self.unvisited(routes)
-        if len(cand) == 0:
-            return False
-        best = None
+        table, lengths = self.pack(routes)
+        _improve(
+            self.travel, self.service, self.prize, self.is_fixed, self.candidates,
+            self.by_prize, table, lengths, self.budget, self.symmetric, noise, self.rng,
+        )  # fmt: skip
         for k, route in enumerate(routes):
-            gain, i, length, pos, point = _best_replacement(
-                self.travel,
-                self.service,
-                self.prize,
-                self.is_fixed,
-                self.seq(route),
-                cand,
-                self.budget,
-            )
-            if length and (best is None or gain > best[0]):
-                best = (gain, k, i, length, pos, point)
-        if best is None:
-            return False
-        _, k, i, length, pos, point = best
-        del routes[k][i : i + length]
-        routes[k].insert(pos, point)
-        return True
+            route[:] = table[k, 1 : lengths[k] + 1].tolist()
 
-    def relocate_between(self, routes: list[list[int]]) -> bool:
-        """Move one stop to another route where that shortens the two routes together.
-
-        Shorter routes leave room: the insertion that follows can then fit one more stop.
-        """
-        t = self.travel
-        costs = [self.cost(r) for r in routes]
-        best = None
-        for a, route in enumerate(routes):
-            if not route:
-                continue
-            seq = self.seq(route)
-            before, mid, after = seq[:-2], seq[1:-1], seq[2:]
-            saving = t[before, mid] + t[mid, after] - t[before, after]
-            for b, other in enumerate(routes):
-                if b == a:
-                    continue
-                oseq = self.seq(other)
-                x, y = oseq[:-1], oseq[1:]
-                added = t[np.ix_(x, mid)] + t[np.ix_(mid, y)].T - t[x, y][:, None]  # (pos, stop)
-                fits = costs[b] + added + self.service[mid][None, :] <= self.budget + _EPS
-                gain = np.where(fits, saving[None, :] - added, -np.inf)
-                pos, k = np.unravel_index(int(np.argmax(gain)), gain.shape)
-                if gain[pos, k] > 1e-9 and (best is None or gain[pos, k] > best[0]):
-                    best = (gain[pos, k], a, int(k), b, int(pos))
-        if best is None:
-            return False
-        _, a, k, b, pos = best
-        point = routes[a].pop(k)
-        routes[b].insert(pos, point)
-        return True
-
-    def insert_reordering(self, routes: list[list[int]], tries: int = 8) -> None:
+    def insert_reordering(self, routes: list[list[int]]) -> None:
         """Try the best unvisited stops where they only fit once the route is reordered."""
-        cand = self.unvisited(routes)
-        for point in cand[np.argsort(-self.prize[cand], kind="stable")][:tries]:
-            for route in routes:
-                seq = self.seq(route)
-                delta = (
-                    self.travel[seq[:-1], point]
-                    + self.travel[point, seq[1:]]
-                    - self.travel[seq[:-1], seq[1:]]
-                )
-                trial = route[:]
-                trial.insert(int(np.argmin(delta)), int(point))
-                self.two_opt(trial)
-                if self.cost(trial) <= self.budget + _EPS:
-                    route[:] = trial
-                    break
-
-    def swap_better(self, routes: list[list[int]]) -> bool:
-        """Replace one visited stop by an unvisited one worth more, in its place, if it fits."""
-        cand = self.unvisited(routes)
-        if len(cand) == 0:
-            return False
-        best = None
+        table, lengths = self.pack(routes)
+        visited = _visited(table, lengths, len(self.prize))
+        _insert_reordering(
+            self.travel, self.service, self.prize, self.by_prize, table, lengths, visited,
+            self.budget, self.symmetric,
+        )  # fmt: skip
         for k, route in enumerate(routes):
-            if not route:
-                continue
-            score, pos, point = _best_swap(
-                self.travel,
-                self.service,
-                self.prize,
-                self.is_fixed,
-                self.seq(route),
-                cand,
-                self.budget,
-            )
-            if pos >= 0 and (best is None or score > best[0]):
-                best = (score, k, pos, point)
-        if best is None:
-            return False
-        _, k, pos, point = best
-        routes[k][pos] = point
-        return True
-
-    def insert_greedy(self, routes: list[list[int]], *, noise: float) -> None:
-        """Insert stops by (prize ** power) per added minute while any fits.
-
-        With noise, ``power`` is drawn from [1, 3]: sometimes a big prize far away beats several
-        small ones nearby, which plain prize-per-minute greed never tries.
-        """
-        costs = [self.cost(r) for r in routes]
-        power = 1.0 + 2.0 * self.rng.random() if noise else 1.0
-        while True:
-            cand = self.unvisited(routes)
-            if len(cand) == 0:
-                return
-            weight = self.prize[cand] ** power
-            if noise:  # randomised greedy: ratios are shaken by up to +-noise
-                weight = weight * (1 + noise * (2 * self.rng.random(len(cand)) - 1))
-            best = None
-            for k, route in enumerate(routes):
-                ratio, pos, j, added = _best_insertion(
-                    self.travel, self.service, self.seq(route), cand, weight, costs[k], self.budget
-                )
-                if pos >= 0 and (best is None or ratio > best[0]):
-                    best = (ratio, k, pos, int(cand[j]), added)
-            if best is None:
-                return
-            _, k, pos, point, added = best
-            routes[k].insert(pos, point)
-            costs[k] += added
-
-    def two_opt(self, route: list[int]) -> None:
-        """Shorten a route with 2-opt and or-opt moves until neither helps."""
-        seq = self.seq(route)
-        _tighten(self.travel, seq, self.symmetric)
-        route[:] = seq[1:-1].tolist()
+            route[:] = table[k, 1 : lengths[k] + 1].tolist()
 
     def perturb(self, routes: list[list[int]]) -> None:
         """Remove a random run, or random stops, of up to half of one route (not mandatory)."""
@@ -520,3 +394,234 @@ def _best_replacement(t, service, prize, fixed, seq, cand, budget):  # pragma: n
                     if reduced + delta <= budget + 1e-9 and (best[2] == 0 or gain > best[0]):
                         best = (gain, i, length, pos, c)
     return best
+
+
+# --- the repair of one round, compiled: ``table`` holds each route as a row (start, stops, end),
+# ``lengths`` its number of stops; both are changed in place -------------------------------------
+
+
+@njit(cache=True)
+def _visited(table, lengths, n):  # pragma: no cover (compiled)
+    visited = np.zeros(n, dtype=np.bool_)
+    for k in range(len(lengths)):
+        for i in range(1, lengths[k] + 1):
+            visited[table[k, i]] = True
+    return visited
+
+
+@njit(cache=True)
+def _unvisited(candidates, visited):  # pragma: no cover (compiled)
+    """The candidates (in increasing order) that no route visits."""
+    out = np.empty(len(candidates), dtype=np.int64)
+    m = 0
+    for c in candidates:
+        if not visited[c]:
+            out[m] = c
+            m += 1
+    return out[:m]
+
+
+@njit(cache=True)
+def _insert_at(table, lengths, k, pos, point):  # pragma: no cover (compiled)
+    """Insert ``point`` as stop ``pos`` (0-based) of route ``k``."""
+    n = lengths[k] + 2
+    table[k, pos + 2 : n + 1] = table[k, pos + 1 : n].copy()
+    table[k, pos + 1] = point
+    lengths[k] += 1
+
+
+@njit(cache=True)
+def _delete_at(table, lengths, k, pos, count):  # pragma: no cover (compiled)
+    """Remove ``count`` stops of route ``k`` from stop ``pos`` (0-based) on."""
+    n = lengths[k] + 2
+    table[k, pos + 1 : n - count] = table[k, pos + 1 + count : n].copy()
+    lengths[k] -= count
+
+
+@njit(cache=True)
+def _improve(
+    t, service, prize, fixed, candidates, by_prize, table, lengths, budget, symmetric, noise, rng
+):  # pragma: no cover (compiled)
+    """One round's repair: 2-opt each route, maybe insert the best stops with reordering,
+    insert greedily, swap and replace while either helps, 2-opt again, move stops between
+    routes while that shortens them, and insert greedily once more without noise. The random
+    draws are those of the Python moves it replaces, from the same generator."""
+    m = len(lengths)
+    for k in range(m):
+        _tighten(t, table[k, : lengths[k] + 2], symmetric)
+    visited = _visited(table, lengths, len(prize))
+    if noise and rng.random() < 0.5:
+        _insert_reordering(t, service, prize, by_prize, table, lengths, visited, budget, symmetric)
+    _insert_greedy(t, service, prize, candidates, table, lengths, visited, budget, noise, rng)
+    while True:
+        if _swap_better(t, service, prize, fixed, candidates, table, lengths, visited, budget):
+            continue
+        if not _replace_anywhere(
+            t, service, prize, fixed, candidates, table, lengths, visited, budget
+        ):
+            break
+    for k in range(m):
+        _tighten(t, table[k, : lengths[k] + 2], symmetric)
+    if m > 1:
+        while _relocate_between(t, service, table, lengths, budget):
+            pass
+    _insert_greedy(t, service, prize, candidates, table, lengths, visited, budget, 0.0, rng)
+
+
+@njit(cache=True)
+def _insert_reordering(
+    t, service, prize, by_prize, table, lengths, visited, budget, symmetric, tries=8
+):  # pragma: no cover (compiled)
+    """Try the ``tries`` best unvisited stops (``by_prize``: worth most first) where they
+    only fit once the route is reordered: cheapest place, then 2-opt, kept if within budget."""
+    tried = 0
+    for point in by_prize:
+        if visited[point]:
+            continue
+        if tried == tries:
+            break
+        tried += 1
+        for k in range(len(lengths)):
+            n = lengths[k] + 2
+            seq = table[k, :n]
+            best_pos, best_delta = 0, np.inf
+            for pos in range(n - 1):
+                delta = t[seq[pos], point] + t[point, seq[pos + 1]] - t[seq[pos], seq[pos + 1]]
+                if delta < best_delta:
+                    best_pos, best_delta = pos, delta
+            trial = np.empty(n + 1, dtype=np.int64)
+            trial[: best_pos + 1] = seq[: best_pos + 1]
+            trial[best_pos + 1] = point
+            trial[best_pos + 2 :] = seq[best_pos + 1 :]
+            _tighten(t, trial, symmetric)
+            if _cost(t, service, trial) <= budget + 1e-9:
+                table[k, : n + 1] = trial
+                lengths[k] += 1
+                visited[point] = True
+                break
+
+
+@njit(cache=True)
+def _insert_greedy(
+    t, service, prize, candidates, table, lengths, visited, budget, noise, rng
+):  # pragma: no cover (compiled)
+    """Insert stops by (prize ** power) per added minute while any fits. With noise, ``power``
+    is drawn from [1, 3] and each ratio shaken by up to +-noise: sometimes a big prize far away
+    beats several small ones nearby, which plain prize-per-minute greed never tries."""
+    m = len(lengths)
+    costs = np.empty(m)
+    for k in range(m):
+        costs[k] = _cost(t, service, table[k, : lengths[k] + 2])
+    power = 1.0 + 2.0 * rng.random() if noise else 1.0
+    while True:
+        cand = _unvisited(candidates, visited)
+        if len(cand) == 0:
+            return
+        weight = prize[cand] ** power
+        if noise:
+            weight = weight * (1 + noise * (2 * rng.random(len(cand)) - 1))
+        best_ratio, best_k, best_pos, best_j, best_added = -np.inf, -1, -1, -1, 0.0
+        for k in range(m):
+            ratio, pos, j, added = _best_insertion(
+                t, service, table[k, : lengths[k] + 2], cand, weight, costs[k], budget
+            )
+            if pos >= 0 and (best_k < 0 or ratio > best_ratio):
+                best_ratio, best_k, best_pos, best_j, best_added = ratio, k, pos, j, added
+        if best_k < 0:
+            return
+        _insert_at(table, lengths, best_k, best_pos, cand[best_j])
+        visited[cand[best_j]] = True
+        costs[best_k] += best_added
+
+
+@njit(cache=True)
+def _swap_better(
+    t, service, prize, fixed, candidates, table, lengths, visited, budget
+):  # pragma: no cover (compiled)
+    """Replace one visited stop by an unvisited one worth more, in its place, if it fits."""
+    cand = _unvisited(candidates, visited)
+    if len(cand) == 0:
+        return False
+    best_score, best_k, best_pos, best_point = -np.inf, -1, -1, -1
+    for k in range(len(lengths)):
+        if lengths[k] == 0:
+            continue
+        score, pos, point = _best_swap(
+            t, service, prize, fixed, table[k, : lengths[k] + 2], cand, budget
+        )
+        if pos >= 0 and (best_k < 0 or score > best_score):
+            best_score, best_k, best_pos, best_point = score, k, pos, point
+    if best_k < 0:
+        return False
+    visited[table[best_k, best_pos + 1]] = False
+    table[best_k, best_pos + 1] = best_point
+    visited[best_point] = True
+    return True
+
+
+@njit(cache=True)
+def _replace_anywhere(
+    t, service, prize, fixed, candidates, table, lengths, visited, budget
+):  # pragma: no cover (compiled)
+    """Drop a run of one or two visited stops for one unvisited stop worth more, inserted at its
+    best place in the route."""
+    cand = _unvisited(candidates, visited)
+    if len(cand) == 0:
+        return False
+    best_gain, best_k, best_i, best_len, best_pos, best_point = -np.inf, -1, 0, 0, 0, -1
+    for k in range(len(lengths)):
+        gain, i, length, pos, point = _best_replacement(
+            t, service, prize, fixed, table[k, : lengths[k] + 2], cand, budget
+        )
+        if length and (best_k < 0 or gain > best_gain):
+            best_gain, best_k, best_i, best_len, best_pos, best_point = (
+                gain, k, i, length, pos, point
+            )  # fmt: skip
+    if best_k < 0:
+        return False
+    for i in range(best_i, best_i + best_len):
+        visited[table[best_k, i + 1]] = False
+    _delete_at(table, lengths, best_k, best_i, best_len)
+    _insert_at(table, lengths, best_k, best_pos, best_point)
+    visited[best_point] = True
+    return True
+
+
+@njit(cache=True)
+def _relocate_between(t, service, table, lengths, budget):  # pragma: no cover (compiled)
+    """Move one stop to another route where that shortens the two routes together: shorter
+    routes leave room for the insertion that follows to fit one more stop."""
+    m = len(lengths)
+    costs = np.empty(m)
+    for k in range(m):
+        costs[k] = _cost(t, service, table[k, : lengths[k] + 2])
+    best_gain, best_a, best_stop, best_b, best_pos = -np.inf, -1, -1, -1, -1
+    for a in range(m):
+        if lengths[a] == 0:
+            continue
+        seq = table[a, : lengths[a] + 2]
+        for b in range(m):
+            if b == a:
+                continue
+            other = table[b, : lengths[b] + 2]
+            gain_here, pos_here, stop_here = -np.inf, -1, -1
+            for pos in range(len(other) - 1):
+                x, y = other[pos], other[pos + 1]
+                for s in range(lengths[a]):
+                    before, mid, after = seq[s], seq[s + 1], seq[s + 2]
+                    saving = t[before, mid] + t[mid, after] - t[before, after]
+                    added = t[x, mid] + t[mid, y] - t[x, y]
+                    if costs[b] + added + service[mid] <= budget + 1e-9:
+                        gain = saving - added
+                        if pos_here < 0 or gain > gain_here:
+                            gain_here, pos_here, stop_here = gain, pos, s
+            if pos_here >= 0 and gain_here > 1e-9 and (best_a < 0 or gain_here > best_gain):
+                best_gain, best_a, best_stop, best_b, best_pos = (
+                    gain_here, a, stop_here, b, pos_here
+                )  # fmt: skip
+    if best_a < 0:
+        return False
+    point = table[best_a, best_stop + 1]
+    _delete_at(table, lengths, best_a, best_stop, 1)
+    _insert_at(table, lengths, best_b, best_pos, point)
+    return True

@@ -124,7 +124,12 @@ def team_network(
     area = team.territory.buffer(tolerance_m)
     shapely.prepare(area)
     geoms = edges.geometry.to_numpy()
-    keep = shapely.covered_by(geoms, area)
+    # Only a street whose bounding box lies in the area's can be covered by it: test those
+    # (a city-wide program of 42 teams spent 2.9 s testing every street for every team).
+    x0, y0, x1, y1 = area.bounds
+    box = shapely.bounds(geoms)
+    keep = (box[:, 0] >= x0) & (box[:, 1] >= y0) & (box[:, 2] <= x1) & (box[:, 3] <= y1)
+    keep[keep] = shapely.covered_by(geoms[keep], area)
     if team.no_go is not None:
         keep &= ~shapely.intersects(geoms, team.no_go)
     sub = edges[keep]
