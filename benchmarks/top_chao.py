@@ -5,6 +5,11 @@ Usage::
     .venv/bin/python benchmarks/top_chao.py ../shared/benchmarks/top/chao \\
         --best-known ../shared/benchmarks/top/best_known.csv --time-limit 2 [--vs-ortools] \\
         [--json out.json] [--only p2.]
+    .venv/bin/python benchmarks/top_chao.py --generated 10 --time-limit 2 --vs-ortools
+
+``--generated N`` solves N seeded 100-point instances from :func:`generated_instance` instead
+(no best-known scores: each row gives both solvers' scores, and the last line how often the
+project's solver scored at least as much as OR-Tools).
 
 Solves every ``p*.txt`` instance under the folder, ``--time-limit`` seconds each, and prints one
 row per instance (score, best known, gap %, seconds, and OR-Tools' score with ``--vs-ortools``).
@@ -38,6 +43,20 @@ def read_instance(path: Path) -> tuple[np.ndarray, np.ndarray, int, float]:
     data = np.array([[float(v) for v in ln] for ln in lines[3 : 3 + n]])
     xy, score = data[:, :2], data[:, 2]
     travel = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    return travel, score, m, tmax
+
+
+def generated_instance(seed: int) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """A seeded 100-point instance in the Chao format's terms: points uniform in a 100 x 100
+    square, the start at one corner's side and the end at the opposite one, integer scores
+    1-20, 2 to 4 routes and a length limit that reaches about a third to half of the points."""
+    rng = np.random.default_rng(20_000 + seed)
+    xy = rng.uniform(0, 100, size=(100, 2))
+    xy[0], xy[-1] = (5.0, 5.0), (95.0, 95.0)
+    score = np.concatenate([[0.0], rng.integers(1, 21, size=98).astype(float), [0.0]])
+    travel = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    m = 2 + seed % 3
+    tmax = [150.0, 175.0, 200.0, 225.0][seed % 4]
     return travel, score, m, tmax
 
 
@@ -113,7 +132,8 @@ def solve_ortools(travel, score, m, tmax, time_limit: float) -> list[list[int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path)
+    parser.add_argument("folder", type=Path, nargs="?")
+    parser.add_argument("--generated", type=int, default=0, help="N seeded 100-point instances")
     parser.add_argument("--best-known", type=Path, default=None)
     parser.add_argument("--time-limit", type=float, default=2.0)
     parser.add_argument("--json", type=Path, default=None)
@@ -126,10 +146,20 @@ def main() -> None:
     if args.best_known:
         with open(args.best_known, newline="") as fh:
             best = {r["instance"]: float(r["best_known_score"]) for r in csv.DictReader(fh)}
-    paths = sorted(p for p in args.folder.rglob("p*.txt") if p.name.startswith(args.only or "p"))
-    results, gaps, ortools_gaps, seconds = {}, [], [], []
-    for path in paths:
-        travel, score, m, tmax = read_instance(path)
+    if args.generated:
+        instances = [
+            (f"gen-{k:02d}", lambda k=k: generated_instance(k)) for k in range(args.generated)
+        ]
+    else:
+        if args.folder is None:
+            parser.error("give the folder of Chao instances, or --generated N")
+        paths = sorted(
+            p for p in args.folder.rglob("p*.txt") if p.name.startswith(args.only or "p")
+        )
+        instances = [(p.stem, lambda p=p: read_instance(p)) for p in paths]
+    results, gaps, ortools_gaps, seconds, at_least = {}, [], [], [], 0
+    for name, make in instances:
+        travel, score, m, tmax = make()
         n = len(score)
         started = time.perf_counter()
         routes = solve_instance(
@@ -137,9 +167,9 @@ def main() -> None:
         )
         elapsed = time.perf_counter() - started
         found = check_routes(routes, travel, score, tmax)
-        known = best.get(path.stem, float("nan"))
+        known = best.get(name, float("nan"))
         gap = (known - found) / known * 100 if known > 0 else float("nan")
-        row = f"{path.stem:<12}{found:>8.0f}{known:>8.0f}{gap:>8.2f}%{elapsed:>7.2f}s"
+        row = f"{name:<12}{found:>8.0f}{known:>8.0f}{gap:>8.2f}%{elapsed:>7.2f}s"
         if known > 0:
             gaps.append(gap)
         seconds.append(elapsed)
@@ -150,9 +180,10 @@ def main() -> None:
             other_gap = (known - other) / known * 100 if known > 0 else float("nan")
             if known > 0:
                 ortools_gaps.append(other_gap)
+            at_least += found >= other
             row += f"  OR-Tools{other:>8.0f}{other_gap:>8.2f}%"
         print(row, flush=True)
-        results[path.stem] = {
+        results[name] = {
             "score": found,
             "seconds": round(elapsed, 3),
             "routes": [[0, *r, n - 1] for r in routes],
@@ -161,10 +192,13 @@ def main() -> None:
         args.json.write_text(json.dumps(results, indent=1))
     last = (
         f"mean gap {np.mean(gaps):.2f}% over {len(gaps)} instances, "
-        f"mean time {np.mean(seconds):.2f} s"
-    )
+        if gaps
+        else f"{len(instances)} instances without best-known scores, "
+    ) + f"mean time {np.mean(seconds):.2f} s"
     if args.vs_ortools:
-        last += f" | OR-Tools mean gap {np.mean(ortools_gaps):.2f}%"
+        if ortools_gaps:
+            last += f" | OR-Tools mean gap {np.mean(ortools_gaps):.2f}%"
+        last += f" | at least OR-Tools' score on {at_least} of {len(instances)}"
     print(last)
 
 
