@@ -706,10 +706,7 @@ def _base_map(
         control_scale=True,
         zoom_snap=0.25,
     )
-    # Leaflet, and jQuery for folium's popups, are all these maps use: not folium's Bootstrap,
-    # Font Awesome or awesome markers (1.8 MB inlined in every offline map; more CDNs online).
-    fmap.default_js = [(n, u) for n, u in fmap.default_js if n in ("leaflet", "jquery")]
-    fmap.default_css = [(n, u) for n, u in fmap.default_css if n == "leaflet_css"]
+    lean(fmap)
     fmap.get_root().html.add_child(folium.Element(_NO_LEAFLET))
     if streets:
         folium.GeoJson(
@@ -719,6 +716,15 @@ def _base_map(
             style_function=lambda _f: {"color": "#9a9a9a", "weight": 1.2, "opacity": 0.9},
             interactive=False,
         ).add_to(fmap)
+    return fmap
+
+
+def lean(fmap: folium.Map) -> folium.Map:
+    """The map with the only libraries these maps use, Leaflet and jQuery (for folium's
+    popups): not folium's Bootstrap, Font Awesome or awesome markers (1.8 MB inlined in every
+    offline map; more CDNs online)."""
+    fmap.default_js = [(n, u) for n, u in fmap.default_js if n in ("leaflet", "jquery")]
+    fmap.default_css = [(n, u) for n, u in fmap.default_css if n == "leaflet_css"]
     return fmap
 
 
