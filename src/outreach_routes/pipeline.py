@@ -37,7 +37,7 @@ from ._teamweek import Workers
 from .backtest import recent_skill
 from .config import PlanConfig, load_config
 from .corners import corner_index
-from .hotspots import find_hotspots, has_times_of_day, hourly_risk, risk_cells
+from .hotspots import find_hotspots, has_times_of_day, hotspot_row, hourly_risk, risk_cells
 from .incidents import IncidentTable, load_incidents
 from .network import NetworkReport, graph_frames, load_network
 from .requests import load_requests, locate_corners
@@ -958,23 +958,13 @@ def drop_cells_off_network(
     cells.loc[dropped, "hotspot_id"] = pd.NA
     kept = cells[cells["hotspot_id"].notna()]
     past = incidents[incidents["occurred_at"] < week_start]
+    tree = shapely.STRtree(past.geometry.to_numpy())
     rows = []
     for hotspot in hotspots.itertuples():
         members = kept[kept["hotspot_id"] == hotspot.hotspot_id]
-        if members.empty:
-            continue
-        polygon = shapely.union_all(members.geometry.to_numpy())
-        inside = past[past.within(polygon)]
-        rows.append(
-            {
-                **hotspot._asdict(),
-                "risk": float(members["risk"].sum()),
-                "cells": len(members),
-                "incidents": len(inside),
-                "recent": int((inside["occurred_at"] >= recent_from).sum()),
-                "geometry": polygon,
-            }
-        )
+        if not members.empty:
+            row = hotspot_row(hotspot.hotspot_id, members, past, tree, recent_from)
+            rows.append({**hotspot._asdict(), **row})
     if not rows:
         return cells, hotspots.iloc[0:0], int(dropped.sum())
     frame = pd.DataFrame(rows)[list(hotspots.columns)]
