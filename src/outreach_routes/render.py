@@ -1081,7 +1081,9 @@ def _title_block(
             )
     else:
         head = safe_text(routes[0]["team"])
-        extra = f"Contact: {safe_text(routes[0]['contact'])}"
+        # A team without a line of its own is reached through the coordinators.
+        contact = routes[0]["contact"] or document.get("coordinators_contact") or "none set"
+        extra = f"Contact: {safe_text(contact)}"
         buttons = "".join(
             f'<button type="button" data-night="{i}" aria-pressed="{str(i == 0).lower()}" '
             f'title="{_night_label(r["night"])}">{_night_label(r["night"])[:3]}</button>'
