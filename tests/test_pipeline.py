@@ -289,3 +289,15 @@ def test_pages_render_the_same_without_compiling_finished_text():
         fast = page().get_root().render()
     assert fast == expected
     assert "stop 3" in fast and "a\nb" in fast
+
+
+def test_a_team_without_a_contact_line_shows_the_coordinators(plan_json: dict):
+    from outreach_routes.render import _title_block
+
+    routes = [
+        dict(r, contact="") for r in plan_json["teams"] if r["slug"] == "team-22-north-central"
+    ]
+    block = _title_block(dict(plan_json, coordinators_contact="Coordinators <24 h>"), routes=routes)
+    assert "Contact: Coordinators &lt;24 h&gt;" in block
+    none = _title_block(dict(plan_json, coordinators_contact=""), routes=routes)
+    assert "Contact: none set" in none
