@@ -8,8 +8,11 @@ week's routes vary while the riskiest corners still recur. A night is walked as 
 from the base (two by default), and a corner walked in the first loop may be walked again in the
 second, two hours or more later, so the team is near it at more of the night's risky hours.
 
-Returns :class:`Route` objects: the stops in visiting order with arrival and departure times, and
-the street path through them.
+The nights of one team are solved in :mod:`outreach_routes._teamweek` (numbers only), each
+team's week on one of ``[routing] workers`` processes; the search itself is
+:mod:`outreach_routes._solver`. This module turns stops and streets into those numbers and the
+solved walking orders back into :class:`Route` objects: the stops in visiting order with arrival
+and departure times, and the street path through them.
 """
 
 from __future__ import annotations
