@@ -45,6 +45,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m compileall -q src
+	# The solver's compiled code, into Numba's cache beside the source (about 15 s, once), so
+	# the first plan does not compile it in every routing process.
+	$(BIN)/python -c 'from outreach_routes._teamweek import _warm_up; _warm_up()'
 	touch $@
 
 # Browser tests: Debian's Chromium, and npm copies of the map's JavaScript and CSS (the same
