@@ -16,6 +16,7 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -95,9 +96,12 @@ class Workers:
         path = os.environ.get("PYTHONPATH", "")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, path) if p)}
         command = [sys.executable, "-m", "outreach_routes._teamweek"]
+        # A worker's messages go to a file, not a pipe: a pipe nobody reads could fill and
+        # leave the worker waiting on it while this process waits for its result.
+        self.logs = [tempfile.TemporaryFile() for _ in range(count - 1)]  # noqa: SIM115
         self.procs = [
-            subprocess.Popen(command, stdin=PIPE, stdout=PIPE, stderr=PIPE, env=env)
-            for _ in range(count - 1)
+            subprocess.Popen(command, stdin=PIPE, stdout=PIPE, stderr=log, env=env)
+            for log in self.logs
         ]
         # This process plans a share too: load its compiled solver meanwhile, on a thread.
         self.warm = threading.Thread(target=_warm_up, daemon=True)
@@ -115,9 +119,11 @@ class Workers:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-            for stream in (proc.stdin, proc.stdout, proc.stderr):
+            for stream in (proc.stdin, proc.stdout):
                 stream.close()
-        self.procs = []
+        for log in self.logs:
+            log.close()
+        self.procs, self.logs = [], []
 
     def solve(self, weeks: list[TeamWeek]) -> list[list[tuple[list[int], np.ndarray]]]:
         """Each team's nights (:func:`plan_team_week`), shared out among this process and the
@@ -139,12 +145,13 @@ class Workers:
                 proc.stdin.close()
             self.warm.join()
             results = {k: plan_team_week(weeks[k]) for k in groups[0]}
-            for proc, group in zip(procs, groups[1:], strict=True):
-                out, err = proc.stdout.read(), proc.stderr.read()
+            for proc, log, group in zip(procs, self.logs, groups[1:], strict=False):
+                out = proc.stdout.read()
                 if proc.wait() != 0:
+                    log.seek(0)
                     raise RuntimeError(
                         "a routing worker failed (with [routing] workers = 1 the teams are "
-                        "planned in this process):\n" + err.decode("utf-8", "replace")
+                        "planned in this process):\n" + log.read().decode("utf-8", "replace")
                     )
                 results.update(zip(group, pickle.loads(out), strict=True))
         finally:
