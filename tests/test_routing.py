@@ -112,21 +112,12 @@ def test_a_night_never_repeats_an_earlier_nights_walk():
 def _week(travel, prize, *, dwell=15.0, config=None):
     """A team's week as ``_night_order`` sees it (point 0 the base, no hour risks), and its
     settings."""
-    from outreach_routes._teamweek import Knobs, TeamWeek
+    from outreach_routes._teamweek import TeamWeek
     from outreach_routes.config import RoutingConfig
+    from outreach_routes.routing import night_knobs
 
-    config = config or RoutingConfig()
     n = len(prize)
-    knobs = Knobs(
-        iterations=config.iterations,
-        loops=config.loops,
-        revisit_share=config.revisit_share,
-        revisit_gap_min=config.revisit_gap_min,
-        repeat_discount=config.repeat_discount,
-        waiting_bonus=config.waiting_bonus,
-        visit_value=config.visit_value,
-        keep_bonus=0.0,
-    )
+    knobs = night_knobs(config or RoutingConfig())
     week = TeamWeek(
         travel=travel,
         service=np.concatenate([[0.0], np.full(n - 1, dwell)]),

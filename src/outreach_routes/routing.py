@@ -329,6 +329,21 @@ class Revision:
     not_answered: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
+def night_knobs(config: RoutingConfig, keep_bonus: float = 0.0) -> Knobs:
+    """The ``[routing]`` settings a night is solved with (and a revision's ``keep_bonus``), as
+    the routing workers take them: numbers only, no config module to import."""
+    return Knobs(
+        iterations=config.iterations,
+        loops=config.loops,
+        revisit_share=config.revisit_share,
+        revisit_gap_min=config.revisit_gap_min,
+        repeat_discount=config.repeat_discount,
+        waiting_bonus=config.waiting_bonus,
+        visit_value=config.visit_value,
+        keep_bonus=keep_bonus,
+    )
+
+
 class _Problem:
     """One team's week: its street distances (point 0 the base, point i stop i - 1, response
     stops of a revision last) and, in ``week``, the numbers a routing worker solves it from."""
@@ -382,16 +397,6 @@ class _Problem:
         )
         nights = self._nights(config, revision, response, team_index, n_weekly)
         keep_bonus = revision.config.keep_bonus if revision is not None else 0.0
-        knobs = Knobs(
-            iterations=config.iterations,
-            loops=config.loops,
-            revisit_share=config.revisit_share,
-            revisit_gap_min=config.revisit_gap_min,
-            repeat_discount=config.repeat_discount,
-            waiting_bonus=config.waiting_bonus,
-            visit_value=config.visit_value,
-            keep_bonus=keep_bonus,
-        )
         self.week = TeamWeek(
             travel=self.travel,
             service=service,
@@ -402,7 +407,7 @@ class _Problem:
             hourly=hourly,
             first_response=n_weekly + 1,
             nights=tuple(nights),
-            knobs=knobs,
+            knobs=night_knobs(config, keep_bonus),
         )
 
     def _nights(self, config, revision, response, team_index, n_weekly) -> list[Night]:
