@@ -114,7 +114,7 @@ def dosage(
         nights.append(night)
         done_at.update({(key[0], stop_id): when for stop_id, when in first_done.items()})
 
-    planned = _planned_presence(plan)
+    planned = plan["hotspot_presence_min"]  # the plan's own minutes at each hotspot
     return {
         "week_of": plan["week_of"],
         "city": plan["city"],
@@ -402,17 +402,6 @@ def _night(route: dict, rows: list[dict]) -> tuple[dict, Counter, Counter, dict[
         "km_walked": round(walked, 3) if len(shared) > 1 else None,  # where positions were shared
     }
     return night, minutes, +problems, first_done
-
-
-def _planned_presence(plan: dict) -> dict[str, float]:
-    minutes: Counter[str] = Counter()
-    for route in plan["teams"]:
-        for stop in route["stops"]:
-            dwell = _dwell(stop)
-            for source in stop.get("sources") or []:
-                if str(source).startswith("H"):
-                    minutes[source] += dwell.total_seconds() / 60
-    return dict(minutes)
 
 
 def _responses(plan: dict, done_at: dict[tuple[str, str], str], window_h: float) -> list[dict]:
