@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import networkx as nx
     import pandas as pd
 
+    from .network import WalkingNetwork
+
 __all__ = [
     "CornerIndex",
     "corner_index",
@@ -167,6 +169,18 @@ def corner_index(graph: nx.Graph, crs: str | None = None) -> CornerIndex:
         ((u, v, data.get("name")) for u, v, data in graph.edges(data=True)),
         {n: (d["x"], d["y"]) for n, d in graph.nodes(data=True)},
         crs=crs or graph.graph.get("crs"),
+    )
+
+
+def network_corners(network: WalkingNetwork) -> CornerIndex:
+    """:func:`corner_index` of a walking network's frames, the graph not built."""
+    edges, nodes = network.edges, network.nodes
+    names = edges["name"].tolist() if "name" in edges else [None] * len(edges)
+    u, v = edges.index.get_level_values(0), edges.index.get_level_values(1)
+    return street_corners(
+        zip(u.tolist(), v.tolist(), names, strict=True),
+        {n: (x, y) for n, x, y in zip(nodes.index, nodes["x"], nodes["y"], strict=True)},
+        crs=edges.crs,
     )
 
 

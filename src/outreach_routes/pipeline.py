@@ -36,10 +36,10 @@ from ._io import dumps_json, read_city_limits, sha256_file
 from ._teamweek import Workers
 from .backtest import recent_skill
 from .config import PlanConfig, load_config
-from .corners import corner_index
+from .corners import network_corners
 from .hotspots import find_hotspots, has_times_of_day, hotspot_row, hourly_risk, risk_cells
 from .incidents import IncidentTable, load_incidents
-from .network import NetworkReport, graph_frames, load_network
+from .network import NetworkReport, WalkingNetwork, load_walking_network
 from .requests import load_requests, locate_corners
 from .routing import (
     Revision,
@@ -79,9 +79,7 @@ class Plan:
     teams: list[Team]
     territories: gpd.GeoDataFrame
     zones: gpd.GeoDataFrame
-    graph: nx.MultiDiGraph
-    edges: gpd.GeoDataFrame  # the graph's edges (network.graph_frames)
-    network_report: NetworkReport
+    network: WalkingNetwork  # the walking graph: nodes, edges and report
     networks: dict[str, TeamNetwork]
     stops: gpd.GeoDataFrame
     routes: list[Route]
@@ -97,6 +95,11 @@ class Plan:
     timings: list[StageTiming] = field(default_factory=list)
     # This week's stops raised because last week's check-ins did not say they were done.
     followup: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The walking graph as a ``MultiDiGraph``, built on first use from ``network``."""
+        return self.network.graph
 
     def routes_of(self, slug: str) -> list[Route]:
         """The routes of one team, night by night."""
@@ -116,7 +119,7 @@ def plan_week(
     progress: Callable[[str], None] | None = None,
     measure_memory: bool = False,
     incidents: IncidentTable | None = None,
-    network: tuple[nx.MultiDiGraph, NetworkReport] | None = None,
+    network: WalkingNetwork | tuple[nx.MultiDiGraph, NetworkReport] | None = None,
     skill: bool = True,
     night: dt.date | None = None,
     previous: dict[str, Any] | None = None,
@@ -135,8 +138,9 @@ def plan_week(
     measure_memory
         Trace peak memory per stage (slower; used by ``benchmarks/plan_city.py``).
     incidents, network
-        Already loaded incidents (:func:`load_incidents`) and walking graph
-        (:func:`load_network`), to plan many weeks without reading the files each time.
+        Already loaded incidents (:func:`load_incidents`) and walking network
+        (:func:`~outreach_routes.network.load_walking_network`, or the ``(graph, report)`` of
+        :func:`load_network`), to plan many weeks without reading the files each time.
     skill
         Backtest the hotspots on the last 26 weeks for the overview (``forecast_skill``).
     night
@@ -189,7 +193,7 @@ def _planned(
     progress: Callable[[str], None] | None,
     measure_memory: bool,
     incidents: IncidentTable | None,
-    network: tuple[nx.MultiDiGraph, NetworkReport] | None,
+    network: WalkingNetwork | tuple[nx.MultiDiGraph, NetworkReport] | None,
     skill: bool,
     night: dt.date | None,
     previous: dict[str, Any] | None,
@@ -229,7 +233,7 @@ def _planned(
             config,
             week_of=night,
             incidents=replace(table, incidents=table.incidents[before]),
-            network=(inputs.graph, inputs.report),
+            network=inputs.network,
             skill=skill,
             followup=followup,
         )
@@ -252,7 +256,7 @@ def _planned(
             known,
             teams,
             networks,
-            inputs.edges,
+            inputs.network.edges,
             week_start=week_start,
             recent_from=week_start - pd.Timedelta(days=config.hotspots.boost_days),
         )
@@ -334,9 +338,7 @@ def _planned(
         teams=teams,
         territories=inputs.territories,
         zones=inputs.zones,
-        graph=inputs.graph,
-        edges=inputs.edges,
-        network_report=inputs.report,
+        network=inputs.network,
         networks=networks,
         stops=stops,
         routes=routes,
@@ -358,9 +360,7 @@ class Inputs:
     limits: shapely.Geometry | None
     incidents: IncidentTable
     week_start: pd.Timestamp
-    graph: nx.MultiDiGraph
-    report: NetworkReport
-    edges: gpd.GeoDataFrame
+    network: WalkingNetwork
     teams: list[Team]
     territories: gpd.GeoDataFrame
     zones: gpd.GeoDataFrame
@@ -375,7 +375,7 @@ def load_inputs(
     *,
     week_of: dt.date | None = None,
     incidents: IncidentTable | None = None,
-    network: tuple[nx.MultiDiGraph, NetworkReport] | None = None,
+    network: WalkingNetwork | tuple[nx.MultiDiGraph, NetworkReport] | None = None,
     stage: Callable[[str], AbstractContextManager[None]] | None = None,
 ) -> Inputs:
     """Read every input of a plan: city limits, incidents, network, teams, requests.
@@ -402,7 +402,7 @@ def _gather(
     *,
     week_of: dt.date | None = None,
     incidents: IncidentTable | None = None,
-    network: tuple[nx.MultiDiGraph, NetworkReport] | None = None,
+    network: WalkingNetwork | tuple[nx.MultiDiGraph, NetworkReport] | None = None,
     stage: Callable[[str], AbstractContextManager[None]] | None = None,
 ) -> tuple[Inputs | None, list[str], list[str]]:
     """Read each input, collecting problems instead of stopping; (inputs or None, problems,
@@ -431,10 +431,12 @@ def _gather(
     week_start = week_start_for(week_of or dt.date.today(), tz)
     week_end = (week_start + pd.Timedelta(days=6)).date()
     with stage("network"):
-        loaded = network or check(lambda: load_network(config.network, crs=crs))
+        if isinstance(network, tuple):
+            network = WalkingNetwork.of(*network)
+        loaded = network or check(lambda: load_walking_network(config.network, crs=crs))
         if loaded is not None:
-            nodes, edges = graph_frames(loaded[0])
-            notes += loaded[1].summary()
+            nodes, edges = loaded.nodes, loaded.edges
+            notes += loaded.report.summary()
     with stage("teams"):
         placed = check(lambda: load_teams(config, week_start=week_start))
         networks: dict[str, TeamNetwork] = {}
@@ -461,7 +463,7 @@ def _gather(
             notes += _expiry_notes(config, requests, week_start)
             if loaded is not None and placed is not None and requests["intersection"].notna().any():
                 located = check(
-                    lambda: locate_corners(requests, corner_index(loaded[0]), placed[1])
+                    lambda: locate_corners(requests, network_corners(loaded), placed[1])
                 )
                 if located is not None:
                     requests, not_located = located
@@ -471,9 +473,7 @@ def _gather(
         limits=limits,
         incidents=table,
         week_start=week_start,
-        graph=loaded[0],
-        report=loaded[1],
-        edges=edges,
+        network=loaded,
         teams=placed[0],
         territories=placed[1],
         zones=placed[2],
@@ -530,11 +530,11 @@ def write_plan(
             encoding="utf-8",
         )
         plan.incidents.rejects.to_csv(staging / "rejects.csv", index=False)
-        nodes, _ = graph_frames(plan.graph)
+        nodes, edges = plan.network.nodes, plan.network.edges
         nodes[["x", "y", "geometry"]].to_parquet(staging / "network_nodes.parquet")
-        walking = plan.edges[["length", "geometry"]].copy()
-        if "name" in plan.edges:
-            walking["name"] = plan.edges["name"].map(street_name)
+        walking = edges[["length", "geometry"]].copy()
+        if "name" in edges:
+            walking["name"] = edges["name"].map(street_name)
         walking.to_parquet(staging / "network_edges.parquet")
         # A team's files made before (a nightly re-plan of the same week) are kept when its
         # part of the plan is unchanged: render.team_view.
@@ -1089,7 +1089,7 @@ def _manifest(plan: Plan, document: dict[str, Any], render_seconds: float) -> di
             "routes": len(plan.routes),
             "unserved_requests": len(plan.unserved),
             "hotspot_cells_off_network": plan.hotspot_cells_off_network,
-            "network": plan.network_report.as_dict(),
+            "network": plan.network.report.as_dict(),
             "notes": plan.notes,
         },
         "timings": [{"stage": t.stage, "seconds": round(t.seconds, 3)} for t in plan.timings]

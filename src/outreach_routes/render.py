@@ -731,8 +731,9 @@ def lean(fmap: folium.Map) -> folium.Map:
 def _street_lines(plan: Plan) -> dict[str | None, shapely.Geometry]:
     """The walking network as display lines (WGS84): for each team its territory's streets,
     and under ``None`` the streets of every territory together."""
-    projected = plan.edges.geometry.to_numpy()
-    lines = plan.edges.geometry.simplify(3).to_crs("EPSG:4326").set_precision(1e-5).to_numpy()
+    edges = plan.network.edges.geometry
+    projected = edges.to_numpy()
+    lines = edges.simplify(3).to_crs("EPSG:4326").set_precision(1e-5).to_numpy()
     drawn = ~shapely.is_empty(lines)
     out: dict[str | None, shapely.Geometry] = {}
     for team in plan.teams:

@@ -49,7 +49,7 @@ from ._io import read_city_limits, write_text_atomic
 from .config import PlanConfig, load_config
 from .hotspots import make_grid
 from .incidents import IncidentTable, load_incidents
-from .network import load_network
+from .network import load_walking_network
 from .pipeline import Plan, night_cutoff, plan_document, plan_week, week_start_for
 from .routing import Route, TeamNetwork, path_nodes
 from .schedule import route_track
@@ -517,7 +517,7 @@ def _inputs(config_path: str) -> tuple[PlanConfig, IncidentTable, tuple]:
     crs, tz = config.city.crs, config.city.timezone
     limits = read_city_limits(config.city)
     table = load_incidents(config.incidents, crs=crs, timezone=tz, area=limits)
-    return config, table, load_network(config.network, crs=crs)
+    return config, table, load_walking_network(config.network, crs=crs)
 
 
 def _mondays(start: dt.date | str, end: dt.date | str) -> list[str]:
