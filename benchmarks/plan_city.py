@@ -160,14 +160,15 @@ def nightly(config: Path | None) -> None:
     pd.concat([incidents, shot]).to_parquet(path)
     revised = replace(cfg, incidents=replace(cfg.incidents, path=path))
     started = time.perf_counter()
-    plan = plan_week(revised, night=pd.Timestamp("2023-01-04").date(), previous=document)
+    night = pd.Timestamp("2023-01-04").date()
+    plan = plan_week(revised, night=night, previous=document, reuse=folder / "out")
     write_plan(plan, folder / "out")
-    night = time.perf_counter() - started
+    seconds = time.perf_counter() - started
     print("nightly stages: " + ", ".join(f"{t.stage} {t.seconds:.1f} s" for t in plan.timings))
     added = sum(len(r["response_stops"]) for r in plan.revisions)
     print(
-        f"weekly {weekly:.1f} s; nightly (Wednesday, {added} response stop) {night:.1f} s; "
-        f"ratio {night / weekly:.2f}"
+        f"weekly {weekly:.1f} s; nightly (Wednesday, {added} response stop) {seconds:.1f} s; "
+        f"ratio {seconds / weekly:.2f}"
     )
 
 

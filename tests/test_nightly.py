@@ -211,3 +211,45 @@ def test_coordinators_see_what_is_new_tonight(nightly):
         assert "<b>Team 22 North Central</b>: response walk to " in text, page
         assert "after the shooting of Tue 03 Jan 22:30 (walked Wednesday 04 Jan)" in text, page
         assert "Shooting N-CENTER of Tue 03 Jan 20:00: no response stop, outside every" in text
+
+
+def test_the_weeks_saved_state_is_read_back_only_when_it_matches(plan_dir, tmp_path, monkeypatch):
+    """The weekly run saves its walking graph, hotspots and stops; `--night` reads them back
+    when they were made from the same inputs (and plans the same bytes as when it computes
+    them), and computes them again when an old row of the incident file has changed."""
+    import outreach_routes.pipeline as pipeline
+    from outreach_routes import load_config, plan_week, write_plan
+
+    shutil.copy(BUNDLED / "incidents.parquet", tmp_path / "incidents.parquet")
+    config = load_config(write_bundled_config(tmp_path, keep=("incidents.parquet",)))
+    night = dt.date.fromisoformat(NIGHT)
+    calls = []
+    for name in ("_hotspots", "_stops", "load_walking_network"):
+        real = getattr(pipeline, name)
+        monkeypatch.setattr(
+            pipeline,
+            name,
+            lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k),
+        )
+
+    def revise(folder: Path) -> list[str]:
+        calls.clear()
+        document = json.loads((folder / "plan.json").read_text("utf-8"))
+        write_plan(plan_week(config, night=night, previous=document, reuse=folder), folder)
+        return sorted(calls)
+
+    saved, fresh = tmp_path / "saved", tmp_path / "fresh"
+    shutil.copytree(plan_dir, saved)
+    shutil.copytree(plan_dir, fresh)
+    shutil.rmtree(fresh / "state")
+    assert revise(saved) == []  # all three read back
+    assert revise(fresh) == ["_hotspots", "_stops", "load_walking_network"]
+    for path in sorted(saved.rglob("*")):
+        if path.is_file() and path.name not in RUN_STAMPED:
+            assert path.read_bytes() == (fresh / path.relative_to(saved)).read_bytes(), path
+
+    # An old shooting moved in the export: the hotspots come from other data now.
+    incidents = gpd.read_parquet(tmp_path / "incidents.parquet")
+    incidents.loc[incidents.index[100], "geometry"] = shapely.Point(-75.16, 39.99)
+    incidents.to_parquet(tmp_path / "incidents.parquet")
+    assert revise(saved) == ["_hotspots", "_stops"]

@@ -150,3 +150,19 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def code_digest(libraries: tuple[str, ...]) -> str:
+    """SHA-256 of this package's source and the installed versions of ``libraries``: what a
+    result saved for reuse was computed with (a change to either makes it stale)."""
+    from importlib import metadata
+
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    for name in libraries:
+        try:
+            digest.update(f"{name} {metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(name.encode())
+    return digest.hexdigest()

@@ -124,8 +124,11 @@ def plan(
                 night=tonight,
             )
         else:
-            revised = read_plan_json(out or Path("out")) if tonight else None
-            result = plan_week(config, week_of=day, progress=say, night=tonight, previous=revised)
+            folder = out or Path("out")
+            revised = read_plan_json(folder) if tonight else None
+            result = plan_week(
+                config, week_of=day, progress=say, night=tonight, previous=revised, reuse=folder
+            )
             say("writing maps ...")
             folder = write_plan(result, out or Path("out"), offline=offline, assets=modules)
     except RunLocked as exc:

@@ -23,7 +23,6 @@ import pandas as pd
 import shapely
 from scipy.ndimage import gaussian_filter
 from scipy.spatial import cKDTree
-from sklearn.cluster import DBSCAN
 
 from ._errors import InputDataError
 from .config import HotspotConfig
@@ -194,6 +193,10 @@ def find_hotspots(
     top = cells.iloc[order[:n_top]]
     centres = shapely.get_coordinates(top.geometry.centroid.to_numpy())
     # Cells touching at a side or a corner belong to one hotspot.
+    # Imported here: a nightly re-plan that reads its week's hotspots back never loads
+    # scikit-learn (0.6 s of the command's start).
+    from sklearn.cluster import DBSCAN
+
     labels = DBSCAN(eps=config.cell_m * 1.5, min_samples=1).fit_predict(centres)
     risk_by_label = pd.Series(top["risk"].to_numpy()).groupby(labels).sum()
     ranked = risk_by_label.sort_values(ascending=False, kind="stable").index

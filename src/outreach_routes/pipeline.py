@@ -34,6 +34,14 @@ from pyproj import Transformer
 from ._errors import InputDataError
 from ._io import dumps_json, read_city_limits, sha256_file
 from ._teamweek import Workers
+from ._weekstate import (
+    WeekState,
+    load_saved_network,
+    load_state,
+    network_key,
+    save_state,
+    week_key,
+)
 from .backtest import recent_skill
 from .config import PlanConfig, load_config
 from .corners import network_corners
@@ -48,7 +56,6 @@ from .routing import (
     plan_routes,
     route_from_document,
     routing_workers,
-    street_name,
     team_network,
 )
 from .stops import boost_missed, build_stops, response_stops
@@ -95,6 +102,9 @@ class Plan:
     timings: list[StageTiming] = field(default_factory=list)
     # This week's stops raised because last week's check-ins did not say they were done.
     followup: list[dict[str, Any]] = field(default_factory=list)
+    # What a nightly re-plan of the week may read back instead of computing again (_weekstate).
+    state: WeekState | None = None
+    network_key: str | None = None
 
     @property
     def graph(self) -> nx.MultiDiGraph:
@@ -124,6 +134,7 @@ def plan_week(
     night: dt.date | None = None,
     previous: dict[str, Any] | None = None,
     followup: Callable[[pd.Timestamp], list[dict]] | None = None,
+    reuse: Path | None = None,
 ) -> Plan:
     """Plan one week for every team of a config, or re-plan it from one night on.
 
@@ -155,6 +166,11 @@ def plan_week(
         Given the week's Monday, last week's stops that were planned and not done (from the
         service's check-ins: :func:`outreach_routes.report.missed_last_week`); their prizes
         are raised by ``[followup] boost`` (:func:`outreach_routes.stops.boost_missed`).
+    reuse
+        With ``night``: the folder of the week's run (where ``previous`` came from). What that
+        run saved from the same inputs (the walking graph, the hotspots and the candidate stops)
+        is read back instead of computed again; the plan is the same either way
+        (:mod:`outreach_routes._weekstate`).
 
     Returns
     -------
@@ -169,8 +185,11 @@ def plan_week(
     """
     if not isinstance(config, PlanConfig):
         config = load_config(config)
-    # The routing workers start now: their start-up overlaps the reading of the inputs.
-    with routing_workers(config.routing, len(config.teams)) as workers:
+    # The routing workers start now: their start-up overlaps the reading of the inputs. A
+    # nightly re-plan solves only the teams given a response stop, here: a worker would cost
+    # more to start than it saves.
+    teams = len(config.teams) if night is None or previous is None else 1
+    with routing_workers(config.routing, teams) as workers:
         return _planned(
             config,
             week_of=week_of,
@@ -183,6 +202,7 @@ def plan_week(
             previous=previous,
             followup=followup,
             workers=workers,
+            reuse=reuse if night is not None else None,
         )
 
 
@@ -199,6 +219,7 @@ def _planned(
     previous: dict[str, Any] | None,
     followup: Callable[[pd.Timestamp], list[dict]] | None,
     workers: Workers,
+    reuse: Path | None = None,
 ) -> Plan:
     """:func:`plan_week`'s work, given its config and the routing workers it started."""
     say = progress or (lambda _msg: None)
@@ -220,7 +241,12 @@ def _planned(
         say(f"{name} done in {seconds:.1f} s")
 
     inputs = load_inputs(
-        config, week_of=night or week_of, incidents=incidents, network=network, stage=stage
+        config,
+        week_of=night or week_of,
+        incidents=incidents,
+        network=network,
+        stage=stage,
+        reuse=reuse,
     )
     table, teams, networks = inputs.incidents, inputs.teams, inputs.networks
     week_start, notes = inputs.week_start, list(inputs.notes)
@@ -239,6 +265,9 @@ def _planned(
         )
         previous = plan_document(weekly)
     known = _known_incidents(table.incidents, week_start, previous if night else None)
+    key = week_key(config, known, week_start)
+    # A nightly re-plan reads back what its week's run made from the same data (_weekstate).
+    state = load_state(reuse, key) if night is not None and reuse is not None else None
     with stage("hotspots"):
         if night is not None:  # the weekly plan's figure: the same data before the week
             backtested = previous.get("forecast_skill") if previous else None
@@ -246,20 +275,10 @@ def _planned(
             backtested = recent_skill(config, known, week_start=week_start, limits=inputs.limits)
         else:
             backtested = None
-        cells = risk_cells(
-            known, week_start=week_start, config=config.hotspots, limits=inputs.limits
-        )
-        cells, hotspots = find_hotspots(cells, known, week_start=week_start, config=config.hotspots)
-        cells, hotspots, off_network = drop_cells_off_network(
-            cells,
-            hotspots,
-            known,
-            teams,
-            networks,
-            inputs.network.edges,
-            week_start=week_start,
-            recent_from=week_start - pd.Timedelta(days=config.hotspots.boost_days),
-        )
+        if state is None:
+            cells, hotspots, off_network = _hotspots(config, inputs, known)
+        else:
+            cells, hotspots, off_network = state.cells, state.hotspots, state.off_network
         if off_network:
             notes.append(
                 f"{off_network} hotspot cell(s) lie farther than {REACH_M:.0f} m from every "
@@ -267,18 +286,13 @@ def _planned(
             )
     requests = inputs.requests
     with stage("stops"):
-        stops, unplaced = build_stops(
-            cells=cells[cells["reachable"]],
-            hotspots=hotspots,
-            requests=requests[requests.geometry.notna()],
-            incidents=known,
-            teams=teams,
-            networks=networks,
-            week_start=week_start,
-            hotspot_config=config.hotspots,
-            request_config=config.requests,
-            routing_config=config.routing,
-        )
+        timed = config.routing.time_aware and has_times_of_day(known["occurred_at"])
+        if state is None:
+            stops, unplaced = _stops(config, inputs, known, cells, hotspots, hour_risk=timed)
+            if key is not None:
+                state = WeekState(key, cells, hotspots, off_network, stops, unplaced)
+        else:
+            stops, unplaced = state.stops, state.unplaced
         missed = followup(week_start) if followup is not None else []
         stops, raised = boost_missed(stops, missed, config.followup.boost)
         if missed:
@@ -287,15 +301,11 @@ def _planned(
                 f"{len(raised)} of this week's stops match them and are worth "
                 f"{config.followup.boost:.0%} more ([followup] boost)"
             )
-        if config.routing.time_aware:
-            if has_times_of_day(known["occurred_at"]):
-                xy = shapely.get_coordinates(stops.geometry.to_numpy())
-                stops["hour_risk"] = list(hourly_risk(xy, known, week_start=week_start))
-            else:
-                notes.append(
-                    "the incidents carry dates but no times of day: each night's stops are "
-                    "not ordered by the hour of their risk ([routing] time_aware)"
-                )
+        if config.routing.time_aware and not timed:
+            notes.append(
+                "the incidents carry dates but no times of day: each night's stops are "
+                "not ordered by the hour of their risk ([routing] time_aware)"
+            )
     revision = None
     if night is not None:
         with stage("response"):
@@ -350,6 +360,8 @@ def _planned(
         revisions=revisions,
         timings=timings,
         followup=raised,
+        state=state,
+        network_key=inputs.network_key,
     )
 
 
@@ -361,6 +373,7 @@ class Inputs:
     incidents: IncidentTable
     week_start: pd.Timestamp
     network: WalkingNetwork
+    network_key: str | None  # _weekstate.network_key
     teams: list[Team]
     territories: gpd.GeoDataFrame
     zones: gpd.GeoDataFrame
@@ -377,6 +390,7 @@ def load_inputs(
     incidents: IncidentTable | None = None,
     network: WalkingNetwork | tuple[nx.MultiDiGraph, NetworkReport] | None = None,
     stage: Callable[[str], AbstractContextManager[None]] | None = None,
+    reuse: Path | None = None,
 ) -> Inputs:
     """Read every input of a plan: city limits, incidents, network, teams, requests.
 
@@ -389,7 +403,7 @@ def load_inputs(
         With ``problems``: every problem found, each naming its file, row or key and the fix.
     """
     inputs, problems, _ = _gather(
-        config, week_of=week_of, incidents=incidents, network=network, stage=stage
+        config, week_of=week_of, incidents=incidents, network=network, stage=stage, reuse=reuse
     )
     if problems:
         raise InputDataError(*problems)
@@ -404,6 +418,7 @@ def _gather(
     incidents: IncidentTable | None = None,
     network: WalkingNetwork | tuple[nx.MultiDiGraph, NetworkReport] | None = None,
     stage: Callable[[str], AbstractContextManager[None]] | None = None,
+    reuse: Path | None = None,
 ) -> tuple[Inputs | None, list[str], list[str]]:
     """Read each input, collecting problems instead of stopping; (inputs or None, problems,
     notes)."""
@@ -433,6 +448,9 @@ def _gather(
     with stage("network"):
         if isinstance(network, tuple):
             network = WalkingNetwork.of(*network)
+        streets_key = network_key(config)
+        if network is None and reuse is not None:
+            network = load_saved_network(reuse, streets_key)
         loaded = network or check(lambda: load_walking_network(config.network, crs=crs))
         if loaded is not None:
             nodes, edges = loaded.nodes, loaded.edges
@@ -474,6 +492,7 @@ def _gather(
         incidents=table,
         week_start=week_start,
         network=loaded,
+        network_key=streets_key,
         teams=placed[0],
         territories=placed[1],
         zones=placed[2],
@@ -530,12 +549,7 @@ def write_plan(
             encoding="utf-8",
         )
         plan.incidents.rejects.to_csv(staging / "rejects.csv", index=False)
-        nodes, edges = plan.network.nodes, plan.network.edges
-        nodes[["x", "y", "geometry"]].to_parquet(staging / "network_nodes.parquet")
-        walking = edges[["length", "geometry"]].copy()
-        if "name" in edges:
-            walking["name"] = edges["name"].map(street_name)
-        walking.to_parquet(staging / "network_edges.parquet")
+        save_state(staging, plan.network, plan.network_key, plan.state, before=out_dir)
         # A team's files made before (a nightly re-plan of the same week) are kept when its
         # part of the plan is unchanged: render.team_view.
         team_files = render.write_maps(
@@ -650,6 +664,55 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "revisions": plan.revisions,
         "followup": plan.followup,
     }
+
+
+def _hotspots(
+    config: PlanConfig, inputs: Inputs, known: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, int]:
+    """The risk cells and hotspots of the week, less the cells no walker can reach."""
+    week_start = inputs.week_start
+    cells = risk_cells(known, week_start=week_start, config=config.hotspots, limits=inputs.limits)
+    cells, hotspots = find_hotspots(cells, known, week_start=week_start, config=config.hotspots)
+    return drop_cells_off_network(
+        cells,
+        hotspots,
+        known,
+        inputs.teams,
+        inputs.networks,
+        inputs.network.edges,
+        week_start=week_start,
+        recent_from=week_start - pd.Timedelta(days=config.hotspots.boost_days),
+    )
+
+
+def _stops(
+    config: PlanConfig,
+    inputs: Inputs,
+    known: gpd.GeoDataFrame,
+    cells: gpd.GeoDataFrame,
+    hotspots: gpd.GeoDataFrame,
+    *,
+    hour_risk: bool,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Each team's candidate stops (with each one's risk by hour of the day, when asked) and
+    the requests that could not be placed."""
+    requests = inputs.requests
+    stops, unplaced = build_stops(
+        cells=cells[cells["reachable"]],
+        hotspots=hotspots,
+        requests=requests[requests.geometry.notna()],
+        incidents=known,
+        teams=inputs.teams,
+        networks=inputs.networks,
+        week_start=inputs.week_start,
+        hotspot_config=config.hotspots,
+        request_config=config.requests,
+        routing_config=config.routing,
+    )
+    if hour_risk:
+        xy = shapely.get_coordinates(stops.geometry.to_numpy())
+        stops["hour_risk"] = list(hourly_risk(xy, known, week_start=inputs.week_start))
+    return stops, unplaced
 
 
 # --- the nightly re-plan ----------------------------------------------------------------------

@@ -31,7 +31,6 @@ import math
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -46,7 +45,7 @@ import numpy as np
 import shapely
 
 from ._assets import assets_dir, inline_assets
-from ._io import sha256_file
+from ._io import code_digest, sha256_file
 from .routing import pretty_street
 from .schedule import corner_visits, route_track
 
@@ -200,15 +199,7 @@ def _fingerprint(view: dict[str, Any]) -> str:
 @functools.cache
 def _renderer_version() -> str:
     """The package's source and the versions of the libraries behind the pages."""
-    digest = hashlib.sha256()
-    for source in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(source.read_bytes())
-    for name in ("folium", "branca", "jinja2", "gpxpy", "icalendar"):
-        try:
-            digest.update(f"{name} {metadata.version(name)}".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(name.encode())
-    return digest.hexdigest()
+    return code_digest(("folium", "branca", "jinja2", "gpxpy", "icalendar"))
 
 
 def _team_files(folder: Path) -> dict[str, dict[str, Any]]:

@@ -278,14 +278,21 @@ def plan_routes(
     list of Route
         Ordered by team (as in the config), then night.
     """
+    kept = {team.name: _kept_week(team, revision, week_start) for team in teams}
     problems = [
         _Problem(team, networks[team.name], stops, config, revision, week_start, team_index)
         for team_index, team in enumerate(teams)
+        if kept[team.name] is None
     ]
     with workers or routing_workers(config, len(teams)) as pool:
-        solved = pool.solve([p.week for p in problems])
+        nights_of = pool.solve([p.week for p in problems])
+    solved = {p.team.name: (p, nights) for p, nights in zip(problems, nights_of, strict=True)}
     routes = []
-    for problem, nights in zip(problems, solved, strict=True):
+    for team in teams:
+        if kept[team.name] is not None:
+            routes.extend(kept[team.name])
+            continue
+        problem, nights = solved[team.name]
         for shift, night, (order, prize) in zip(
             problem.shifts, problem.week.nights, nights, strict=True
         ):
@@ -307,6 +314,24 @@ def plan_routes(
                 )
             )
     return routes
+
+
+def _kept_week(
+    team: Team, revision: Revision | None, week_start: pd.Timestamp
+) -> list[Route] | None:
+    """A team's routes as the plan being revised has them, when the revision changes none of
+    its nights (no response stop of its own from the revised night on, and every night in the
+    plan): nothing to solve, not even its street distances."""
+    if revision is None:
+        return None
+    shifts = team.shifts(week_start)
+    ours = revision.stops["team"] == team.name if len(revision.stops) else []
+    if any(ours) and any(s.night >= revision.night for s in shifts):
+        return None
+    keys = [(team.name, s.night.isoformat()) for s in shifts]
+    if not all(k in revision.kept for k in keys):
+        return None
+    return [revision.kept[k] for k in keys]
 
 
 def routing_workers(config: RoutingConfig, teams: int) -> Workers:

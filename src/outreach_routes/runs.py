@@ -80,6 +80,7 @@ def run_week(
                 night=night,
                 previous=revised,
                 followup=functools.partial(missed_last_week, runs),
+                reuse=runs / iso_week(night) if night else None,
             )
             week = iso_week(plan.week_start.date())
             folder = runs / week
