@@ -7,7 +7,8 @@ Usage::
 
 Runs the route backtest (weekly plans, on Dask) once with the config as it is and once per
 ``--set``, each a copy of the config beside it with those keys set: ``[routing]`` keys by name,
-others as ``table.key`` (``--set "hotspots.half_life_days=1095"``). Prints per variant the
+others as ``table.key`` (``--set "hotspots.half_life_days=1095"``), and a key of every team as
+``teams.key`` (``--set "teams.dwell_min=10"``). Prints per variant the
 planned routes' ``near_in_time`` and ``near_route``, with the
 top-cell baseline's beside them (the same in every variant), and for each ``--set`` the paired
 weekly difference of ``near_in_time`` from the config as it is, with its standard error: 26
@@ -80,8 +81,14 @@ def main() -> None:
 def _with_key(text: str, key: str, value: str) -> str:
     """The config text with ``key = value`` in its table: ``[routing]`` for a plain key, or the
     one named before a dot (``hotspots.half_life_days``); the key's line replaced if the table
-    has one, else put first in the table."""
+    has one, else put first in the table. ``teams.KEY`` sets KEY in every ``[[teams]]`` table
+    that has it (``--set "teams.dwell_min=10"``)."""
     table, _, key = key.rpartition(".")
+    if table == "teams":
+        text, count = re.subn(rf"(?m)^{re.escape(key)}\s*=.*$", f"{key} = {value}", text)
+        if not count:
+            raise SystemExit(f"no [[teams]] table sets {key}: nothing to change")
+        return text
     header = f"[{table or 'routing'}]\n"
     if header not in text:
         return f"{text}\n{header}{key} = {value}\n"
