@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import CITIES
 
-from outreach_routes.runs import RunLocked, _lock
+from outreach_routes.runs import RunLocked, run_lock
 
 WEEKS = ("2022-12-26", "2023-01-02")  # ISO weeks 2022-W52 and 2023-W01
 
@@ -116,9 +116,9 @@ def test_a_killed_run_leaves_latest_and_the_weeks_before_untouched(runs: Path):
 
 def test_a_lock_left_by_a_dead_run_is_taken_over(tmp_path: Path):
     (tmp_path / ".lock").write_text("999999999 yesterday\n")  # no such process
-    with _lock(tmp_path):
+    with run_lock(tmp_path):
         assert (tmp_path / ".lock").read_text().split()[0] == str(os.getpid())
-        with pytest.raises(RunLocked, match="another run"), _lock(tmp_path):
+        with pytest.raises(RunLocked, match="another run"), run_lock(tmp_path):
             pass
     assert not (tmp_path / ".lock").exists()
 

@@ -142,10 +142,10 @@ def missed_last_week(runs: Path, week_start: Any, db: Path | None = None) -> lis
     any night of it: skipped (with the reasons) or not reported, each with ``weeks``, the
     weeks running it has not been done (from that run's own ``followup``). ``[]`` without a
     database or an earlier run."""
-    from .runs import _latest_before, iso_week, read_plan_json
+    from .runs import iso_week, latest_before, read_plan_json
 
     db = db or runs / "service.sqlite3"
-    earlier = _latest_before(runs, iso_week(week_start.date()))
+    earlier = latest_before(runs, iso_week(week_start.date()))
     plan = read_plan_json(earlier) if earlier is not None and db.is_file() else None
     if not plan or not plan["teams"]:
         return []
@@ -174,7 +174,7 @@ def write_report(
 ) -> Path:
     """Write ``runs_dir/reports/<week>/report.json`` under the runs lock; returns its path.
     The week's shootings come from the incident file of ``config`` (default: the bundled one)."""
-    from .runs import _lock, read_plan_json
+    from .runs import read_plan_json, run_lock
 
     runs = Path(runs_dir).resolve()
     plan = read_plan_json(runs / week)
@@ -191,7 +191,7 @@ def write_report(
 
     page = report_page(plan, figures)
     out = runs / "reports" / week / "report.json"
-    with _lock(runs):
+    with run_lock(runs):
         out.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out, json.dumps(figures, indent=1, ensure_ascii=False) + "\n")
         write_text_atomic(out.with_name("report.html"), page)
@@ -295,11 +295,11 @@ def write_public(runs_dir: Path, today: dt.date, db: Path | None = None) -> Path
     """Write ``runs_dir/reports/public/summary.json`` and ``summary.html`` from every planned
     week that ended at least two weeks before ``today``; returns the JSON's path."""
     from .render import public_page
-    from .runs import _lock, _planned_weeks, read_plan_json
+    from .runs import planned_weeks, read_plan_json, run_lock
 
     runs = Path(runs_dir).resolve()
     weeks = []
-    for folder in _planned_weeks(runs):
+    for folder in planned_weeks(runs):
         plan = read_plan_json(folder)
         ended = dt.date.fromisoformat(plan["week_of"]) + dt.timedelta(days=7)
         if not plan["teams"] or ended + dt.timedelta(days=14) > today:
@@ -314,7 +314,7 @@ def write_public(runs_dir: Path, today: dt.date, db: Path | None = None) -> Path
         )
     summary = public_summary(weeks)
     out = runs / "reports" / "public" / "summary.json"
-    with _lock(runs):
+    with run_lock(runs):
         out.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out, json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
         write_text_atomic(out.with_name("summary.html"), public_page(summary))

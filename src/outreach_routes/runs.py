@@ -31,7 +31,16 @@ if TYPE_CHECKING:
 # The pipeline and the pages are imported where a run needs them: the service reads the
 # folder layout from here (latest_run) and must not load the planning libraries.
 
-__all__ = ["RunLocked", "iso_week", "latest_run", "run_week", "runs_index"]
+__all__ = [
+    "RunLocked",
+    "iso_week",
+    "latest_before",
+    "latest_run",
+    "planned_weeks",
+    "run_lock",
+    "run_week",
+    "runs_index",
+]
 
 WEEK_FOLDER = re.compile(r"^\d{4}-W\d{2}$")
 LOCK = ".lock"
@@ -69,7 +78,7 @@ def run_week(
 
     runs = Path(runs_dir).resolve()
     runs.mkdir(parents=True, exist_ok=True)
-    with _lock(runs), _log_file(runs) as log:
+    with run_lock(runs), _log_file(runs) as log:
         say = _both(log, progress)
         try:
             revised = read_plan_json(runs / iso_week(night)) if night else None
@@ -84,7 +93,7 @@ def run_week(
             )
             week = iso_week(plan.week_start.date())
             folder = runs / week
-            previous = _latest_before(runs, week)
+            previous = latest_before(runs, week)
             say(f"writing {folder}" + (f", compared with {previous.name}" if previous else ""))
             write_plan(plan, folder, offline=offline, assets=assets, previous=previous)
             _point_latest(runs, week)
@@ -148,7 +157,7 @@ def latest_run(runs: Path) -> Path | None:
     link = runs / "latest"
     if link.is_dir():
         return link.resolve()
-    weeks = _planned_weeks(runs)
+    weeks = planned_weeks(runs)
     return weeks[-1] if weeks else None
 
 
@@ -156,13 +165,14 @@ def _weeks(runs: Path) -> Iterator[Path]:
     return (p for p in runs.iterdir() if p.is_dir() and WEEK_FOLDER.match(p.name))
 
 
-def _planned_weeks(runs: Path) -> list[Path]:
+def planned_weeks(runs: Path) -> list[Path]:
     """The week folders holding a plan, oldest first."""
     return sorted(p for p in _weeks(runs) if (p / "plan.json").is_file())
 
 
-def _latest_before(runs: Path, week: str) -> Path | None:
-    earlier = [p for p in _planned_weeks(runs) if p.name < week]
+def latest_before(runs: Path, week: str) -> Path | None:
+    """The newest week folder with a plan before ``week`` (an ISO week name), or None."""
+    earlier = [p for p in planned_weeks(runs) if p.name < week]
     return earlier[-1] if earlier else None
 
 
@@ -183,7 +193,9 @@ def _point_latest(runs: Path, week: str) -> None:
 
 
 @contextmanager
-def _lock(runs: Path) -> Iterator[None]:
+def run_lock(runs: Path) -> Iterator[None]:
+    """Hold the runs folder's lock while the block runs: one writer at a time (the weekly and
+    nightly jobs, the dosage report). Raises :class:`RunLocked` when a live process holds it."""
     path = runs / LOCK
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     for _attempt in range(2):
