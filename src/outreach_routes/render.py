@@ -915,18 +915,28 @@ def _time_slider(fmap: folium.Map, document: dict[str, Any], colours: dict[str, 
             if not ticks or clock.timestamp() - origin > ticks[-1][0]:
                 ticks.append([round(clock.timestamp() - origin), clock.strftime("%a %d %b %H:%M")])
             clock += dt.timedelta(minutes=_SLIDER_MIN)
+    # Each track is sent as its positions at the slider's ticks (and its two ends), the only
+    # times the page reads it: a fifth of the whole path's points (the city-wide overview 4.07
+    # -> 2.95 MB, the bundled one 0.57 -> 0.46 MB).
+    at = np.array([t for t, _label in ticks], dtype=float)
     teams = []
     for slug, colour in colours.items():
         tracks = []
         for route in (r for r in routes if r["slug"] == slug):
             track = route_track(route)
+            times = track[:, 0] - origin
+            when = np.concatenate([[times[0]], at[(at > times[0]) & (at < times[-1])], [times[-1]]])
+            lon, lat = (np.interp(when, times, track[:, k]) for k in (1, 2))
             stops = [
                 [_rel(s["arrive"], origin), _rel(s["depart"], origin)] for s in route["stops"][1:-1]
             ]
             tracks.append(
                 {
-                    "t": [round(t - origin) for t in track[:, 0]],
-                    "ll": [[round(lat, 5), round(lon, 5)] for _t, lon, lat in track],
+                    "t": [round(t) for t in when.tolist()],
+                    "ll": [
+                        [round(y, 5), round(x, 5)]
+                        for x, y in zip(lon.tolist(), lat.tolist(), strict=True)
+                    ],
                     "stops": stops,
                     "shift": [_rel(route["shift_start"], origin), _rel(route["shift_end"], origin)],
                 }
