@@ -142,3 +142,14 @@ def test_nightly_mode_scores_the_nightly_routes_beside_the_weekly(nightly, seria
     # The issue's target: at least 0.9 (19 of 20 this week; one shooting lies in a no-go zone
     # or fits no shift's walk).
     assert rates.at["nightly", "response_rate"] >= 0.9
+
+
+def test_the_cache_is_not_read_after_the_code_changes(serial, monkeypatch):
+    """Weeks cached by other code (or other library versions) are planned again."""
+    import outreach_routes.route_backtest as rb
+
+    _frame, cache = serial
+    key = rb._cache_key(str(CITIES["philadelphia"].resolve()), 150.0, 60.0, False)
+    assert (cache / key).is_dir()  # the key the cache was made under
+    monkeypatch.setattr(rb, "code_digest", lambda libraries: "other code")
+    assert rb._cache_key(str(CITIES["philadelphia"].resolve()), 150.0, 60.0, False) != key

@@ -45,7 +45,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from ._io import read_city_limits, write_text_atomic
+from ._io import code_digest, read_city_limits, write_text_atomic
 from .config import PlanConfig, load_config
 from .hotspots import make_grid
 from .incidents import IncidentTable, load_incidents
@@ -100,7 +100,8 @@ def route_backtest(
         single-threaded processes.
     cache_dir
         Where each finished week is kept (``<week>.json``); weeks found there are not run
-        again. The cache is keyed on the config's and the input files' contents.
+        again. The cache is keyed on the config's and the input files' contents, and on this
+        package's source and its libraries' versions.
     nightly
         Also re-plan each night from the data known before its first shift, as ``plan
         --night`` does, and score those routes as the method ``nightly`` (about six plans a
@@ -527,9 +528,13 @@ def _mondays(start: dt.date | str, end: dt.date | str) -> list[str]:
 
 
 def _cache_key(config_path: str, radius_m: float, window_min: float, nightly: bool) -> str:
+    """The cache's key: the config, every file it reads, and the code and libraries that plan
+    and score the weeks (a cache made before a change to either would be stale)."""
     config = load_config(config_path)
     digest = hashlib.sha256(Path(config_path).read_bytes())
-    for path in (config.incidents.path, config.network.path, config.territories.path):
+    digest.update(code_digest(("geopandas", "shapely", "scikit-learn", "scipy", "numpy")).encode())
+    inputs = (config.incidents.path, config.network.path, config.territories.path)
+    for path in (*inputs, config.city.limits, config.requests.path):
         if path is not None and Path(path).is_file():
             digest.update(Path(path).read_bytes())
     digest.update(f"{radius_m} {window_min} {'nightly' if nightly else 'weekly'}".encode())
