@@ -19,7 +19,8 @@ example (``--config data/philadelphia/citywide.toml``, 42 teams) in 20 s (issue 
 
 With ``--night`` (issue 15): the bundled Philadelphia week planned and written as the weekly job
 does, then one shooting added on Tuesday night in district 22 and the Wednesday re-planned as
-``plan --night`` does; the last line gives both times and their ratio (target: under 0.5).
+``plan --night`` does, and once more with the week's saved state deleted (computed again); the
+last line gives the weekly and nightly times and their ratio (target: under 0.5).
 """
 
 from __future__ import annotations
@@ -150,6 +151,10 @@ def nightly(config: Path | None) -> None:
     write_plan(plan_week(cfg), folder / "out")
     weekly = time.perf_counter() - started
     document = json.loads((folder / "out" / "plan.json").read_text("utf-8"))
+    import shutil
+
+    shutil.copytree(folder / "out", folder / "stateless")
+    shutil.rmtree(folder / "stateless" / "state")
 
     incidents = gpd.read_parquet(cfg.incidents.path)
     shot = incidents.iloc[[-1]].copy()
@@ -165,6 +170,11 @@ def nightly(config: Path | None) -> None:
     write_plan(plan, folder / "out")
     seconds = time.perf_counter() - started
     print("nightly stages: " + ", ".join(f"{t.stage} {t.seconds:.1f} s" for t in plan.timings))
+    started = time.perf_counter()  # the same night with the week's saved state deleted
+    again = plan_week(revised, night=night, previous=document, reuse=folder / "stateless")
+    write_plan(again, folder / "stateless")
+    stateless = time.perf_counter() - started
+    print(f"the same night without the week's saved state (state/): {stateless:.1f} s")
     added = sum(len(r["response_stops"]) for r in plan.revisions)
     print(
         f"weekly {weekly:.1f} s; nightly (Wednesday, {added} response stop) {seconds:.1f} s; "
