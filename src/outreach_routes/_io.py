@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -152,9 +153,11 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
 def code_digest(libraries: tuple[str, ...]) -> str:
     """SHA-256 of this package's source and the installed versions of ``libraries``: what a
-    result saved for reuse was computed with (a change to either makes it stale)."""
+    result saved for reuse was computed with (a change to either makes it stale). Read once per
+    process: the source does not change under a running plan."""
     from importlib import metadata
 
     digest = hashlib.sha256()

@@ -67,10 +67,11 @@ def network_key(config: PlanConfig) -> str | None:
     return digest.hexdigest()
 
 
-def week_key(config: PlanConfig, known: gpd.GeoDataFrame, week_start: pd.Timestamp) -> str | None:
-    """The key of the hotspots and stops planned from ``known`` incidents; None where the
-    walking graph has none."""
-    streets = network_key(config)
+def week_key(
+    config: PlanConfig, known: gpd.GeoDataFrame, week_start: pd.Timestamp, streets: str | None
+) -> str | None:
+    """The key of the hotspots and stops planned from ``known`` incidents on the walking graph
+    whose key is ``streets`` (:func:`network_key`); None where the graph has none."""
     if streets is None:
         return None
     digest = hashlib.sha256(streets.encode())

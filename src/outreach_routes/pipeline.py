@@ -265,7 +265,7 @@ def _planned(
         )
         previous = plan_document(weekly)
     known = _known_incidents(table.incidents, week_start, previous if night else None)
-    key = week_key(config, known, week_start)
+    key = week_key(config, known, week_start, inputs.network_key)
     # A nightly re-plan reads back what its week's run made from the same data (_weekstate).
     state = load_state(reuse, key) if night is not None and reuse is not None else None
     with stage("hotspots"):

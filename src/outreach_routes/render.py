@@ -22,7 +22,6 @@ is drawn: risk is shown as hotspot areas only.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import html
 import itertools
@@ -196,7 +195,6 @@ def _fingerprint(view: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
-@functools.cache
 def _renderer_version() -> str:
     """The package's source and the versions of the libraries behind the pages."""
     return code_digest(("folium", "branca", "jinja2", "gpxpy", "icalendar"))
