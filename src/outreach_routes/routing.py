@@ -325,13 +325,23 @@ def _kept_week(
     if revision is None:
         return None
     shifts = team.shifts(week_start)
-    ours = revision.stops["team"] == team.name if len(revision.stops) else []
-    if any(ours) and any(s.night >= revision.night for s in shifts):
+    if _answers(team, shifts, revision):
         return None
     keys = [(team.name, s.night.isoformat()) for s in shifts]
     if not all(k in revision.kept for k in keys):
         return None
     return [revision.kept[k] for k in keys]
+
+
+def _answers(team: Team, shifts: list[Shift], revision: Revision | None) -> bool:
+    """Whether a revision gives ``team`` response stops to walk: one of its own, and a shift
+    on or after the revised night to walk it in."""
+    return (
+        revision is not None
+        and bool(len(revision.stops))
+        and bool((revision.stops["team"] == team.name).any())
+        and any(s.night >= revision.night for s in shifts)
+    )
 
 
 def routing_workers(config: RoutingConfig, teams: int) -> Workers:
@@ -391,12 +401,9 @@ class _Problem:
         weekly = all_stops[all_stops["team"] == team.name].reset_index(drop=True)
         response = (
             revision.stops[revision.stops["team"] == team.name].reset_index(drop=True)
-            if revision is not None
+            if _answers(team, self.shifts, revision)
             else weekly.iloc[:0]
         )
-        revised_from = revision.night if revision is not None and len(response) else None
-        if revised_from is None or all(s.night < revised_from for s in self.shifts):
-            response = weekly.iloc[:0]
         self.stops = pd.concat([weekly, response], ignore_index=True) if len(response) else weekly
         sources = np.concatenate([[net.base], self.stops["node"].to_numpy(dtype=int)])
         self.metres, self.pred = dijkstra(net.matrix, indices=sources, return_predecessors=True)
