@@ -14,6 +14,8 @@ from conftest import CITIES
 
 from outreach_routes import load_config, plan_document, plan_week
 from outreach_routes._io import dumps_json
+from outreach_routes.hotspots import risk_near
+from outreach_routes.routing import path_nodes, street_risk, walking_paths
 from outreach_routes.schedule import corner_visits
 
 
@@ -225,9 +227,44 @@ def test_outside_text_is_escaped_in_every_page(plan_dir: Path):
     assert "&lt;script&gt;alert" in (plan_dir / "index.html").read_text(encoding="utf-8")
 
 
-def test_same_inputs_give_byte_identical_plan_json(plan_dir: Path):
-    again = plan_week(week_of=dt.date(2023, 1, 2))
-    assert dumps_json(plan_document(again)) == (plan_dir / "plan.json").read_text("utf-8")
+@pytest.fixture(scope="module")
+def bundled_plan():
+    """The bundled week planned again in this process."""
+    return plan_week(week_of=dt.date(2023, 1, 2))
+
+
+def test_same_inputs_give_byte_identical_plan_json(plan_dir: Path, bundled_plan):
+    assert dumps_json(plan_document(bundled_plan)) == (plan_dir / "plan.json").read_text("utf-8")
+
+
+def test_stops_are_worth_the_risk_near_them_and_walks_pass_risky_streets(bundled_plan):
+    plan = bundled_plan
+    cells, reach = plan.cells[plan.cells["reachable"]], plan.config.routing.presence_m
+    # A hotspot stop is worth the risk within reach of its corner, scaled alike for all teams.
+    hot = plan.stops[plan.stops["kind"] == "hotspot"]
+    near = risk_near(cells, shapely.get_coordinates(hot.geometry.to_numpy()), reach)
+    scale = np.median(hot["prize"] / near)
+    np.testing.assert_allclose(hot["prize"], near * scale, atol=2e-3)
+    # Walks between stops lean to risky streets: more risk passed than on the shortest paths,
+    # for a few metres more, and the routes' minutes count the metres really walked.
+    pull = plan.config.routing.risky_streets
+    passed = {pull: 0.0, 0.0: 0.0}
+    metres = {pull: 0.0, 0.0: 0.0}
+    for team in plan.teams:
+        net = plan.networks[team.name]
+        risk = street_risk(net, cells, reach)
+        for route in (r for r in plan.routes if r.team == team.name):
+            nodes = route.stops["node"].to_numpy()
+            for way in passed:
+                walked, pred = walking_paths(net.matrix, nodes, risk, way)
+                legs = [walked[k, nodes[k + 1]] for k in range(len(nodes) - 1)]
+                for k in range(len(nodes) - 1):
+                    passed[way] += risk[path_nodes(pred, k, nodes[k], nodes[k + 1])[1:-1]].sum()
+                metres[way] += sum(legs)
+                if way == pull:
+                    assert route.walk_m == pytest.approx(sum(legs))
+    assert passed[pull] > 1.1 * passed[0.0]
+    assert metres[pull] < 1.1 * metres[0.0]
 
 
 def test_week_walks_the_riskiest_corner_nightly_and_covers_the_rest(plan_json: dict):

@@ -201,3 +201,46 @@ def test_a_response_the_first_loop_cannot_hold_makes_the_night_one_loop():
     problem, knobs = _week(travel, prize)
     order = _night_order(problem, prize, prize, [1], [2], _first(), knobs)
     assert 1 in order and 0 not in order
+
+
+def test_walks_between_stops_take_risky_streets_and_count_the_metres_walked():
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import dijkstra
+
+    from outreach_routes.routing import path_nodes, walking_paths
+
+    # Two ways from 0 to 3: through quiet corner 1 (200 m) or risky corner 2 (240 m).
+    u = np.array([0, 1, 0, 2, 1, 3, 2, 3])
+    v = np.array([1, 0, 2, 0, 3, 1, 3, 2])
+    metres = np.array([100.0, 100, 120, 120, 100, 100, 120, 120])
+    matrix = csr_array((metres, (u, v)), shape=(4, 4))
+    risk = np.array([0.0, 0.0, 1.0, 0.0])
+    for pull, via, walked in ((0.0, 1, 200.0), (0.1, 1, 200.0), (0.8, 2, 240.0)):
+        got, pred = walking_paths(matrix, np.array([0]), risk, pull)
+        assert path_nodes(pred, 0, 0, 3) == [0, via, 3], pull
+        assert got[0, 3] == pytest.approx(walked)  # metres walked, not the discounted ones
+
+    # On a random street grid: every path's metres are its streets' lengths, never shorter
+    # than the shortest path, and never longer than it divided by 1 - pull.
+    rng = np.random.default_rng(7)
+    side = 12
+    nodes = np.arange(side * side).reshape(side, side)
+    pairs = [(nodes[i, j], nodes[i, j + 1]) for i in range(side) for j in range(side - 1)]
+    pairs += [(nodes[i, j], nodes[i + 1, j]) for i in range(side - 1) for j in range(side)]
+    a, b = np.array(pairs).T
+    length = rng.uniform(50, 150, len(a))
+    grid = csr_array(
+        (np.concatenate([length, length]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+        shape=(side * side, side * side),
+    )
+    risk = rng.uniform(0, 1, side * side)
+    sources = np.array([0, 17, 80, 143])
+    shortest = dijkstra(grid, indices=sources)
+    got, pred = walking_paths(grid, sources, risk, 0.8)
+    assert not np.allclose(got, shortest)  # some walks do go round
+    assert (got >= shortest - 1e-6).all() and (got <= shortest / 0.2 + 1e-6).all()
+    for row, source in enumerate(sources):
+        for target in (5, 60, 131):
+            chain = path_nodes(pred, row, source, target)
+            along = sum(grid[i, j] for i, j in itertools.pairwise(chain))
+            assert got[row, target] == pytest.approx(along)

@@ -142,6 +142,8 @@ class RoutingConfig:
     loops: int = 2  # each night walked as this many loops from the base (a stop may recur)
     revisit_share: float = 0.6  # a stop walked again in a later loop is worth this share
     revisit_gap_min: float = 120.0  # ... when the team is back there at least this much later
+    presence_m: float = 150.0  # a team at a corner or on a street is present this far around
+    risky_streets: float = 0.8  # between stops, the riskiest streets count this much shorter
     workers: int | None = None  # processes solving teams at once; None: one per core
 
 
@@ -394,6 +396,13 @@ class _Reader:
             problems.append(f"`revisit_share` = {share!r}: give a share from 0 to 1")
         if isinstance(gap, bool) or not isinstance(gap, int | float) or gap < 0:
             problems.append(f"`revisit_gap_min` = {gap!r}: give minutes, 0 or more")
+        reach, pull = routing.presence_m, routing.risky_streets
+        if isinstance(reach, bool) or not isinstance(reach, int | float) or not reach > 0:
+            problems.append(f"`presence_m` = {reach!r}: give metres, more than 0")
+        if isinstance(pull, bool) or not isinstance(pull, int | float) or not 0 <= pull < 1:
+            problems.append(
+                f"`risky_streets` = {pull!r}: give a share from 0 (shortest streets) to below 1"
+            )
         workers = routing.workers
         if workers is not None and (
             isinstance(workers, bool) or not isinstance(workers, int) or workers < 1

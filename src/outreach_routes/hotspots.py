@@ -35,6 +35,7 @@ __all__ = [
     "incident_weights",
     "make_grid",
     "risk_cells",
+    "risk_near",
     "risk_raster",
 ]
 
@@ -236,6 +237,20 @@ def hotspot_row(
         "last_incident": inside["occurred_at"].max() if len(inside) else pd.NaT,
         "geometry": polygon,
     }
+
+
+def risk_near(cells: gpd.GeoDataFrame, points: np.ndarray, radius_m: float) -> np.ndarray:
+    """At each point, the risk of the cells whose centre lies within ``radius_m``: what a team
+    standing or walking there is near."""
+    points = np.asarray(points, dtype=float).reshape(-1, 2)
+    if not len(cells) or not len(points):
+        return np.zeros(len(points))
+    centres = shapely.get_coordinates(cells.geometry.centroid.to_numpy())
+    near = cKDTree(centres).query_ball_point(points, radius_m)
+    owner = np.repeat(np.arange(len(points)), [len(m) for m in near])
+    members = np.concatenate(near).astype(int)
+    risk = cells["risk"].to_numpy(dtype=float)
+    return np.bincount(owner, weights=risk[members], minlength=len(points))
 
 
 # --- risk over the hours of the day ---------------------------------------------------------

@@ -56,6 +56,7 @@ from .routing import (
     plan_routes,
     route_from_document,
     routing_workers,
+    street_risk,
     team_network,
 )
 from .stops import boost_missed, build_stops, response_stops
@@ -313,6 +314,8 @@ def _planned(
             if "hour_risk" in stops:  # a response walk is owed now, at any hour
                 revision.stops["hour_risk"] = [np.ones(24)] * len(revision.stops)
     with stage("routing"):
+        reachable = cells[cells["reachable"]]
+        reach = config.routing.presence_m
         routes = plan_routes(
             teams,
             networks,
@@ -321,6 +324,7 @@ def _planned(
             config=config.routing,
             revision=revision,
             workers=workers,
+            risk={t.name: street_risk(networks[t.name], reachable, reach) for t in teams},
         )
     unserved = _unserved(requests, pd.concat([inputs.not_located, unplaced]), routes)
     # What the weekly plan used: the shootings before its week. A week planned after the fact

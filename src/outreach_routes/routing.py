@@ -2,7 +2,10 @@
 
 For each team and night, the solver picks and orders stops to collect the most prize from base
 back to base within the shift, counting walking time and the dwell at each stop. Distances come
-from one multi-source Dijkstra per team (scipy.sparse.csgraph on the team's CSR matrix). Stops
+from one multi-source Dijkstra per team (scipy.sparse.csgraph on the team's CSR matrix), along
+paths that favour risky streets: a street counts up to ``risky_streets`` shorter where the risk
+within ``presence_m`` of it is the team's highest, so a walk between two stops passes risky
+corners at the cost of some metres (the route's time counts the metres really walked). Stops
 visited on earlier nights of the week are worth ``repeat_discount`` times less each time, so the
 week's routes vary while the riskiest corners still recur. A night is walked as ``loops`` loops
 from the base (two by default), and a corner walked in the first loop may be walked again in the
@@ -36,6 +39,7 @@ from ._errors import InputDataError
 from ._solver import solve_orienteering
 from ._teamweek import Knobs, Night, TeamWeek, Workers, core_stops
 from .config import ResponseConfig, RoutingConfig
+from .hotspots import risk_near
 from .teams import Shift, Team
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "plan_routes",
     "route_from_document",
     "solve_orienteering",
+    "street_risk",
     "team_network",
 ]
 
@@ -197,6 +202,52 @@ def team_network(
     )
 
 
+def street_risk(net: TeamNetwork, cells: gpd.GeoDataFrame, reach_m: float) -> np.ndarray:
+    """Per node of a team's network, the risk of the cells within ``reach_m`` of it, as a share
+    of the riskiest node's (0 to 1): what a team walking past is near."""
+    near = risk_near(cells, net.xy, reach_m)
+    top = near.max() if len(near) else 0.0
+    return near / top if top > 0 else np.zeros(len(net.xy))
+
+
+def walking_paths(
+    matrix: csr_array, sources: np.ndarray, risk: np.ndarray | None, pull: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Metres walked and predecessors (as ``scipy.sparse.csgraph.dijkstra`` gives them) from
+    each of ``sources`` to every node, along the paths where a street between nodes of risk
+    ``r`` (0 to 1, the mean of its two ends) counts ``1 - pull * r`` of its length: the
+    shortest paths when ``pull`` is 0, walks through risky streets as it nears 1. The metres
+    are those of the paths chosen, not of the discounted lengths."""
+    if risk is None or pull <= 0:
+        return dijkstra(matrix, indices=sources, return_predecessors=True)
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    discount = 1 - pull * (risk[rows] + risk[matrix.indices]) / 2
+    weighted = csr_array((matrix.data * discount, matrix.indices, matrix.indptr), matrix.shape)
+    _, pred = dijkstra(weighted, indices=sources, return_predecessors=True)
+    return _metres_along(matrix, pred, np.asarray(sources)), pred
+
+
+def _metres_along(matrix: csr_array, pred: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Metres from each row's source to every node along the tree of predecessors ``pred``
+    (``inf`` where the tree does not reach), by pointer jumping: each round adds the metres to
+    a node's current ancestor and moves that ancestor twice as far up, so a tree of depth
+    ``d`` takes ``log2(d)`` rounds of array operations."""
+    has = pred >= 0
+    r, c = np.nonzero(has)
+    metres = np.zeros(pred.shape)
+    metres[r, c] = matrix[pred[r, c], c]
+    up = np.where(has, pred, -1)
+    while (up >= 0).any():
+        r, c = np.nonzero(up >= 0)
+        above = up[r, c]
+        metres[r, c] += metres[r, above]  # the right side is read before any write
+        up[r, c] = up[r, above]
+    reached = has
+    reached[np.arange(len(sources)), sources] = True
+    metres[~reached] = np.inf
+    return metres
+
+
 def _streets_at(names: dict[tuple[int, int], str], n: int) -> tuple[tuple[str, ...], ...]:
     """The named streets at each node ``0..n-1``, the street with most segments there first."""
     # Both directions are edges: each end sees the street.
@@ -259,6 +310,7 @@ def plan_routes(
     config: RoutingConfig,
     revision: Revision | None = None,
     workers: Workers | None = None,
+    risk: dict[str, np.ndarray] | None = None,
 ) -> list[Route]:
     """Plan every team's route for every night of the week.
 
@@ -268,6 +320,9 @@ def plan_routes(
     its window lasts), a response stop replaces the weekly stop at its corner, and stops already
     on the night's route are worth ``keep_bonus`` more to the solver, so the night changes as
     little as the new stops allow.
+
+    ``risk`` holds each team's :func:`street_risk`: the walks between stops favour risky
+    streets by ``config.risky_streets`` (without it, they are the shortest).
 
     Teams are solved on ``workers`` (started beforehand by the caller, so their start-up
     overlaps its own work), else on ``config.workers`` processes started here
@@ -280,7 +335,16 @@ def plan_routes(
     """
     kept = {team.name: _kept_week(team, revision, week_start) for team in teams}
     problems = [
-        _Problem(team, networks[team.name], stops, config, revision, week_start, team_index)
+        _Problem(
+            team,
+            networks[team.name],
+            stops,
+            config,
+            revision,
+            week_start,
+            team_index,
+            None if risk is None else risk.get(team.name),
+        )
         for team_index, team in enumerate(teams)
         if kept[team.name] is None
     ]
@@ -395,6 +459,7 @@ class _Problem:
         revision: Revision | None,
         week_start: pd.Timestamp,
         team_index: int,
+        risk: np.ndarray | None = None,
     ) -> None:
         self.team, self.net = team, net
         self.shifts = team.shifts(week_start)
@@ -406,7 +471,8 @@ class _Problem:
         )
         self.stops = pd.concat([weekly, response], ignore_index=True) if len(response) else weekly
         sources = np.concatenate([[net.base], self.stops["node"].to_numpy(dtype=int)])
-        self.metres, self.pred = dijkstra(net.matrix, indices=sources, return_predecessors=True)
+        pull = config.risky_streets if risk is not None else 0.0
+        self.metres, self.pred = walking_paths(net.matrix, sources, risk, pull)
         metres_per_min = team.config.walk_speed_kmh * 1000 / 60
         self.travel = self.metres[:, sources] / metres_per_min
         if not np.isfinite(self.travel).all():  # pragma: no cover - stops are on this graph

@@ -1,10 +1,12 @@
 """Candidate stops: where a team should pause, and how much a visit is worth.
 
 Hotspots give one stop per ``cells_per_stop`` of their cells, at the street corner nearest each
-risk peak; active community requests give a stop at the corner nearest them, worth
-``priority * prize_per_priority``; shootings of the last ``boost_days`` outside every hotspot give
-a "recent" stop at the nearest corner. A stop is always a street corner of its team's walking
-graph, never an incident's own point. Each stop belongs to the team whose territory holds it.
+risk peak, worth the risk of the cells within ``[routing] presence_m`` of that corner (what a
+team standing there is near, as the route backtest scores it); active community requests give a
+stop at the corner nearest them, worth ``priority * prize_per_priority``; shootings of the last
+``boost_days`` outside every hotspot give a "recent" stop at the nearest corner. A stop is always
+a street corner of its team's walking graph, never an incident's own point. Each stop belongs to
+the team whose territory holds it.
 
 Returns a ``stops`` GeoDataFrame (``stop_id``, ``team``, ``kind``, ``prize``, ``node`` (index in
 the team's network), ``label`` (why), ``corner`` (the corner's street names, or ``None`` where the
@@ -23,6 +25,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from .config import HotspotConfig, RequestConfig, ResponseConfig, RoutingConfig
+from .hotspots import risk_near
 from .routing import TeamNetwork, corner_name
 from .teams import Team
 
@@ -149,6 +152,7 @@ class _Corners:
     """Street corners of one team's network that may hold a stop, with a nearest-corner lookup."""
 
     def __init__(self, network: TeamNetwork, incident_tree: cKDTree) -> None:
+        self.network = network
         candidates = network.corners
         xy = network.xy[candidates]
         if len(candidates):
@@ -191,46 +195,46 @@ def _hotspot_stops(cells, teams, corners, config: HotspotConfig, routing: Routin
         peaks = []
         for hotspot_id in sorted(set(hotspot[inside & in_hotspot])):
             members = inside & (hotspot == hotspot_id)
-            for xy, prize in _peaks(centres[members], risk[members], config):
-                peaks.append((xy, prize, f"hotspot {hotspot_id}", hotspot_id))
+            for xy in _peaks(centres[members], risk[members], config):
+                peaks.append((xy, f"hotspot {hotspot_id}", hotspot_id))
         # A territory with few city-wide hotspots still gets its own riskiest corners.
         local = np.flatnonzero(inside & ~in_hotspot)
         for i in local[np.lexsort((local, -risk[local]))]:
             if len(peaks) >= config.min_stops_per_team:
                 break
             if all(np.hypot(*(centres[i] - p[0])) >= 2 * config.cell_m for p in peaks):
-                near = np.hypot(*(centres - centres[i]).T) <= 1.5 * config.cell_m
-                peaks.append(
-                    (
-                        centres[i],
-                        float(risk[near].sum()),
-                        "risk peak outside city hotspots",
-                        "local",
-                    )
-                )
-        for xy, prize, label, source in peaks:
-            node = corners[team.name].nearest(*xy)
-            if node is not None:
-                rows.append(
-                    {
-                        "team_order": order,
-                        "team": team.name,
-                        "kind": "hotspot",
-                        "prize": prize,
-                        "node": node,
-                        "label": label,
-                        "source": source,
-                    }
-                )
+                peaks.append((centres[i], "risk peak outside city hotspots", "local"))
+        placed = [(corners[team.name].nearest(*xy), label, source) for xy, label, source in peaks]
+        placed = [p for p in placed if p[0] is not None]
+        # A stop is worth the risk its team is near while there (a hotspot's other cells are
+        # near its other stops, and near the streets walked between them).
+        near = risk_near(
+            cells,
+            np.array([corners[team.name].network.xy[n] for n, _, _ in placed]),
+            routing.presence_m,
+        )
+        for (node, label, source), prize in zip(placed, near, strict=True):
+            rows.append(
+                {
+                    "team_order": order,
+                    "team": team.name,
+                    "kind": "hotspot",
+                    "prize": float(prize),
+                    "node": node,
+                    "label": label,
+                    "source": source,
+                }
+            )
     if rows:
         top = max(r["prize"] for r in rows)
         for r in rows:
-            r["prize"] = r["prize"] / top * routing.hotspot_prize_max
+            r["prize"] = r["prize"] / top * routing.hotspot_prize_max if top > 0 else 0.0
     return rows
 
 
-def _peaks(xy: np.ndarray, risk: np.ndarray, config: HotspotConfig):
-    """Split a hotspot's cells among its peaks: (peak centre, risk of the cells nearest it)."""
+def _peaks(xy: np.ndarray, risk: np.ndarray, config: HotspotConfig) -> list[np.ndarray]:
+    """A hotspot's risk peaks, one per ``cells_per_stop`` cells, riskiest first, at least two
+    cells apart."""
     count = max(1, int(np.ceil(len(xy) / config.cells_per_stop)))
     order = np.lexsort((xy[:, 1], xy[:, 0], -risk))
     peaks: list[int] = []
@@ -239,10 +243,7 @@ def _peaks(xy: np.ndarray, risk: np.ndarray, config: HotspotConfig):
             break
         if all(np.hypot(*(xy[i] - xy[p])) >= 2 * config.cell_m for p in peaks):
             peaks.append(int(i))
-    nearest = np.argmin(
-        np.hypot(xy[:, None, 0] - xy[None, peaks, 0], xy[:, None, 1] - xy[None, peaks, 1]), axis=1
-    )
-    return [(xy[p], float(risk[nearest == k].sum())) for k, p in enumerate(peaks)]
+    return [xy[p] for p in peaks]
 
 
 def _request_stops(requests, teams, corners, config: RequestConfig):
