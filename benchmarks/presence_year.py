@@ -96,7 +96,7 @@ def _score_week(config_path: str, monday: str) -> list[dict]:
     when = table.incidents["occurred_at"]
     later = table.incidents[(when >= start) & (when < start + pd.Timedelta(weeks=52))]
     moved = [  # the same day of the week and clock time, in the planned week
-        start + pd.Timedelta(days=t.dayofweek) + (t - t.normalize()) for t in later["occurred_at"]
+        start + pd.Timedelta(days=t.day_of_week) + (t - t.normalize()) for t in later["occurred_at"]
     ]
     seconds = np.array([t.timestamp() for t in moved])
     xy = shapely.get_coordinates(later.geometry.to_numpy())

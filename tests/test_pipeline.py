@@ -250,10 +250,9 @@ def test_stops_are_worth_the_risk_near_them_and_walks_pass_risky_streets(bundled
     pull = plan.config.routing.risky_streets
     passed = {pull: 0.0, 0.0: 0.0}
     metres = {pull: 0.0, 0.0: 0.0}
-    for team in plan.teams:
-        net = plan.networks[team.name]
-        risk = street_risk(net, cells, reach)
-        for route in (r for r in plan.routes if r.team == team.name):
+    for team, risk in street_risk(plan.networks, cells, reach).items():
+        net = plan.networks[team]
+        for route in (r for r in plan.routes if r.team == team):
             nodes = route.stops["node"].to_numpy()
             for way in passed:
                 walked, pred = walking_paths(net.matrix, nodes, risk, way)

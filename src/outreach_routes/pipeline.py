@@ -314,8 +314,7 @@ def _planned(
             if "hour_risk" in stops:  # a response walk is owed now, at any hour
                 revision.stops["hour_risk"] = [np.ones(24)] * len(revision.stops)
     with stage("routing"):
-        reachable = cells[cells["reachable"]]
-        reach = config.routing.presence_m
+        risk = street_risk(networks, cells[cells["reachable"]], config.routing.presence_m)
         routes = plan_routes(
             teams,
             networks,
@@ -324,7 +323,7 @@ def _planned(
             config=config.routing,
             revision=revision,
             workers=workers,
-            risk={t.name: street_risk(networks[t.name], reachable, reach) for t in teams},
+            risk=risk,
         )
     unserved = _unserved(requests, pd.concat([inputs.not_located, unplaced]), routes)
     # What the weekly plan used: the shootings before its week. A week planned after the fact

@@ -202,12 +202,18 @@ def team_network(
     )
 
 
-def street_risk(net: TeamNetwork, cells: gpd.GeoDataFrame, reach_m: float) -> np.ndarray:
-    """Per node of a team's network, the risk of the cells within ``reach_m`` of it, as a share
-    of the riskiest node's (0 to 1): what a team walking past is near."""
-    near = risk_near(cells, net.xy, reach_m)
-    top = near.max() if len(near) else 0.0
-    return near / top if top > 0 else np.zeros(len(net.xy))
+def street_risk(
+    networks: dict[str, TeamNetwork], cells: gpd.GeoDataFrame, reach_m: float
+) -> dict[str, np.ndarray]:
+    """Per team, per node of its network, the risk of the cells within ``reach_m`` of the node,
+    as a share of the team's riskiest node's (0 to 1): what a team walking past is near."""
+    names = list(networks)
+    near = risk_near(cells, np.vstack([networks[n].xy for n in names]), reach_m)
+    pieces = np.split(near, np.cumsum([len(networks[n].xy) for n in names])[:-1])
+    return {
+        n: p / p.max() if len(p) and p.max() > 0 else p * 0.0
+        for n, p in zip(names, pieces, strict=True)
+    }
 
 
 def walking_paths(

@@ -204,27 +204,24 @@ def _hotspot_stops(cells, teams, corners, config: HotspotConfig, routing: Routin
                 break
             if all(np.hypot(*(centres[i] - p[0])) >= 2 * config.cell_m for p in peaks):
                 peaks.append((centres[i], "risk peak outside city hotspots", "local"))
-        placed = [(corners[team.name].nearest(*xy), label, source) for xy, label, source in peaks]
-        placed = [p for p in placed if p[0] is not None]
-        # A stop is worth the risk its team is near while there (a hotspot's other cells are
-        # near its other stops, and near the streets walked between them).
-        near = risk_near(
-            cells,
-            np.array([corners[team.name].network.xy[n] for n, _, _ in placed]),
-            routing.presence_m,
-        )
-        for (node, label, source), prize in zip(placed, near, strict=True):
-            rows.append(
-                {
-                    "team_order": order,
-                    "team": team.name,
-                    "kind": "hotspot",
-                    "prize": float(prize),
-                    "node": node,
-                    "label": label,
-                    "source": source,
-                }
-            )
+        for xy, label, source in peaks:
+            node = corners[team.name].nearest(*xy)
+            if node is not None:
+                rows.append(
+                    {
+                        "team_order": order,
+                        "team": team.name,
+                        "kind": "hotspot",
+                        "node": node,
+                        "label": label,
+                        "source": source,
+                    }
+                )
+    # A stop is worth the risk its team is near while there (a hotspot's other cells are near
+    # its other stops, and near the streets walked between them).
+    at = np.array([corners[r["team"]].network.xy[r["node"]] for r in rows]).reshape(-1, 2)
+    for row, near in zip(rows, risk_near(cells, at, routing.presence_m), strict=True):
+        row["prize"] = float(near)
     if rows:
         top = max(r["prize"] for r in rows)
         for r in rows:
