@@ -109,7 +109,7 @@ def test_the_service_table_is_read_and_checked(tmp_path):
         assert problem in str(caught.value) and str(bad) in str(caught.value)
 
 
-def test_the_loops_of_a_night_are_checked(tmp_path):
+def test_the_loops_of_a_night_and_the_walks_between_stops_are_checked(tmp_path):
     path = write_bundled_config(tmp_path, **{"[routing]\n": "[routing]\nloops = 1\n"})
     assert load_config(path).routing.loops == 1
     for text, problem in (
@@ -117,6 +117,9 @@ def test_the_loops_of_a_night_are_checked(tmp_path):
         ("loops = 2.5", "[routing] `loops` = 2.5: give a whole number"),
         ("revisit_share = 1.5", "[routing] `revisit_share` = 1.5: give a share from 0 to 1"),
         ("revisit_gap_min = -5", "[routing] `revisit_gap_min` = -5: give minutes, 0 or more"),
+        ("presence_m = 0", "[routing] `presence_m` = 0: give metres, more than 0"),
+        ("risky_streets = 1", "[routing] `risky_streets` = 1: give a share from 0 (shortest"),
+        ("risky_streets = -0.2", "[routing] `risky_streets` = -0.2: give a share from 0"),
     ):
         bad = write_bundled_config(tmp_path, **{"[routing]\n": f"[routing]\n{text}\n"})
         with pytest.raises(ConfigError) as caught:
