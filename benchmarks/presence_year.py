@@ -37,7 +37,7 @@ from outreach_routes.config import default_config_path
 from outreach_routes.route_backtest import _flags, _inputs, _sample, _week
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from routing_knobs import _with_key
+from routing_knobs import config_with
 
 METHODS = ("planned", "top_cells")
 
@@ -53,19 +53,11 @@ def main() -> None:
     mondays = pd.date_range(args.start, args.end, freq="W-MON")
     picks = np.linspace(0, len(mondays) - 1, args.weeks).round().astype(int)
     weeks = [mondays[i].date().isoformat() for i in picks]
-    text = args.config.read_text("utf-8")
     base = None
     for variant in ["", *args.variants]:
-        changed = text
-        for pair in variant.split():
-            changed = _with_key(changed, *pair.split("=", 1))
-        copy = args.config.with_name(f".presence-{abs(hash(variant))}-{args.config.name}")
-        copy.write_text(changed, "utf-8")
         started = time.perf_counter()
-        try:
+        with config_with(args.config, variant) as copy:
             rows = [row for week in weeks for row in _score_week(str(copy.resolve()), week)]
-        finally:
-            copy.unlink()
         frame = pd.DataFrame(rows)
         means = frame.groupby("method").mean(numeric_only=True)
         planned = frame[frame["method"] == "planned"].set_index("week")["near_in_time"]

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from routing_knobs import config_with  # beside this script
 
 from outreach_routes.config import default_config_path
 from outreach_routes.route_backtest import route_backtest, summarise_routes, weekly_share
@@ -98,15 +99,8 @@ def main() -> None:
 
 def compare_time_aware(args: argparse.Namespace, aware: pd.DataFrame) -> None:
     """``near_in_time`` of the planned routes with and without time-aware order, week by week."""
-    text = Path(args.config).read_text("utf-8")
-    off = "[routing]\ntime_aware = false\n"
-    text = text.replace("[routing]\n", off, 1) if "[routing]\n" in text else text + "\n" + off
-    copy = Path(args.config).with_name(f".time-aware-off-{Path(args.config).name}")
-    copy.write_text(text, "utf-8")
-    try:
+    with config_with(Path(args.config), "time_aware=false") as copy:
         plain = route_backtest(copy, args.start, args.end, workers=args.workers)
-    finally:
-        copy.unlink()
     diff = (weekly_share(aware, "planned") - weekly_share(plain, "planned")).dropna()
     share = [
         f[(f["team"] == "all") & (f["method"] == "planned")][["near_in_time", "shootings"]].sum()

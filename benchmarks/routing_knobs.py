@@ -22,8 +22,11 @@ With ``--nightly`` every variant is judged on the nightly re-plan instead (metho
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from outreach_routes.config import default_config_path
@@ -39,21 +42,13 @@ def main() -> None:
     parser.add_argument("--set", dest="variants", action="append", default=[])
     parser.add_argument("--nightly", action="store_true", help="judge the nightly re-plan")
     args = parser.parse_args()
-    text = args.config.read_text("utf-8")
     base = None
     for variant in ["", *args.variants]:
-        changed = text
-        for pair in variant.split():
-            changed = _with_key(changed, *pair.split("=", 1))
-        copy = args.config.with_name(f".knobs-{abs(hash(variant))}-{args.config.name}")
-        copy.write_text(changed, "utf-8")
         started = time.perf_counter()
-        try:
+        with config_with(args.config, variant) as copy:
             frame = route_backtest(
                 copy, args.start, args.end, workers=args.workers, nightly=args.nightly
             )
-        finally:
-            copy.unlink()
         city = summarise_routes(frame).query("team == 'all'").set_index("method")
         method = "nightly" if args.nightly else "planned"
         weekly = weekly_share(frame, method)
@@ -76,6 +71,21 @@ def main() -> None:
             f"[{time.perf_counter() - started:.0f} s]",
             flush=True,
         )
+
+
+@contextmanager
+def config_with(config: Path, variant: str) -> Iterator[Path]:
+    """A copy of ``config`` beside it (so its relative paths still resolve) with each
+    ``key=value`` of ``variant`` set (:func:`_with_key`; ``""`` sets none), removed afterwards."""
+    text = config.read_text("utf-8")
+    for pair in variant.split():
+        text = _with_key(text, *pair.split("=", 1))
+    copy = config.with_name(f".variant-{os.getpid()}-{abs(hash(variant))}-{config.name}")
+    copy.write_text(text, "utf-8")
+    try:
+        yield copy
+    finally:
+        copy.unlink()
 
 
 def _with_key(text: str, key: str, value: str) -> str:
