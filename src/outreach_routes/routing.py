@@ -211,7 +211,7 @@ def street_risk(
     near = risk_near(cells, np.vstack([networks[n].xy for n in names]), reach_m)
     pieces = np.split(near, np.cumsum([len(networks[n].xy) for n in names])[:-1])
     return {
-        n: p / p.max() if len(p) and p.max() > 0 else p * 0.0
+        n: p / p.max() if len(p) and p.max() > 0 else np.zeros_like(p)
         for n, p in zip(names, pieces, strict=True)
     }
 
@@ -248,9 +248,8 @@ def _metres_along(matrix: csr_array, pred: np.ndarray, sources: np.ndarray) -> n
         above = up[r, c]
         metres[r, c] += metres[r, above]  # the right side is read before any write
         up[r, c] = up[r, above]
-    reached = has
-    reached[np.arange(len(sources)), sources] = True
-    metres[~reached] = np.inf
+    has[np.arange(len(sources)), sources] = True  # a source reaches itself
+    metres[~has] = np.inf
     return metres
 
 
@@ -477,8 +476,7 @@ class _Problem:
         )
         self.stops = pd.concat([weekly, response], ignore_index=True) if len(response) else weekly
         sources = np.concatenate([[net.base], self.stops["node"].to_numpy(dtype=int)])
-        pull = config.risky_streets if risk is not None else 0.0
-        self.metres, self.pred = walking_paths(net.matrix, sources, risk, pull)
+        self.metres, self.pred = walking_paths(net.matrix, sources, risk, config.risky_streets)
         metres_per_min = team.config.walk_speed_kmh * 1000 / 60
         self.travel = self.metres[:, sources] / metres_per_min
         if not np.isfinite(self.travel).all():  # pragma: no cover - stops are on this graph
