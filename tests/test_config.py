@@ -120,6 +120,9 @@ def test_the_loops_of_a_night_and_the_walks_between_stops_are_checked(tmp_path):
         ("presence_m = 0", "[routing] `presence_m` = 0: give metres, more than 0"),
         ("risky_streets = 1", "[routing] `risky_streets` = 1: give a share from 0 (shortest"),
         ("risky_streets = -0.2", "[routing] `risky_streets` = -0.2: give a share from 0"),
+        ("pass_by = 1.5", "[routing] `pass_by` = 1.5: give a share from 0 (none) to 1"),
+        ("pass_corners = -1", "[routing] `pass_corners` = -1: give a whole number, 0 or more"),
+        ("min_night_stops = 2.5", "[routing] `min_night_stops` = 2.5: give a whole number"),
     ):
         bad = write_bundled_config(tmp_path, **{"[routing]\n": f"[routing]\n{text}\n"})
         with pytest.raises(ConfigError) as caught:

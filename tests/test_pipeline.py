@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import shapely
 from conftest import CITIES
+from scipy.spatial import cKDTree
 
 from outreach_routes import load_config, plan_document, plan_week
 from outreach_routes._io import dumps_json
 from outreach_routes.hotspots import risk_near
-from outreach_routes.routing import path_nodes, street_risk, walking_paths
+from outreach_routes.routing import passing_corners, path_nodes, street_risk, walking_paths
 from outreach_routes.schedule import corner_visits
 
 
@@ -260,10 +261,39 @@ def test_stops_are_worth_the_risk_near_them_and_walks_pass_risky_streets(bundled
                 for k in range(len(nodes) - 1):
                     passed[way] += risk[path_nodes(pred, k, nodes[k], nodes[k + 1])[1:-1]].sum()
                 metres[way] += sum(legs)
-                if way == pull:
-                    assert route.walk_m == pytest.approx(sum(legs))
     assert passed[pull] > 1.1 * passed[0.0]
     assert metres[pull] < 1.1 * metres[0.0]
+
+
+def test_walks_pass_the_risky_corners_between_stops_and_time_the_metres_walked(bundled_plan):
+    plan = bundled_plan
+    routing = plan.config.routing
+    cells = plan.cells[plan.cells["reachable"]]
+    risk = street_risk(plan.networks, cells, routing.presence_m)
+    passed = 0
+    for team in plan.teams:
+        net = plan.networks[team.name]
+        stops = plan.stops[plan.stops["team"] == team.name]["node"].astype(int).tolist()
+        corners = passing_corners(
+            net, risk[team.name], [net.base, *stops], routing.pass_corners, 2 * routing.presence_m
+        )
+        assert 0 < len(corners) <= routing.pass_corners
+        assert not set(corners) & set(stops)  # a corner walked past is never a stop
+        speed = team.config.walk_speed_kmh * 1000 / 60
+        for route in (r for r in plan.routes if r.team == team.name):
+            on_path = cKDTree(route.path).query(net.xy[corners])[0] < 0.5
+            passed += int(on_path.sum())
+            assert not set(route.stops["node"]) & set(corners[on_path])
+            # The route's clock counts every metre walked, past the corners too: its minutes
+            # are the path's length at the team's pace plus the dwell at each stop.
+            length = float(np.hypot(*np.diff(route.path, axis=0).T).sum())
+            assert route.walk_m == pytest.approx(length, abs=1.0)  # edge lengths, rounded
+            dwell = (route.stops["kind"] != "base").sum() * team.config.dwell_min
+            assert route.duration_min == pytest.approx(length / speed + dwell, abs=0.05)
+            # The sheet's streets of each leg add up to the metres walked.
+            legs = sum(m for leg in route.legs for _, m in leg)
+            assert legs == pytest.approx(length, abs=1.0)
+    assert passed >= len(plan.routes)  # most nights walk past some
 
 
 def test_week_walks_the_riskiest_corner_nightly_and_covers_the_rest(plan_json: dict):

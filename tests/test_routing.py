@@ -4,6 +4,7 @@ import itertools
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from outreach_routes import InputDataError, solve_orienteering
@@ -244,3 +245,84 @@ def test_walks_between_stops_take_risky_streets_and_count_the_metres_walked():
             chain = path_nodes(pred, row, source, target)
             along = sum(grid[i, j] for i, j in itertools.pairwise(chain))
             assert got[row, target] == pytest.approx(along)
+
+
+def test_corners_walked_past_are_the_riskiest_apart_from_the_stops_and_each_other():
+    from types import SimpleNamespace
+
+    from outreach_routes.routing import passing_corners
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 2000, (400, 2))
+    risk = rng.uniform(0, 1, 400)
+    risk[rng.choice(400, 100, replace=False)] = 0.0  # no risk near: never worth a walk past
+    net = SimpleNamespace(xy=xy, corners=np.arange(0, 400, 2))  # only the even nodes are corners
+    taken = [0, 5, 11]
+    chosen = passing_corners(net, risk, taken, 12, 300.0)
+    assert len(chosen) == 12
+    assert (chosen % 2 == 0).all() and (risk[chosen] > 0).all()
+    assert (np.diff(risk[chosen]) <= 0).all()  # riskiest first
+    held = np.vstack([xy[taken], xy[chosen]])
+    gaps = np.hypot(*(held[:, None, :] - held[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(gaps, np.inf)
+    assert gaps[len(taken) :].min() >= 300.0
+    # None left out that was riskier than the last one chosen and as far from all of them.
+    for node in np.arange(0, 400, 2):
+        if node not in chosen and risk[node] > risk[chosen[-1]]:
+            assert np.hypot(*(held - xy[node]).T).min() < 300.0
+    assert len(passing_corners(net, risk, taken, 1000, 300.0)) < 200  # spacing bounds them
+    assert not len(passing_corners(net, np.zeros(400), taken, 12, 300.0))
+
+
+def test_walking_past_corners_never_leaves_a_night_fewer_stops_than_it_needs():
+    from dataclasses import replace
+
+    from outreach_routes._teamweek import plan_team_week
+    from outreach_routes.config import RoutingConfig
+
+    # Six stops scattered 30-50 minutes out; a chain of rich corners to walk past, 6 minutes
+    # apart on the other side: passing them pays far more a minute than standing at a stop.
+    rng = np.random.default_rng(11)
+    angle = rng.uniform(0, np.pi, 6)
+    stops = np.column_stack([np.cos(angle), np.sin(angle)]) * rng.uniform(30, 50, (6, 1))
+    chain = np.column_stack([np.linspace(-20, 20, 10), np.full(10, -15.0)])
+    xy = np.vstack([[0.0, 0.0], stops, chain])
+    prize = np.concatenate([[0.0], np.full(6, 30.0), np.full(10, 60.0)])
+    passing = np.arange(len(xy)) > 6
+    for least, expect_at_least in ((0, 0), (4, 4)):
+        week, _ = _week(euclid(xy), prize, config=RoutingConfig(iterations=40, loops=1))
+        week = replace(
+            week,
+            service=np.where(passing, 0.0, week.service),
+            passing=passing,
+            nights=(_first(shift_min=240.0),),
+            knobs=replace(week.knobs, min_stops=least),
+        )
+        ((order, _),) = plan_team_week(week)
+        stops_walked = [p for p in order if p and not passing[p]]
+        walked_past = [p for p in order if passing[p]]
+        if least:  # with the floor: from stop to stop, as many as the shift holds
+            assert len(stops_walked) >= expect_at_least and not walked_past
+        else:  # without it, the corners crowd the stops out
+            assert len(stops_walked) < 4 and len(walked_past) >= 5
+
+
+def test_a_revised_night_counts_the_corners_its_route_walked_past_as_on_it():
+    from types import SimpleNamespace
+
+    from outreach_routes.routing import _Problem
+
+    # Points: the base, two stops, then three corners to walk past (nodes 5, 6, 7).
+    xy = np.array([[0, 0], [100, 0], [200, 0], [300, 0], [0, 100], [50, 0], [400, 400], [200, 0.4]])
+    problem = SimpleNamespace(
+        net=SimpleNamespace(xy=xy.astype(float)),
+        passing=np.array([5, 6, 7]),
+        stops=pd.DataFrame({"node": [1, 2]}),
+    )
+    # The old route walks base - stop 1 - stop 2 and back, past node 5's corner and within a
+    # metre of node 7's; never near node 6's.
+    route = SimpleNamespace(path=np.array([[0.0, 0], [50, 0], [100, 0], [200, 0], [0, 0]]))
+    assert _Problem._walked_past(problem, route) == (3, 5)
+    assert _Problem._walked_past(problem, None) == ()
+    problem.passing = np.zeros(0, int)
+    assert _Problem._walked_past(problem, route) == ()

@@ -44,6 +44,7 @@ class Knobs:
     waiting_bonus: float
     visit_value: float
     keep_bonus: float
+    min_stops: int = 0  # a night walking past corners keeps at least this many stops, if it can
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,9 @@ class TeamWeek:
     first_response: int
     nights: tuple[Night, ...]
     knobs: Knobs
+    # Per point, whether it is a corner walked past (no dwell, not a stop): the same prize every
+    # night, never discounted; None: no such corners.
+    passing: np.ndarray | None = None
 
 
 class Workers:
@@ -195,7 +199,7 @@ def plan_team_week(week: TeamWeek) -> list[tuple[list[int], np.ndarray]]:
         base, core_mask = (
             (week.grown_prize, week.grown_core) if night.grown else (week.prize, week.core)
         )
-        prize = _night_prize(base, visits, core_mask, night.index, week.knobs)
+        prize = _night_prize(base, visits, core_mask, night.index, week.knobs, week.passing)
         core = [int(i) for i in np.flatnonzero(core_mask)[np.argsort(-base[core_mask])]]
         due: list[int] = []
         steer = prize  # what the solver maximises; ``prize`` is what the route reports
@@ -209,6 +213,12 @@ def plan_team_week(week: TeamWeek) -> list[tuple[list[int], np.ndarray]]:
             bonus[list(night.on_route)] = week.knobs.keep_bonus
             steer = prize + bonus
         order = _night_order(week, steer, prize, due, core, night, week.knobs)
+        if week.passing is not None and _stops_in(order, week.passing) < week.knobs.min_stops:
+            # Walking past corners took the place of too many stops: from stop to stop instead.
+            quiet = np.where(week.passing, 0.0, steer)
+            plain = _night_order(week, quiet, prize, due, core, night, week.knobs)
+            if _stops_in(plain, week.passing) > _stops_in(order, week.passing):
+                order = plain
         if week.hourly is None and night.index % 2:  # every other night the other way
             order = order[::-1]
         order = _unlike(
@@ -225,6 +235,11 @@ def plan_team_week(week: TeamWeek) -> list[tuple[list[int], np.ndarray]]:
         seen.add(tuple(walked))
         nights.append((order, prize))
     return nights
+
+
+def _stops_in(order: list[int], passing: np.ndarray) -> int:
+    """The stops a walk visits: its points less the base and the corners walked past."""
+    return sum(1 for p in order if p and not passing[p])
 
 
 def _night_order(
@@ -415,15 +430,21 @@ def core_stops(prize: np.ndarray, share: float) -> np.ndarray:
 
 
 def _night_prize(
-    base: np.ndarray, visits: np.ndarray, core: np.ndarray, night: int, knobs: Knobs
+    base: np.ndarray,
+    visits: np.ndarray,
+    core: np.ndarray,
+    night: int,
+    knobs: Knobs,
+    passing: np.ndarray | None = None,
 ) -> np.ndarray:
     """A night's prizes: core stops at full value every night; the others lose value with each
     visit this week and gain value each night they wait, so the week covers them all when the
-    shifts allow."""
+    shifts allow. A corner walked past is worth the same every night."""
     waiting = (1 + knobs.waiting_bonus * night) ** (visits == 0)
     others = base * knobs.repeat_discount**visits * waiting
     # Presence at a corner is worth something in itself: more stops beat one long walk.
-    return np.where(core, base, others) + np.where(base > 0, knobs.visit_value, 0.0)
+    stops = np.where(core, base, others) + np.where(base > 0, knobs.visit_value, 0.0)
+    return stops if passing is None else np.where(passing, base, stops)
 
 
 if __name__ == "__main__":

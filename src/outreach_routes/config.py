@@ -136,7 +136,7 @@ class RoutingConfig:
     core_risk_share: float = 0.2
     waiting_bonus: float = 0.5
     visit_value: float = 5.0
-    recent_prize: float = 60.0
+    recent_prize: float = 12.0
     hotspot_prize_max: float = 100.0
     time_aware: bool = True  # order each night's stops by their risk at the hour of the visit
     loops: int = 2  # each night walked as this many loops from the base (a stop may recur)
@@ -144,6 +144,9 @@ class RoutingConfig:
     revisit_gap_min: float = 120.0  # ... when the team is back there at least this much later
     presence_m: float = 150.0  # a team at a corner or on a street is present this far around
     risky_streets: float = 0.8  # between stops, the riskiest streets count this much shorter
+    pass_by: float = 1.0  # a risky corner the walk passes is worth this share of a stop's prize
+    pass_corners: int = 25  # at most this many such corners per team, two presence_m apart
+    min_night_stops: int = 4  # ... but never in place of the stops a night needs (if it can)
     workers: int | None = None  # processes solving teams at once; None: one per core
 
 
@@ -403,6 +406,18 @@ class _Reader:
             problems.append(
                 f"`risky_streets` = {pull!r}: give a share from 0 (shortest streets) to below 1"
             )
+        passing, corners = routing.pass_by, routing.pass_corners
+        if (
+            isinstance(passing, bool)
+            or not isinstance(passing, int | float)
+            or not 0 <= passing <= 1
+        ):
+            problems.append(f"`pass_by` = {passing!r}: give a share from 0 (none) to 1")
+        if isinstance(corners, bool) or not isinstance(corners, int) or corners < 0:
+            problems.append(f"`pass_corners` = {corners!r}: give a whole number, 0 or more")
+        least = routing.min_night_stops
+        if isinstance(least, bool) or not isinstance(least, int) or least < 0:
+            problems.append(f"`min_night_stops` = {least!r}: give a whole number, 0 or more")
         workers = routing.workers
         if workers is not None and (
             isinstance(workers, bool) or not isinstance(workers, int) or workers < 1

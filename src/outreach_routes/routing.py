@@ -205,15 +205,34 @@ def team_network(
 def street_risk(
     networks: dict[str, TeamNetwork], cells: gpd.GeoDataFrame, reach_m: float
 ) -> dict[str, np.ndarray]:
-    """Per team, per node of its network, the risk of the cells within ``reach_m`` of the node,
-    as a share of the team's riskiest node's (0 to 1): what a team walking past is near."""
+    """Per team, per node of its network, the risk of the cells within ``reach_m`` of the node
+    (on the scale of :func:`~outreach_routes.hotspots.risk_near`, the same for every team):
+    what a team walking past is near."""
     names = list(networks)
     near = risk_near(cells, np.vstack([networks[n].xy for n in names]), reach_m)
     pieces = np.split(near, np.cumsum([len(networks[n].xy) for n in names])[:-1])
-    return {
-        n: p / p.max() if len(p) and p.max() > 0 else np.zeros_like(p)
-        for n, p in zip(names, pieces, strict=True)
-    }
+    return dict(zip(names, pieces, strict=True))
+
+
+def passing_corners(
+    net: TeamNetwork, risk: np.ndarray, taken: Sequence[int], count: int, apart_m: float
+) -> np.ndarray:
+    """Up to ``count`` of the team's street corners, riskiest first, each at least ``apart_m``
+    from the others and from the ``taken`` nodes (its base and stops): corners worth walking
+    past, each near risk the others are not."""
+    corners = net.corners if len(net.corners) else np.arange(len(net.xy))
+    corners = corners[risk[corners] > 0]
+    corners = corners[np.lexsort((corners, -risk[corners]))]
+    held = [net.xy[int(n)] for n in taken]
+    chosen: list[int] = []
+    for node in corners:
+        if len(chosen) >= count:
+            break
+        if held and (np.hypot(*(np.asarray(held) - net.xy[node]).T) < apart_m).any():
+            continue
+        chosen.append(int(node))
+        held.append(net.xy[node])
+    return np.array(chosen, dtype=int)
 
 
 def walking_paths(
@@ -221,11 +240,12 @@ def walking_paths(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Metres walked and predecessors (as ``scipy.sparse.csgraph.dijkstra`` gives them) from
     each of ``sources`` to every node, along the paths where a street between nodes of risk
-    ``r`` (0 to 1, the mean of its two ends) counts ``1 - pull * r`` of its length: the
-    shortest paths when ``pull`` is 0, walks through risky streets as it nears 1. The metres
-    are those of the paths chosen, not of the discounted lengths."""
-    if risk is None or pull <= 0:
+    ``r`` (as a share of the riskiest node's, the mean of its two ends) counts ``1 - pull * r``
+    of its length: the shortest paths when ``pull`` is 0, walks through risky streets as it
+    nears 1. The metres are those of the paths chosen, not of the discounted lengths."""
+    if risk is None or pull <= 0 or not len(risk) or risk.max() <= 0:
         return dijkstra(matrix, indices=sources, return_predecessors=True)
+    risk = risk / risk.max()
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
     discount = 1 - pull * (risk[rows] + risk[matrix.indices]) / 2
     weighted = csr_array((matrix.data * discount, matrix.indices, matrix.indptr), matrix.shape)
@@ -339,6 +359,7 @@ def plan_routes(
         Ordered by team (as in the config), then night.
     """
     kept = {team.name: _kept_week(team, revision, week_start) for team in teams}
+    top = max((float(r.max()) for r in (risk or {}).values() if len(r)), default=0.0)
     problems = [
         _Problem(
             team,
@@ -349,6 +370,7 @@ def plan_routes(
             week_start,
             team_index,
             None if risk is None else risk.get(team.name),
+            top,
         )
         for team_index, team in enumerate(teams)
         if kept[team.name] is None
@@ -379,6 +401,7 @@ def plan_routes(
                     prize,
                     problem.metres,
                     problem.pred,
+                    problem.sources,
                     revisit_share=config.revisit_share,
                 )
             )
@@ -448,6 +471,7 @@ def night_knobs(config: RoutingConfig, keep_bonus: float = 0.0) -> Knobs:
         waiting_bonus=config.waiting_bonus,
         visit_value=config.visit_value,
         keep_bonus=keep_bonus,
+        min_stops=config.min_night_stops,
     )
 
 
@@ -465,6 +489,7 @@ class _Problem:
         week_start: pd.Timestamp,
         team_index: int,
         risk: np.ndarray | None = None,
+        risk_top: float = 0.0,
     ) -> None:
         self.team, self.net = team, net
         self.shifts = team.shifts(week_start)
@@ -475,31 +500,59 @@ class _Problem:
             else weekly.iloc[:0]
         )
         self.stops = pd.concat([weekly, response], ignore_index=True) if len(response) else weekly
-        sources = np.concatenate([[net.base], self.stops["node"].to_numpy(dtype=int)])
+        stop_nodes = self.stops["node"].to_numpy(dtype=int)
+        # Risky corners to walk past (no dwell, no stop on the sheet): after the stops.
+        passing = (
+            passing_corners(
+                net, risk, [net.base, *stop_nodes], config.pass_corners, 2 * config.presence_m
+            )
+            if risk is not None and config.pass_by > 0 and risk_top > 0
+            else np.zeros(0, int)
+        )
+        self.sources = sources = np.concatenate([[net.base], stop_nodes, passing])
         self.metres, self.pred = walking_paths(net.matrix, sources, risk, config.risky_streets)
         metres_per_min = team.config.walk_speed_kmh * 1000 / 60
         self.travel = self.metres[:, sources] / metres_per_min
         if not np.isfinite(self.travel).all():  # pragma: no cover - stops are on this graph
             raise InputDataError(f"team {team.name!r}: a stop cannot be reached from the base")
-        n_weekly, n_response = len(weekly), len(response)
-        service = np.concatenate([[0.0], np.full(len(self.stops), team.config.dwell_min)])
-        prize = np.concatenate([[0.0], weekly["prize"].to_numpy(dtype=float), np.zeros(n_response)])
-        core = core_stops(prize, config.core_risk_share)
+        n_weekly, n_response, n_passing = len(weekly), len(response), len(passing)
+        service = np.concatenate(
+            [[0.0], np.full(len(self.stops), team.config.dwell_min), np.zeros(n_passing)]
+        )
+        pass_prize = (
+            config.pass_by * config.hotspot_prize_max * risk[passing] / risk_top
+            if n_passing
+            else np.zeros(0)
+        )
+        prize = np.concatenate(
+            [[0.0], weekly["prize"].to_numpy(dtype=float), np.zeros(n_response), pass_prize]
+        )
+        core = np.concatenate(
+            [
+                core_stops(prize[: 1 + len(self.stops)], config.core_risk_share),
+                np.zeros(n_passing, bool),
+            ]
+        )
         # With response stops: each is worth its prize, and replaces the weekly stop at its
         # corner (kept in the matrix, never worth a visit, never a core stop).
         replaced = np.concatenate(
-            [[False], weekly["node"].isin(response["node"]).to_numpy(), np.zeros(n_response, bool)]
+            [
+                [False],
+                weekly["node"].isin(response["node"]).to_numpy(),
+                np.zeros(n_response + n_passing, bool),
+            ]
         )
-        grown_prize = np.concatenate([[0.0], self.stops["prize"].to_numpy(dtype=float)])
+        grown_prize = np.concatenate([[0.0], self.stops["prize"].to_numpy(dtype=float), pass_prize])
         grown_prize[replaced] = 0.0
         grown_core = core & ~replaced
         # Per point, risk by hour of the day relative to its mean (1 for the base): the order of
         # a night's stops follows it when the stops carry ``hour_risk`` and the config asks.
         hourly = (
-            np.vstack([np.ones(24), *self.stops["hour_risk"]])
+            np.vstack([np.ones(24), *self.stops["hour_risk"], np.ones((n_passing, 24))])
             if config.time_aware and "hour_risk" in self.stops and len(self.stops)
             else None
         )
+        self.passing = passing
         nights = self._nights(config, revision, response, team_index, n_weekly)
         keep_bonus = revision.config.keep_bonus if revision is not None else 0.0
         self.week = TeamWeek(
@@ -510,10 +563,20 @@ class _Problem:
             grown_prize=grown_prize,
             grown_core=grown_core,
             hourly=hourly,
+            passing=np.arange(len(sources)) > len(self.stops),
             first_response=n_weekly + 1,
             nights=tuple(nights),
             knobs=night_knobs(config, keep_bonus),
         )
+
+    def _walked_past(self, route: Route | None) -> tuple[int, ...]:
+        """The points of the corners to walk past that ``route`` (the night as the plan being
+        revised has it) walks through: on its route too, as much as its stops."""
+        if route is None or not len(self.passing) or not len(route.path):
+            return ()
+        gap, _ = cKDTree(route.path).query(self.net.xy[self.passing])
+        first = len(self.stops) + 1
+        return tuple(first + int(i) for i in np.flatnonzero(gap < 1.0))
 
     def _nights(self, config, revision, response, team_index, n_weekly) -> list[Night]:
         """Each shift as a :class:`Night`: kept as the revised plan has it, or to plan (with
@@ -554,7 +617,8 @@ class _Problem:
                         bool(stop.due <= shift.start <= stop.occurred_at + window)
                         for stop in response.itertuples()
                     ),
-                    on_route=tuple(i for sid, i in index.items() if sid in was),
+                    on_route=tuple(i for sid, i in index.items() if sid in was)
+                    + self._walked_past(revision.kept.get(key)),
                 )
             )
         return nights
@@ -570,6 +634,7 @@ def _timed_route(
     prize: np.ndarray,
     metres: np.ndarray,
     pred: np.ndarray,
+    sources: np.ndarray,
     *,
     revisit_share: float = 1.0,
 ) -> Route:
@@ -579,12 +644,17 @@ def _timed_route(
     label says "again", and its prize is ``revisit_share`` of the first visit's.
     """
     dwell = pd.Timedelta(minutes=team.config.dwell_min)
-    points = [0, *order, 0]  # index 0 is the base; stop i is team_stops row i - 1
-    rows = []
+    # Index 0 is the base; stop i is team_stops row i - 1; a higher index is a corner walked
+    # past: on the street path and in the times, not a stop.
+    points = [0, *order, 0]
+    rows, passed = [], []
     clock = shift.start
     for step, point in enumerate(points):
         if step:
             clock = clock + pd.Timedelta(minutes=float(travel[points[step - 1], point]))
+        if point > len(team_stops):
+            passed.append(step)
+            continue
         is_base = point == 0
         arrive = clock
         depart = clock if is_base else clock + dwell
@@ -615,9 +685,10 @@ def _timed_route(
         row.update(x=net.xy[row["node"], 0], y=net.xy[row["node"], 1], arrive=arrive, depart=depart)
         rows.append(row)
         clock = depart
-    path, walk_m, legs = _street_path(
-        net, [rows[i]["node"] for i in range(len(rows))], points, pred, metres
-    )
+    path, walk_m, legs = _street_path(net, [int(sources[p]) for p in points], points, pred, metres)
+    for step in reversed(passed):  # the streets to a corner walked past lead on to the next stop
+        before, after = legs.pop(step - 1), legs[step - 1]
+        legs[step - 1] = _joined(before, after)
     return Route(
         team=team.name,
         slug=team.slug,
@@ -655,6 +726,15 @@ def _street_path(net, nodes, points, pred, metres):
                 runs.append((name, length))
         legs.append(runs)
     return np.vstack(pieces), walk_m, legs
+
+
+def _joined(
+    first: list[tuple[str, float]], then: list[tuple[str, float]]
+) -> list[tuple[str, float]]:
+    """Two legs' runs of (street, metres) as one: a street going on across them is one run."""
+    if first and then and first[-1][0] == then[0][0]:
+        return [*first[:-1], (then[0][0], first[-1][1] + then[0][1]), *then[1:]]
+    return [*first, *then]
 
 
 def path_nodes(pred: np.ndarray, row: int, source: int, target: int) -> list[int]:
