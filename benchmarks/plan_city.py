@@ -50,6 +50,7 @@ def main() -> None:
     command = _as_command(args.config, out.parent / f"{out.name}-command")
 
     import folium
+    import numpy as np
 
     from outreach_routes import InputDataError, plan_week, write_plan
     from outreach_routes._assets import assets_dir, inline_assets
@@ -78,6 +79,11 @@ def main() -> None:
             f"prize {prizes[team]:.3f}"
         )
     print(f"prize of the week, all teams: {sum(prizes.values()):.3f}")
+    stops = [int((r.stops["kind"] != "base").sum()) for r in plan.routes]
+    print(
+        f"a night: {np.mean(stops):.1f} stops (fewest {min(stops)}, most {max(stops)}), "
+        f"{np.mean([r.walk_m for r in plan.routes]) / 1000:.1f} km walked"
+    )
     print(f"map sizes, online: {_sizes(out, 0)}")
     try:
         modules = assets_dir()

@@ -7,7 +7,8 @@ so their weeks run in parallel worker processes (``[routing] workers``). A worke
 module, numpy and Numba only: no pandas, geopandas or osmnx to load before it can start.
 
 Point 0 is the team's base; point ``i`` is stop ``i - 1`` of the team's stops; response stops of a
-nightly re-plan come last, from ``first_response`` on.
+nightly re-plan come next, from ``first_response`` on; the corners to walk past (``passing``, no
+dwell) come last.
 """
 
 from __future__ import annotations

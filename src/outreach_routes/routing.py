@@ -5,7 +5,9 @@ back to base within the shift, counting walking time and the dwell at each stop.
 from one multi-source Dijkstra per team (scipy.sparse.csgraph on the team's CSR matrix), along
 paths that favour risky streets: a street counts up to ``risky_streets`` shorter where the risk
 within ``presence_m`` of it is the team's highest, so a walk between two stops passes risky
-corners at the cost of some metres (the route's time counts the metres really walked). Stops
+corners at the cost of some metres (the route's time counts the metres really walked), and
+goes past the team's riskiest corners when the shift allows (``pass_by``: points with no dwell
+the solver may add between stops, on the street path but not stops of the route). Stops
 visited on earlier nights of the week are worth ``repeat_discount`` times less each time, so the
 week's routes vary while the riskiest corners still recur. A night is walked as ``loops`` loops
 from the base (two by default), and a corner walked in the first loop may be walked again in the
