@@ -270,6 +270,16 @@ def load_service_config(path: str | Path | None = None) -> ServiceConfig:
     return service
 
 
+def _number(value: Any) -> bool:
+    """An int or a float, not a bool (TOML's ``true`` is an int to Python)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(value: Any) -> bool:
+    """An int, not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _read_toml(path: str | Path | None) -> tuple[Path, dict[str, Any]]:
     path = Path(path) if path is not None else default_config_path()
     if not path.is_file():
@@ -342,15 +352,13 @@ class _Reader:
         if hotspots is not None:
             widths = hotspots.bandwidth_m
             widths = widths if isinstance(widths, tuple) else (widths,)
-            if not widths or not all(
-                isinstance(w, int | float) and not isinstance(w, bool) and w > 0 for w in widths
-            ):
+            if not widths or not all(_number(w) and w > 0 for w in widths):
                 self.problems.append(
                     f"[hotspots] `bandwidth_m` = {hotspots.bandwidth_m!r}: give metres, one "
                     "number (110) or a list ([60, 85, 110, 150])"
                 )
             blend = hotspots.count_blend
-            if isinstance(blend, bool) or not isinstance(blend, int | float) or not 0 <= blend <= 1:
+            if not _number(blend) or not 0 <= blend <= 1:
                 self.problems.append(
                     f"[hotspots] `count_blend` = {blend!r}: give a share from 0 to 1"
                 )
@@ -359,7 +367,7 @@ class _Reader:
         response = self.build(ResponseConfig, raw.get("response", {}), "[response]")
         followup = self.build(FollowupConfig, raw.get("followup", {}), "[followup]")
         boost = followup.boost if followup is not None else 0
-        if isinstance(boost, bool) or not isinstance(boost, int | float) or boost < 0:
+        if not _number(boost) or boost < 0:
             self.problems.append(f"[followup] `boost` = {boost!r}: give a share, 0 or more")
             followup = None
         service = self.service(raw.get("service", {}))
@@ -393,35 +401,29 @@ class _Reader:
             return None
         loops, share, gap = routing.loops, routing.revisit_share, routing.revisit_gap_min
         problems = []
-        if isinstance(loops, bool) or not isinstance(loops, int) or not 1 <= loops <= 4:
+        if not _whole(loops) or not 1 <= loops <= 4:
             problems.append(f"`loops` = {loops!r}: give a whole number from 1 to 4 (1: one tour)")
-        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        if not _number(share) or not 0 <= share <= 1:
             problems.append(f"`revisit_share` = {share!r}: give a share from 0 to 1")
-        if isinstance(gap, bool) or not isinstance(gap, int | float) or gap < 0:
+        if not _number(gap) or gap < 0:
             problems.append(f"`revisit_gap_min` = {gap!r}: give minutes, 0 or more")
         reach, pull = routing.presence_m, routing.risky_streets
-        if isinstance(reach, bool) or not isinstance(reach, int | float) or not reach > 0:
+        if not _number(reach) or not reach > 0:
             problems.append(f"`presence_m` = {reach!r}: give metres, more than 0")
-        if isinstance(pull, bool) or not isinstance(pull, int | float) or not 0 <= pull < 1:
+        if not _number(pull) or not 0 <= pull < 1:
             problems.append(
                 f"`risky_streets` = {pull!r}: give a share from 0 (shortest streets) to below 1"
             )
         passing, corners = routing.pass_by, routing.pass_corners
-        if (
-            isinstance(passing, bool)
-            or not isinstance(passing, int | float)
-            or not 0 <= passing <= 1
-        ):
+        if not _number(passing) or not 0 <= passing <= 1:
             problems.append(f"`pass_by` = {passing!r}: give a share from 0 (none) to 1")
-        if isinstance(corners, bool) or not isinstance(corners, int) or corners < 0:
+        if not _whole(corners) or corners < 0:
             problems.append(f"`pass_corners` = {corners!r}: give a whole number, 0 or more")
         least = routing.min_night_stops
-        if isinstance(least, bool) or not isinstance(least, int) or least < 0:
+        if not _whole(least) or least < 0:
             problems.append(f"`min_night_stops` = {least!r}: give a whole number, 0 or more")
         workers = routing.workers
-        if workers is not None and (
-            isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-        ):
+        if workers is not None and (not _whole(workers) or workers < 1):
             problems.append(
                 f"`workers` = {workers!r}: give a whole number of processes, 1 or more "
                 "(leave it out for one per core)"
@@ -436,7 +438,7 @@ class _Reader:
         good = True
         for key, least in (("keep_positions_days", 1), ("keep_days", 182)):
             value = getattr(service, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            if not _whole(value) or value < least:
                 self.problems.append(
                     f"[service] `{key}` = {value!r}: give a whole number of days, at least "
                     f"{least}" + (" (26 weeks)" if least == 182 else "")
