@@ -50,9 +50,7 @@ def main() -> None:
     parser.add_argument("--to", dest="end", default="2022-10-03")
     parser.add_argument("--set", dest="variants", action="append", default=[])
     args = parser.parse_args()
-    mondays = pd.date_range(args.start, args.end, freq="W-MON")
-    picks = np.linspace(0, len(mondays) - 1, args.weeks).round().astype(int)
-    weeks = [mondays[i].date().isoformat() for i in picks]
+    weeks = [m.date().isoformat() for m in spread_mondays(args.start, args.end, args.weeks)]
     base = None
     for variant in ["", *args.variants]:
         started = time.perf_counter()
@@ -79,6 +77,12 @@ def main() -> None:
             f"[{len(weeks)} weeks, {time.perf_counter() - started:.0f} s]",
             flush=True,
         )
+
+
+def spread_mondays(start: str, end: str, count: int) -> list[pd.Timestamp]:
+    """``count`` Mondays spread evenly from ``start`` to ``end`` (the weeks a screen plans)."""
+    mondays = pd.date_range(start, end, freq="W-MON")
+    return [mondays[i] for i in np.linspace(0, len(mondays) - 1, count).round().astype(int)]
 
 
 def _score_week(config_path: str, monday: str) -> list[dict]:

@@ -29,6 +29,7 @@ from outreach_routes.config import default_config_path
 from outreach_routes.route_backtest import _inputs, _week
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from presence_year import spread_mondays
 from routing_knobs import config_with
 
 BANDS = [0, 15, 25, 40, 60, 101]
@@ -42,10 +43,9 @@ def main() -> None:
     parser.add_argument("--to", dest="end", default="2022-12-26")
     parser.add_argument("--set", dest="variant", default="")
     args = parser.parse_args()
-    mondays = pd.date_range(args.start, args.end, freq="W-MON")
-    picks = np.linspace(0, len(mondays) - 1, args.weeks).round().astype(int)
+    mondays = spread_mondays(args.start, args.end, args.weeks)
     with config_with(args.config, args.variant) as copy:
-        frame = pd.concat([_week_stops(str(copy.resolve()), mondays[i]) for i in picks])
+        frame = pd.concat([_week_stops(str(copy.resolve()), monday) for monday in mondays])
     hotspot = frame["kind"] == "hotspot"
     bands = pd.cut(frame["prize"], BANDS).astype(str)
     frame["stops"] = np.where(hotspot, "hotspot, prize " + bands, frame["kind"])
