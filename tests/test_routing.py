@@ -4,7 +4,6 @@ import itertools
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from outreach_routes import InputDataError, solve_orienteering
@@ -317,7 +316,7 @@ def test_a_revised_night_counts_the_corners_its_route_walked_past_as_on_it():
     problem = SimpleNamespace(
         net=SimpleNamespace(xy=xy.astype(float)),
         passing=np.array([5, 6, 7]),
-        stops=pd.DataFrame({"node": [1, 2]}),
+        first_corner=3,
     )
     # The old route walks base - stop 1 - stop 2 and back, past node 5's corner and within a
     # metre of node 7's; never near node 6's.

@@ -404,6 +404,7 @@ def plan_routes(
                     problem.metres,
                     problem.pred,
                     problem.sources,
+                    first_corner=problem.first_corner,
                     revisit_share=config.revisit_share,
                 )
             )
@@ -512,6 +513,9 @@ class _Problem:
             else np.zeros(0, int)
         )
         self.sources = sources = np.concatenate([[net.base], stop_nodes, passing])
+        # The one place the points' layout is decided: 0 the base, then the stops, then the
+        # corners walked past from ``first_corner`` on (on the path and in the times, not stops).
+        self.first_corner = 1 + len(self.stops)
         self.metres, self.pred = walking_paths(net.matrix, sources, risk, config.risky_streets)
         metres_per_min = team.config.walk_speed_kmh * 1000 / 60
         self.travel = self.metres[:, sources] / metres_per_min
@@ -565,7 +569,7 @@ class _Problem:
             grown_prize=grown_prize,
             grown_core=grown_core,
             hourly=hourly,
-            passing=np.arange(len(sources)) > len(self.stops),
+            passing=np.arange(len(sources)) >= self.first_corner,
             first_response=n_weekly + 1,
             nights=tuple(nights),
             knobs=night_knobs(config, keep_bonus),
@@ -577,8 +581,7 @@ class _Problem:
         if route is None or not len(self.passing) or not len(route.path):
             return ()
         gap, _ = cKDTree(route.path).query(self.net.xy[self.passing])
-        first = len(self.stops) + 1
-        return tuple(first + int(i) for i in np.flatnonzero(gap < 1.0))
+        return tuple(self.first_corner + int(i) for i in np.flatnonzero(gap < 1.0))
 
     def _nights(self, config, revision, response, team_index, n_weekly) -> list[Night]:
         """Each shift as a :class:`Night`: kept as the revised plan has it, or to plan (with
@@ -638,6 +641,7 @@ def _timed_route(
     pred: np.ndarray,
     sources: np.ndarray,
     *,
+    first_corner: int,
     revisit_share: float = 1.0,
 ) -> Route:
     """Give a stop order its clock times and its street path.
@@ -646,15 +650,15 @@ def _timed_route(
     label says "again", and its prize is ``revisit_share`` of the first visit's.
     """
     dwell = pd.Timedelta(minutes=team.config.dwell_min)
-    # Index 0 is the base; stop i is team_stops row i - 1; a higher index is a corner walked
-    # past: on the street path and in the times, not a stop.
+    # Index 0 is the base; stop i is team_stops row i - 1; from ``first_corner`` on, a corner
+    # walked past: on the street path and in the times, not a stop.
     points = [0, *order, 0]
     rows, passed = [], []
     clock = shift.start
     for step, point in enumerate(points):
         if step:
             clock = clock + pd.Timedelta(minutes=float(travel[points[step - 1], point]))
-        if point > len(team_stops):
+        if point >= first_corner:
             passed.append(step)
             continue
         is_base = point == 0
