@@ -96,6 +96,38 @@ def test_team_map_shows_numbered_stops_on_a_phone(browser_pages, plan_json):
     assert "width=device-width" in team["viewport"]
 
 
+def test_direction_arrows_never_cover_a_stop_number(plan_dir: Path, plan_json: dict):
+    """Every night of every team map: where a direction arrow overlaps a stop's number, the
+    number is drawn over the arrow (Leaflet stacks markers by latitude unless told)."""
+    slugs = list(dict.fromkeys(r["slug"] for r in plan_json["teams"]))
+    overlaps, covered = 0, []
+    with sync_playwright() as p:
+        for slug in slugs:
+            browser, page, report = open_page(p, plan_dir / "teams" / f"{slug}.html")
+            buttons = page.locator(".night-picker button")
+            for night in range(buttons.count()):
+                buttons.nth(night).click()
+                pairs = page.evaluate(
+                    """() => {
+                        const z = e => Number(getComputedStyle(e).zIndex);
+                        const meet = (a, b) => a.left < b.right && b.left < a.right &&
+                            a.top < b.bottom && b.top < a.bottom;
+                        const arrows = [...document.querySelectorAll('.route-arrow')];
+                        return [...document.querySelectorAll('.stop-icon, .base-icon')]
+                            .flatMap(stop => arrows
+                                .filter(a => meet(a.getBoundingClientRect(),
+                                                  stop.getBoundingClientRect()))
+                                .map(a => [z(a), z(stop)]));
+                    }"""
+                )
+                overlaps += len(pairs)
+                covered += [(slug, night) for arrow, stop in pairs if arrow >= stop]
+            assert report.errors == [], slug
+            browser.close()
+    assert overlaps > 0  # the bundled week has arrows beside stops: the check looked at some
+    assert covered == []
+
+
 def test_phone_pages_do_not_scroll_sideways(browser_pages):
     assert browser_pages["team"]["overflow_x"] <= 0
     assert browser_pages["overview_phone"]["overflow_x"] <= 0

@@ -883,6 +883,7 @@ def _arrows(
                 class_name="route-arrow",
             ),
             interactive=False,
+            z_index_offset=-1000,  # under every stop number and base, wherever they meet
         ).add_to(group)
 
 
