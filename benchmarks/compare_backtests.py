@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from outreach_routes.route_backtest import weekly_share
+from outreach_routes.route_backtest import paired_difference, weekly_share
 
 
 def main() -> None:
@@ -36,8 +36,6 @@ def main() -> None:
         b = weekly_share(after, method, args.column)
         weeks = a.index.intersection(b.index)
         a, b = a[weeks], b[weeks]
-        ok = a.notna() & b.notna()
-        diff = (b - a)[ok]
         city = {
             name: frame[(frame["team"] == "all") & (frame["method"] == method)]
             .set_index("week")
@@ -46,9 +44,8 @@ def main() -> None:
         }
         share = {n: c[args.column].sum() / c["shootings"].sum() for n, c in city.items()}
         print(
-            f"{method}: {args.column} {share['before']:.4f} before, {share['after']:.4f} after "
-            f"({len(weeks)} weeks); paired weekly difference {diff.mean():+.4f} "
-            f"(standard error {diff.std(ddof=1) / len(diff) ** 0.5:.4f})"
+            f"{method}: {args.column} {share['before']:.4f} before, {share['after']:.4f} after; "
+            f"paired weekly difference {paired_difference(b, a)}"
         )
 
 

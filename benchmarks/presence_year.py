@@ -34,7 +34,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from outreach_routes.config import default_config_path
-from outreach_routes.route_backtest import _flags, _inputs, _sample, _week
+from outreach_routes.route_backtest import _flags, _inputs, _sample, _week, paired_difference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from routing_knobs import config_with
@@ -63,9 +63,7 @@ def main() -> None:
         if base is None:
             base = planned
         else:
-            diff = planned - base
-            paired = f", against as configured {diff.mean():+.4f} (standard error "
-            paired += f"{diff.std(ddof=1) / len(diff) ** 0.5:.4f})"
+            paired = f", against as configured {paired_difference(planned, base)}"
         figures = "; ".join(
             f"{m} near_in_time {means.at[m, 'near_in_time']:.4f} near_route "
             f"{means.at[m, 'near_route']:.3f} evening shootings near a stop "

@@ -34,7 +34,12 @@ import pandas as pd
 from routing_knobs import config_with  # beside this script
 
 from outreach_routes.config import default_config_path
-from outreach_routes.route_backtest import route_backtest, summarise_routes, weekly_share
+from outreach_routes.route_backtest import (
+    paired_difference,
+    route_backtest,
+    summarise_routes,
+    weekly_share,
+)
 
 
 def main() -> None:
@@ -85,14 +90,12 @@ def main() -> None:
         city = summarise_routes(frame).query("team == 'all'").set_index("method")
         print(city.drop(columns="team").to_string(float_format=lambda v: f"{v:.3f}"))
         rate, timed = city["response_rate"], city["near_in_time"]
-        diff = weekly_share(frame, "nightly") - weekly_share(frame, "top_cells")
-        diff = diff.dropna()
+        paired = paired_difference(weekly_share(frame, "nightly"), weekly_share(frame, "top_cells"))
         print(
             f"{args.start} to {args.end}: response rate nightly {rate['nightly']:.3f} | weekly "
             f"{rate['planned']:.3f}; near_in_time nightly {timed['nightly']:.4f} | weekly "
             f"{timed['planned']:.4f} | top_cells {timed['top_cells']:.4f} (nightly minus "
-            f"top_cells {diff.mean():+.4f} a week, standard error "
-            f"{diff.std(ddof=1) / len(diff) ** 0.5:.4f}); near_route nightly "
+            f"top_cells {paired}); near_route nightly "
             f"{city.at['nightly', 'near_route']:.3f}"
         )
 
@@ -101,7 +104,7 @@ def compare_time_aware(args: argparse.Namespace, aware: pd.DataFrame) -> None:
     """``near_in_time`` of the planned routes with and without time-aware order, week by week."""
     with config_with(Path(args.config), "time_aware=false") as copy:
         plain = route_backtest(copy, args.start, args.end, workers=args.workers)
-    diff = (weekly_share(aware, "planned") - weekly_share(plain, "planned")).dropna()
+    paired = paired_difference(weekly_share(aware, "planned"), weekly_share(plain, "planned"))
     share = [
         f[(f["team"] == "all") & (f["method"] == "planned")][["near_in_time", "shootings"]].sum()
         for f in (aware, plain)
@@ -109,8 +112,7 @@ def compare_time_aware(args: argparse.Namespace, aware: pd.DataFrame) -> None:
     shares = [s["near_in_time"] / s["shootings"] for s in share]
     print(
         f"near_in_time, planned: time-aware {shares[0]:.4f}, without {shares[1]:.4f}; weekly "
-        f"difference {diff.mean():+.4f} (standard error {diff.std(ddof=1) / len(diff) ** 0.5:.4f}, "
-        f"{len(diff)} weeks)"
+        f"difference {paired}"
     )
 
 

@@ -30,7 +30,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from outreach_routes.config import default_config_path
-from outreach_routes.route_backtest import route_backtest, summarise_routes, weekly_share
+from outreach_routes.route_backtest import (
+    paired_difference,
+    route_backtest,
+    summarise_routes,
+    weekly_share,
+)
 
 
 def main() -> None:
@@ -56,11 +61,7 @@ def main() -> None:
         if base is None:
             base = weekly
         else:
-            diff = (weekly - base).dropna()
-            paired = (
-                f"; near_in_time against as configured {diff.mean():+.4f} a week "
-                f"(standard error {diff.std(ddof=1) / len(diff) ** 0.5:.4f})"
-            )
+            paired = f"; near_in_time against as configured {paired_difference(weekly, base)}"
         print(
             f"{variant or 'as configured':<45} near_in_time {method} "
             f"{city.at[method, 'near_in_time']:.4f} (top cells "
