@@ -128,6 +128,39 @@ def test_direction_arrows_never_cover_a_stop_number(plan_dir: Path, plan_json: d
     assert covered == []
 
 
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_stop_number_is_readable_on_every_night(plan_dir: Path, plan_json: dict, width):
+    """No number covers another or the base's B, on a desktop and on a phone, even where two
+    stops are corners a few metres apart (Team 12 Southwest's Monday has two such)."""
+    slugs = list(dict.fromkeys(r["slug"] for r in plan_json["teams"]))
+    clashes, numbers = [], 0
+    with sync_playwright() as p:
+        for slug in slugs:
+            browser, page, report = open_page(
+                p, plan_dir / "teams" / f"{slug}.html", width=width, height=844
+            )
+            buttons = page.locator(".night-picker button")
+            for night in range(buttons.count()):
+                buttons.nth(night).click()
+                labels = page.evaluate(
+                    """() => [...document.querySelectorAll('.stop-number')].map(e => {
+                        const r = e.getBoundingClientRect();
+                        return [e.textContent, r.left, r.top, r.right, r.bottom];
+                    })"""
+                )
+                numbers += len(labels)
+                for i, (a, *ra) in enumerate(labels):
+                    for b, *rb in labels[i + 1 :]:
+                        overlap_x = min(ra[2], rb[2]) - max(ra[0], rb[0])
+                        overlap_y = min(ra[3], rb[3]) - max(ra[1], rb[1])
+                        if overlap_x > 2 and overlap_y > 2:
+                            clashes.append((slug, night, a, b))
+            assert report.errors == [], slug
+            browser.close()
+    assert numbers > 100
+    assert clashes == []
+
+
 def test_phone_pages_do_not_scroll_sideways(browser_pages):
     assert browser_pages["team"]["overflow_x"] <= 0
     assert browser_pages["overview_phone"]["overflow_x"] <= 0

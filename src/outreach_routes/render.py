@@ -375,12 +375,13 @@ def team_map(
             ).add_to(group)
         group.add_to(fmap)
         nights.append(group)
-    _base_marker(routes[0]).add_to(fmap)
+    base = _base_marker(routes[0]).add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     _fit(fmap, document, team=team)
     root = fmap.get_root()
     root.html.add_child(folium.Element(_title_block(document, routes=routes) + _HATCH))
     root.script.add_child(folium.Element(_night_picker_js(fmap, nights)))
+    root.script.add_child(folium.Element(_spread_numbers_js(fmap, nights, base)))
     root.header.add_child(folium.Element(_MAP_CSS))
     return fmap
 
@@ -1039,6 +1040,63 @@ document.addEventListener("DOMContentLoaded", function () {{
       buttons.forEach(function (b) {{ b.setAttribute("aria-pressed", String(b === button)); }});
     }});
   }});
+}});
+"""
+
+
+def _spread_numbers_js(
+    fmap: folium.Map, nights: list[folium.FeatureGroup], base: folium.Marker
+) -> str:
+    """Keep every number of the shown night readable: a stop whose number would cover the base's
+    B or an earlier stop's number (two corners a few metres apart, at the zoom shown) has its
+    number moved just clear of them, the nearest free place around its corner, after each zoom
+    and change of night. The marker stays on its corner: its tooltip, popup and the route line
+    still show where it is."""
+    names = ", ".join(g.get_name() for g in nights)
+    return f"""
+document.addEventListener("DOMContentLoaded", function () {{
+  var map = {fmap.get_name()}, nights = [{names}], base = {base.get_name()};
+  function rect(el) {{  // the number's own circle, border included
+    return (el.querySelector(".stop-number") || el).getBoundingClientRect();
+  }}
+  function meets(a, b) {{
+    return a.left < b.right - 2 && b.left < a.right - 2 &&
+      a.top < b.bottom - 2 && b.top < a.bottom - 2;
+  }}
+  function moved(r, dx, dy) {{
+    return {{left: r.left + dx, right: r.right + dx, top: r.top + dy, bottom: r.bottom + dy}};
+  }}
+  function spread() {{
+    var placed = base.getElement() ? [rect(base.getElement())] : [];
+    nights.forEach(function (night) {{
+      if (!map.hasLayer(night)) return;
+      night.eachLayer(function (layer) {{
+        var el = layer.getElement && layer.getElement();
+        if (!el || !el.classList.contains("stop-icon")) return;
+        if (el.dataset.margin === undefined) {{
+          el.dataset.margin = el.style.marginLeft + " " + el.style.marginTop;
+        }}
+        var margin = el.dataset.margin.split(" ");
+        el.style.marginLeft = margin[0]; el.style.marginTop = margin[1];
+        var here = rect(el), step = here.width + 2, best = [0, 0];
+        search: for (var ring = 0; ring < 4; ring++) {{
+          for (var k = 0; k < (ring ? 8 : 1); k++) {{
+            var angle = Math.PI * (0.75 - k / 4);  // up-left first, then clockwise
+            var dx = ring * step * Math.cos(angle), dy = -ring * step * Math.sin(angle);
+            var there = moved(here, dx, dy);
+            if (!placed.some(function (p) {{ return meets(p, there); }})) {{
+              best = [dx, dy]; break search;
+            }}
+          }}
+        }}
+        el.style.marginLeft = (parseFloat(margin[0]) + best[0]) + "px";
+        el.style.marginTop = (parseFloat(margin[1]) + best[1]) + "px";
+        placed.push(moved(here, best[0], best[1]));
+      }});
+    }});
+  }}
+  map.on("zoomend layeradd", spread);
+  spread();
 }});
 """
 
