@@ -96,34 +96,41 @@ def test_team_map_shows_numbered_stops_on_a_phone(browser_pages, plan_json):
     assert "width=device-width" in team["viewport"]
 
 
-def test_direction_arrows_never_cover_a_stop_number(plan_dir: Path, plan_json: dict):
-    """Every night of every team map: where a direction arrow overlaps a stop's number, the
-    number is drawn over the arrow (Leaflet stacks markers by latitude unless told)."""
-    slugs = list(dict.fromkeys(r["slug"] for r in plan_json["teams"]))
-    overlaps, covered = 0, []
+def each_team_night(plan_dir: Path, plan_json: dict, script: str, **size) -> list[tuple]:
+    """``(slug, night, result)`` of ``script`` run in every team map after its night's button is
+    pressed, every night of every team; no page logs a script error."""
+    results = []
     with sync_playwright() as p:
-        for slug in slugs:
-            browser, page, report = open_page(p, plan_dir / "teams" / f"{slug}.html")
+        for slug in dict.fromkeys(r["slug"] for r in plan_json["teams"]):
+            browser, page, report = open_page(p, plan_dir / "teams" / f"{slug}.html", **size)
             buttons = page.locator(".night-picker button")
             for night in range(buttons.count()):
                 buttons.nth(night).click()
-                pairs = page.evaluate(
-                    """() => {
-                        const z = e => Number(getComputedStyle(e).zIndex);
-                        const meet = (a, b) => a.left < b.right && b.left < a.right &&
-                            a.top < b.bottom && b.top < a.bottom;
-                        const arrows = [...document.querySelectorAll('.route-arrow')];
-                        return [...document.querySelectorAll('.stop-icon, .base-icon')]
-                            .flatMap(stop => arrows
-                                .filter(a => meet(a.getBoundingClientRect(),
-                                                  stop.getBoundingClientRect()))
-                                .map(a => [z(a), z(stop)]));
-                    }"""
-                )
-                overlaps += len(pairs)
-                covered += [(slug, night) for arrow, stop in pairs if arrow >= stop]
+                results.append((slug, night, page.evaluate(script)))
             assert report.errors == [], slug
             browser.close()
+    return results
+
+
+def test_direction_arrows_never_cover_a_stop_number(plan_dir: Path, plan_json: dict):
+    """Every night of every team map: where a direction arrow overlaps a stop's number, the
+    number is drawn over the arrow (Leaflet stacks markers by latitude unless told)."""
+    nights = each_team_night(
+        plan_dir,
+        plan_json,
+        """() => {
+            const z = e => Number(getComputedStyle(e).zIndex);
+            const meet = (a, b) => a.left < b.right && b.left < a.right &&
+                a.top < b.bottom && b.top < a.bottom;
+            const arrows = [...document.querySelectorAll('.route-arrow')];
+            return [...document.querySelectorAll('.stop-icon, .base-icon')]
+                .flatMap(stop => arrows
+                    .filter(a => meet(a.getBoundingClientRect(), stop.getBoundingClientRect()))
+                    .map(a => [z(a), z(stop)]));
+        }""",
+    )
+    overlaps = sum(len(pairs) for _, _, pairs in nights)
+    covered = [(s, n) for s, n, pairs in nights for arrow, stop in pairs if arrow >= stop]
     assert overlaps > 0  # the bundled week has arrows beside stops: the check looked at some
     assert covered == []
 
@@ -132,32 +139,25 @@ def test_direction_arrows_never_cover_a_stop_number(plan_dir: Path, plan_json: d
 def test_every_stop_number_is_readable_on_every_night(plan_dir: Path, plan_json: dict, width):
     """No number covers another or the base's B, on a desktop and on a phone, even where two
     stops are corners a few metres apart (Team 12 Southwest's Monday has two such)."""
-    slugs = list(dict.fromkeys(r["slug"] for r in plan_json["teams"]))
-    clashes, numbers = [], 0
-    with sync_playwright() as p:
-        for slug in slugs:
-            browser, page, report = open_page(
-                p, plan_dir / "teams" / f"{slug}.html", width=width, height=844
-            )
-            buttons = page.locator(".night-picker button")
-            for night in range(buttons.count()):
-                buttons.nth(night).click()
-                labels = page.evaluate(
-                    """() => [...document.querySelectorAll('.stop-number')].map(e => {
-                        const r = e.getBoundingClientRect();
-                        return [e.textContent, r.left, r.top, r.right, r.bottom];
-                    })"""
-                )
-                numbers += len(labels)
-                for i, (a, *ra) in enumerate(labels):
-                    for b, *rb in labels[i + 1 :]:
-                        overlap_x = min(ra[2], rb[2]) - max(ra[0], rb[0])
-                        overlap_y = min(ra[3], rb[3]) - max(ra[1], rb[1])
-                        if overlap_x > 2 and overlap_y > 2:
-                            clashes.append((slug, night, a, b))
-            assert report.errors == [], slug
-            browser.close()
-    assert numbers > 100
+    nights = each_team_night(
+        plan_dir,
+        plan_json,
+        """() => [...document.querySelectorAll('.stop-number')].map(e => {
+            const r = e.getBoundingClientRect();
+            return [e.textContent, r.left, r.top, r.right, r.bottom];
+        })""",
+        width=width,
+        height=844,
+    )
+    clashes = []
+    for slug, night, labels in nights:
+        for i, (a, *ra) in enumerate(labels):
+            for b, *rb in labels[i + 1 :]:
+                overlap_x = min(ra[2], rb[2]) - max(ra[0], rb[0])
+                overlap_y = min(ra[3], rb[3]) - max(ra[1], rb[1])
+                if overlap_x > 2 and overlap_y > 2:
+                    clashes.append((slug, night, a, b))
+    assert sum(len(labels) for _, _, labels in nights) > 100
     assert clashes == []
 
 
