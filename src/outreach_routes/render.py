@@ -1095,7 +1095,8 @@ document.addEventListener("DOMContentLoaded", function () {{
       }});
     }});
   }}
-  map.on("zoomend layeradd", spread);
+  map.on("zoomend", spread);
+  map.on("layeradd", function (e) {{ if (nights.indexOf(e.layer) >= 0) spread(); }});
   spread();
 }});
 """
