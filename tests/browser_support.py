@@ -73,15 +73,24 @@ class PageReport:
 
 
 def open_page(
-    playwright, path: Path, *, width: int = 1280, height: int = 900, block_all: bool = False
+    playwright,
+    path: Path,
+    *,
+    width: int = 1280,
+    height: int = 900,
+    block_all: bool = False,
+    init_script: str | None = None,
 ):
     """Launch Chromium, open a local HTML file offline, and return (browser, page, report).
 
     With ``block_all``, every request but the page itself is refused and listed in
     ``report.blocked``: nothing is served from npm copies, tiles or anywhere else.
+    ``init_script`` runs before any of the page's own scripts.
     """
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport={"width": width, "height": height})
+    if init_script:
+        page.add_init_script(init_script)
     report = PageReport()
     page.on("pageerror", lambda exc: report.errors.append(str(exc)))
     page.on("console", lambda msg: msg.type == "error" and report.errors.append(msg.text))

@@ -112,6 +112,25 @@ def each_team_night(plan_dir: Path, plan_json: dict, script: str, **size) -> lis
     return results
 
 
+def test_maps_open_on_their_routes_without_a_zoom_animation(plan_dir: Path, plan_json: dict):
+    """The overview and a team map open already framed: no animated zoom runs while the page
+    loads (one did, from folium's first view, for a quarter second, and a night picked in that
+    time had its stop numbers placed on moving markers)."""
+    watch = """window.zoomAnimations = 0;
+    new MutationObserver(changes => changes.forEach(c => {
+        if (c.target.classList.contains("leaflet-zoom-anim")) window.zoomAnimations += 1;
+    })).observe(document, {subtree: true, attributes: true, attributeFilter: ["class"]});"""
+    slug = plan_json["teams"][0]["slug"]
+    with sync_playwright() as p:
+        for path in (plan_dir / "index.html", plan_dir / "teams" / f"{slug}.html"):
+            browser, page, report = open_page(p, path, init_script=watch)
+            assert page.evaluate("window.zoomAnimations") == 0, path.name
+            # The watch does see a zoom animation: the reader's own zoom still has one.
+            page.evaluate(f"{map_name(path)}.zoomIn()")
+            page.wait_for_function("window.zoomAnimations > 0")
+            browser.close()
+
+
 def test_direction_arrows_never_cover_a_stop_number(plan_dir: Path, plan_json: dict):
     """Every night of every team map: where a direction arrow overlaps a stop's number, the
     number is drawn over the arrow (Leaflet stacks markers by latitude unless told)."""

@@ -753,11 +753,21 @@ def _fit(fmap: folium.Map, document: dict[str, Any], team: str | None = None) ->
     coords = np.array(
         [c for r in document["teams"] if team in (None, r["team"]) for c in r["path"]]
     )
-    fmap.fit_bounds(
+    _frame(
+        fmap,
         [[coords[:, 1].min(), coords[:, 0].min()], [coords[:, 1].max(), coords[:, 0].max()]],
         padding_top_left=(10, 120 if team is None else 170),
         padding_bottom_right=(10, 200 if team is None else 40),
     )
+
+
+def _frame(fmap: folium.Map, bounds: list[list[float]], **padding: tuple[int, int]) -> None:
+    """Open the map on ``bounds`` at once, not by an animated zoom from folium's first view: the
+    page is still until the reader moves it, and the scripts that place the stop numbers see
+    the markers where they stay (a quarter-second zoom left them measuring moving markers)."""
+    fit = folium.FitBounds(bounds, **padding)
+    fit.options["animate"] = False
+    fmap.add_child(fit)
 
 
 def _team_colours(document: dict[str, Any]) -> dict[str, str]:
@@ -1364,7 +1374,7 @@ def report_page(document: dict[str, Any], figures: dict[str, Any]) -> str:
     west, south, east, north = shapely.union_all(
         [shapely.geometry.shape(f["geometry"]) for f in document["territories"]["features"]]
     ).bounds
-    fmap.fit_bounds([[south, west], [north, east]], padding=(10, 10))
+    _frame(fmap, [[south, west], [north, east]], padding=(10, 10))
     root = fmap.get_root()
     root.header.add_child(folium.Element(_REPORT_CSS))
     # folium adds the map's own <div> to the page when it renders: the tables go after it.
@@ -1481,7 +1491,7 @@ def public_page(summary: dict[str, Any]) -> str:
     vertices = shapely.get_coordinates(shapes) if shapes else np.zeros((1, 2))
     (west, south), (east, north) = vertices.min(axis=0), vertices.max(axis=0)
     fmap = folium.Map(location=[south, west], zoom_start=12, tiles=TILES)
-    fmap.fit_bounds([[south, west], [north, east]], padding=(10, 10))
+    _frame(fmap, [[south, west], [north, east]], padding=(10, 10))
     fmap.default_js = [(n, u) for n, u in fmap.default_js if n in ("leaflet", "jquery")]
     fmap.default_css = [(n, u) for n, u in fmap.default_css if n == "leaflet_css"]
     fmap.height = (55.0, "vh")
