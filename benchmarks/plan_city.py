@@ -7,7 +7,9 @@ Usage::
 
 Prints one row per stage (seconds, peak MiB traced by tracemalloc while that stage ran), the
 weekly coverage and the total prize of each team's week (issue 20: at least as high as before
-the solver was compiled), the map sizes (issue 6: overview under 3 MB, each team map under
+the solver was compiled), how often two teams walk the same corner within 12 hours and within
+``revisit_gap_min`` of each other (teams sharing a district are planned in turn: none within
+the gap), the map sizes (issue 6: overview under 3 MB, each team map under
 1 MB; for ``--offline`` maps, not counting the JavaScript, CSS and fonts inlined into every
 map, a fixed amount printed too), then the whole run (plan and writing every output, in this
 process) on the last line but one, and ``outreach-routes plan --out`` run as a command on the
@@ -84,6 +86,7 @@ def main() -> None:
         f"a night: {np.mean(stops):.1f} stops (fewest {min(stops)}, most {max(stops)}), "
         f"{np.mean([r.walk_m for r in plan.routes]) / 1000:.1f} km walked"
     )
+    print(_shared_corners(plan))
     print(f"map sizes, online: {_sizes(out, 0)}")
     try:
         modules = assets_dir()
@@ -104,6 +107,31 @@ def main() -> None:
     print(
         f"outreach-routes plan as a command: {seconds:.1f} s, peak of the process tree "
         f"{pss:.0f} MiB PSS ({rss:.0f} MiB RSS summed)"
+    )
+
+
+def _shared_corners(plan) -> str:
+    """How often teams walk the same corner on the same night, and within ``revisit_gap_min``
+    of each other: the waste of teams sharing a district planned apart (the city-wide example's
+    two shifts a district)."""
+    import pandas as pd
+
+    visits = pd.concat(
+        [
+            r.stops.loc[r.stops["kind"] != "base", ["x", "y", "arrive"]].assign(team=r.team)
+            for r in plan.routes
+        ],
+        ignore_index=True,
+    )
+    pairs = visits.reset_index().merge(visits, on=["x", "y"], suffixes=("", "_other"))
+    apart = (pairs["arrive"] - pairs["arrive_other"]).abs()
+    pairs = pairs[(pairs["team"] != pairs["team_other"]) & (apart < pd.Timedelta(hours=12))]
+    gap = pd.Timedelta(minutes=plan.config.routing.revisit_gap_min)
+    close = pairs[(pairs["arrive"] - pairs["arrive_other"]).abs() < gap]
+    return (
+        f"corners shared by teams: of {len(visits)} stop visits, {pairs['index'].nunique()} at "
+        f"a corner another team walks within 12 h, {close['index'].nunique()} within "
+        f"{gap.total_seconds() / 60:g} min of its visit"
     )
 
 

@@ -253,3 +253,64 @@ def test_the_weeks_saved_state_is_read_back_only_when_it_matches(plan_dir, tmp_p
     incidents.loc[incidents.index[100], "geometry"] = shapely.Point(-75.16, 39.99)
     incidents.to_parquet(tmp_path / "incidents.parquet")
     assert revise(saved) == ["_hotspots", "_stops"]
+
+
+def test_a_re_planned_team_walks_around_a_kept_team_sharing_its_district(tmp_path: Path):
+    """Two shifts in North Central; Tuesday's shooting lies in a no-go zone of the late team
+    only, so the nightly re-plan answers it with the evening team alone and keeps the late
+    team's week to the byte. The evening team's new nights are planned around the late team's
+    kept routes (`plan_routes` hands them to the solver as other teams' visits): no corner sees
+    both teams within ``revisit_gap_min`` on any night."""
+    from outreach_routes import load_config
+
+    extra = """
+[[teams]]
+name = "Team 22 late"
+territory = "22"
+base = [39.98465, -75.16900]
+nights = ["mon", "tue", "wed", "thu", "fri", "sat"]
+shift_start = "21:00"
+shift_end = "02:00"
+walk_speed_kmh = 3.5
+dwell_min = 15
+
+[[no_go_zones]]
+name = "Late team stays clear"
+reason = "Test: only the late team avoids this block."
+teams = ["Team 22 late"]
+polygon = [[-75.1670, 39.9860], [-75.1630, 39.9860], [-75.1630, 39.9880], [-75.1670, 39.9880]]
+"""
+    shutil.copy(BUNDLED / "incidents.parquet", tmp_path / "incidents.parquet")
+    config = write_bundled_config(tmp_path, keep=("incidents.parquet",), extra=extra)
+    out = tmp_path / "out"
+    weekly = run_cli("plan", "--config", str(config), "--out", str(out), "--quiet")
+    assert weekly.returncode == 0, weekly.stderr
+    before = json.loads((out / "plan.json").read_text("utf-8"))
+    incidents = gpd.read_parquet(tmp_path / "incidents.parquet")
+    shooting = incidents.iloc[:1].assign(dc_key="N-TUE-22", date=NEW[0][1])
+    shooting = shooting.set_geometry(gpd.points_from_xy([NEW[0][3]], [NEW[0][2]], crs=4326))
+    pd.concat([incidents, shooting]).to_parquet(tmp_path / "incidents.parquet")
+    night = run_cli("plan", "--config", str(config), "--out", str(out), "--night", NIGHT)
+    assert night.returncode == 0, night.stderr
+    after = json.loads((out / "plan.json").read_text("utf-8"))
+
+    assert _routes(after, "Team 22 late") == _routes(before, "Team 22 late")
+    wednesday = _routes(after, TEAM)[NIGHT]
+    assert any(s["kind"] == "response" for s in wednesday["stops"])
+    assert wednesday != _routes(before, TEAM)[NIGHT]
+    gap = dt.timedelta(minutes=load_config(config).routing.revisit_gap_min)
+
+    def visits(team: str) -> list[tuple[float, float, dt.datetime]]:
+        return [
+            (s["lat"], s["lon"], dt.datetime.fromisoformat(s["arrive"]))
+            for r in after["teams"]
+            if r["team"] == team
+            for s in r["stops"]
+            if s["kind"] != "base"
+        ]
+
+    late = visits("Team 22 late")
+    close = [
+        (a, b) for a in visits(TEAM) for b in late if a[:2] == b[:2] and abs(a[2] - b[2]) < gap
+    ]
+    assert close == []

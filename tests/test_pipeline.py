@@ -367,3 +367,51 @@ def test_a_team_without_a_contact_line_shows_the_coordinators(plan_json: dict):
     assert "Contact: Coordinators &lt;24 h&gt;" in block
     none = _title_block(dict(plan_json, coordinators_contact=""), routes=routes)
     assert "Contact: none set" in none
+
+
+def test_two_teams_sharing_a_district_split_its_corners(tmp_path: Path, plan_json: dict):
+    """A second team in North Central on a later shift (21:00-02:00, overlapping the first's
+    18:00-23:00): it never reaches a corner within ``revisit_gap_min`` of the first team's visit
+    there, most of its stops are corners the first team does not walk that night, and every
+    other team is planned exactly as without it. Planned each alone, the two teams met at the
+    same corner within two hours 10 times in the week, and 21 of the late team's 44 stops were
+    the first team's corners."""
+    from conftest import run_plan, write_bundled_config
+
+    extra = """
+[[teams]]
+name = "Team 22 late"
+territory = "22"
+base = [39.98465, -75.16900]
+nights = ["mon", "tue", "wed", "thu", "fri", "sat"]
+shift_start = "21:00"
+shift_end = "02:00"
+walk_speed_kmh = 3.5
+dwell_min = 15
+"""
+    out = run_plan(write_bundled_config(tmp_path, extra=extra), tmp_path / "out")
+    plan = json.loads((out / "plan.json").read_text("utf-8"))
+    gap = dt.timedelta(minutes=load_config(CITIES["philadelphia"]).routing.revisit_gap_min)
+    visits: dict[tuple[str, str], dict[tuple[float, float], list[dt.datetime]]] = {}
+    for route in plan["teams"]:
+        at = visits.setdefault((route["team"], route["night"]), {})
+        for stop in route["stops"]:
+            if stop["kind"] != "base":
+                at.setdefault((stop["lat"], stop["lon"]), []).append(
+                    dt.datetime.fromisoformat(stop["arrive"])
+                )
+    late = shared = close = 0
+    for (team, night), corners in visits.items():
+        if team != "Team 22 late":
+            continue
+        first = visits[("Team 22 North Central", night)]
+        for corner, times in corners.items():
+            late += len(times)
+            shared += len(times) * (corner in first)
+            close += sum(abs(t - u) < gap for t in times for u in first.get(corner, []))
+    assert late >= 30  # the late team walks a full week
+    assert close == 0
+    assert shared < late / 3
+    before = {(r["team"], r["night"]): r["stops"] for r in plan_json["teams"]}
+    after = {(r["team"], r["night"]): r["stops"] for r in plan["teams"]}
+    assert {k: after[k] for k in before} == before

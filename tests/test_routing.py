@@ -190,6 +190,83 @@ def test_a_corner_cannot_be_walked_again_within_the_gap():
     assert len(stops) == len(set(stops)) == 4
 
 
+def test_a_corner_another_team_walks_is_left_to_it_near_that_time():
+    """A second team sharing corners: a corner the other team walks within ``revisit_gap_min``
+    of when this loop would reach it is worth nothing, even a core one (not forced); one the
+    other team walks hours away is still worth ``revisit_share`` of its prize."""
+    from dataclasses import replace
+
+    from outreach_routes._teamweek import _night_order
+
+    # Two rich corners 10 minutes out, and poorer ones around: one loop of the whole shift.
+    xy = np.array([[0, 0], [10, 0], [-10, 0], [0, 8], [0, -8], [6, 6]], dtype=float)
+    travel = euclid(xy)
+    prize = np.array([0.0, 100, 100, 20, 20, 20])
+    problem, knobs = _week(travel, prize)
+    knobs = replace(knobs, loops=1)
+    alone = _night_order(problem, prize, prize, [], [1, 2], _first(shift_min=90.0), knobs)
+    assert {1, 2} <= set(alone)
+    # The other team is at corner 1 twenty minutes into this shift, at corner 2 four hours in.
+    night = replace(_first(shift_min=90.0), claimed=((1, 20.0), (2, 240.0)))
+    shared = _night_order(problem, prize, prize, [], [1, 2], night, knobs)
+    assert 1 not in shared and 2 in shared
+    assert set(shared) - set(alone)  # the time corner 1 took goes to a corner not walked alone
+    # Both visits hours away: both rich corners are walked, as alone.
+    later = replace(night, claimed=((1, 200.0), (2, 240.0)))
+    assert {1, 2} <= set(_night_order(problem, prize, prize, [], [1, 2], later, knobs))
+
+
+def test_teams_sharing_corners_are_planned_in_turn_and_never_meet_at_one():
+    """Two teams on the same corners, shifts 18:00-23:00 and 21:00-02:00 on the same nights:
+    planned alone the second walks the first's corners at the same hours; planned in turn
+    (``plan_team_weeks``) it never reaches a corner within ``revisit_gap_min`` of the first's
+    visit, and a team of its own is planned as alone. A week whose corners the other never
+    walks is unchanged by ``claiming``."""
+    from outreach_routes._teamweek import Night, _arrivals, claiming, plan_team_weeks
+
+    rng = np.random.default_rng(3)
+    xy = np.vstack([[0, 0], rng.uniform(-30, 30, size=(14, 2))])
+    prize = np.concatenate([[0.0], rng.integers(10, 100, size=14).astype(float)])
+    week, knobs = _week(euclid(xy), prize)
+    week = replace(week, corner_ids=np.arange(100, 115))
+    monday = 28_900_000.0  # minutes since the epoch of a Monday 18:00
+    evening, late = (
+        replace(
+            week,
+            nights=tuple(
+                Night(index=k, start_min=start, shift_minutes=300.0, seed=k, epoch_min=epoch)
+                for k, epoch in enumerate(monday + 1440 * d + offset for d in range(3))
+            ),
+        )
+        for start, offset in ((18 * 60, 0.0), (21 * 60, 180.0))
+    )
+
+    def visits(first, second, first_nights, second_nights):
+        close = 0
+        nights = zip(first.nights, second.nights, first_nights, second_nights, strict=True)
+        for a, b, na, nb in nights:
+            ta, _ = _arrivals(na[0], first.travel, first.service)
+            tb, _ = _arrivals(nb[0], second.travel, second.service)
+            at = {}
+            for p, t in zip(na[0], ta, strict=True):
+                at.setdefault(p, []).append(a.epoch_min + t)
+            close += sum(
+                abs(b.epoch_min + t - u) < knobs.revisit_gap_min
+                for p, t in zip(nb[0], tb, strict=True)
+                if p
+                for u in at.get(p, [])
+            )
+        return close
+
+    first, second = plan_team_weeks([evening, late])
+    apart = plan_team_weeks([evening]) + plan_team_weeks([late])
+    assert [o for o, _ in first] == [o for o, _ in apart[0]]  # the first is planned as alone
+    assert visits(evening, late, apart[0], apart[1]) > 0  # alone, they meet
+    assert visits(evening, late, first, second) == 0
+    elsewhere = (np.arange(500, 515), np.full(15, monday + 60))
+    assert claiming(late, [elsewhere]) is late
+
+
 def test_a_response_the_first_loop_cannot_hold_makes_the_night_one_loop():
     from outreach_routes._teamweek import _night_order
 

@@ -66,5 +66,5 @@ def test_a_failing_worker_is_reported_not_hung():
     )
     good = replace(broken, travel=np.ones((2, 2)))
     with pytest.raises(RuntimeError, match="routing worker failed") as failed:
-        Workers(2).solve([good, broken])
+        Workers(2).solve([[good], [broken]])
     assert "could not be broadcast" in str(failed.value)  # the worker's own message comes too

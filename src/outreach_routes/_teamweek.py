@@ -2,9 +2,11 @@
 
 :func:`outreach_routes.routing.plan_routes` turns each team's stops, street distances and
 revision into a :class:`TeamWeek` (numbers only), and this module walks its nights one after
-another, as each night's prizes depend on the visits of the nights before. Teams are independent,
-so their weeks run in parallel worker processes (``[routing] workers``). A worker imports this
-module, numpy and Numba only: no pandas, geopandas or osmnx to load before it can start.
+another, as each night's prizes depend on the visits of the nights before. Teams that share stop
+corners (two shifts in one district) are planned in turn, each around the visits of those before
+it (:func:`plan_team_weeks`); other teams are independent, so the groups run in parallel worker
+processes (``[routing] workers``). A worker imports this module, numpy and Numba only: no pandas,
+geopandas or osmnx to load before it can start.
 
 Point 0 is the team's base; point ``i`` is stop ``i - 1`` of the team's stops; response stops of a
 nightly re-plan come next, from ``first_response`` on; the corners to walk past (``passing``, no
@@ -28,7 +30,7 @@ import numpy as np
 from ._errors import InputDataError
 from ._solver import solve_orienteering
 
-__all__ = ["Knobs", "Night", "TeamWeek", "Workers", "plan_team_week"]
+__all__ = ["Knobs", "Night", "TeamWeek", "Workers", "claiming", "plan_team_week", "plan_team_weeks"]
 
 _EPS = 1e-9
 
@@ -64,6 +66,10 @@ class Night:
     grown: bool = False  # the response stops are part of the week by this night
     open_response: tuple[bool, ...] = ()  # per response stop: due by this shift, window open
     on_route: tuple[int, ...] = ()  # points on this night's route in the plan being revised
+    # Another team's visits to this team's stops around this shift (teams sharing corners):
+    # (point, minutes after this shift starts when the other team arrives there).
+    claimed: tuple[tuple[int, float], ...] = ()
+    epoch_min: float = 0.0  # when the shift starts, in minutes since the Unix epoch
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,9 @@ class TeamWeek:
     # Per point, whether it is a corner walked past (no dwell, not a stop): the same prize every
     # night, never discounted; None: no such corners.
     passing: np.ndarray | None = None
+    # Per point, its corner's id in the city graph: how teams sharing corners see each other's
+    # visits (plan_team_weeks). None: the week is planned on its own.
+    corner_ids: np.ndarray | None = None
 
 
 class Workers:
@@ -130,11 +139,11 @@ class Workers:
             log.close()
         self.procs, self.logs = [], []
 
-    def solve(self, weeks: list[TeamWeek]) -> list[list[tuple[list[int], np.ndarray]]]:
-        """Each team's nights (:func:`plan_team_week`), shared out among this process and the
-        workers.
+    def solve(self, weeks: list[list[TeamWeek]]) -> list[list[list[tuple[list[int], np.ndarray]]]]:
+        """Each group of teams' nights (:func:`plan_team_weeks`), the groups shared out among
+        this process and the workers.
 
-        The results do not depend on the number of workers: each week is solved by the same
+        The results do not depend on the number of workers: each group is solved by the same
         function from the same numbers, only elsewhere.
         """
         procs = self.procs[: max(0, len(weeks) - 1)]
@@ -149,7 +158,7 @@ class Workers:
                 proc.stdin.write(pickle.dumps([weeks[k] for k in group], pickle.HIGHEST_PROTOCOL))
                 proc.stdin.close()
             self.warm.join()
-            results = {k: plan_team_week(weeks[k]) for k in groups[0]}
+            results = {k: plan_team_weeks(weeks[k]) for k in groups[0]}
             for proc, log, group in zip(procs, self.logs, groups[1:], strict=False):
                 out = proc.stdout.read()
                 if proc.wait() != 0:
@@ -164,9 +173,9 @@ class Workers:
         return [results[k] for k in range(len(weeks))]
 
 
-def _size(week: TeamWeek) -> float:
-    """Roughly how long a week takes: its points times its nights to plan."""
-    return float(len(week.travel)) * sum(n.kept is None for n in week.nights)
+def _size(weeks: list[TeamWeek]) -> float:
+    """Roughly how long a group of weeks takes: their points times their nights to plan."""
+    return sum(float(len(w.travel)) * sum(n.kept is None for n in w.nights) for w in weeks)
 
 
 def _warm_up() -> None:
@@ -179,9 +188,70 @@ def _worker() -> None:
     _warm_up()  # while the caller is still reading its inputs
     weeks = pickle.load(sys.stdin.buffer)
     sys.stdout.buffer.write(
-        pickle.dumps([plan_team_week(w) for w in weeks], pickle.HIGHEST_PROTOCOL)
+        pickle.dumps([plan_team_weeks(w) for w in weeks], pickle.HIGHEST_PROTOCOL)
     )
     sys.stdout.buffer.flush()
+
+
+def plan_team_weeks(weeks: list[TeamWeek]) -> list[list[tuple[list[int], np.ndarray]]]:
+    """The weeks of teams sharing corners, in turn (:func:`plan_team_week`): each planned with
+    the visits the weeks before it make to its stops around each of its shifts, as
+    :attr:`Night.claimed`, beside those it carries already."""
+    walked: list[tuple[np.ndarray, np.ndarray]] = []  # per week: corner ids, epoch minutes
+    results = []
+    for week in weeks:
+        if walked:
+            week = claiming(week, walked)
+        nights = plan_team_week(week)
+        results.append(nights)
+        if len(weeks) > 1:
+            walked.append(_walked(week, nights))
+    return results
+
+
+def _walked(
+    week: TeamWeek, nights: list[tuple[list[int], np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stops a week's ``nights`` walk: their corners' ids, and when the team arrives there,
+    in minutes since the Unix epoch."""
+    corners, minutes = [], []
+    for night, (order, _prize) in zip(week.nights, nights, strict=True):
+        times, _ = _arrivals(order, week.travel, week.service)
+        for point, at in zip(order, times, strict=True):
+            if point and (week.passing is None or not week.passing[point]):
+                corners.append(week.corner_ids[point])
+                minutes.append(night.epoch_min + at)
+    return np.array(corners, dtype=np.int64), np.array(minutes, dtype=float)
+
+
+def claiming(week: TeamWeek, walked: list[tuple[np.ndarray, np.ndarray]]) -> TeamWeek:
+    """``week`` with other teams' visits to its stops (``walked``: per team, corner ids and
+    arrivals in minutes since the Unix epoch) within ``revisit_gap_min`` of each of its nights
+    to plan added to that night's ``claimed``."""
+    if week.corner_ids is None:
+        return week
+    corners = np.concatenate([c for c, _ in walked])
+    minutes = np.concatenate([m for _, m in walked])
+    stop = np.ones(len(week.travel), bool)
+    stop[0] = False
+    if week.passing is not None:
+        stop &= ~week.passing
+    point_of = {int(c): i for i, c in enumerate(week.corner_ids) if stop[i]}
+    mine = np.array([int(c) in point_of for c in corners], dtype=bool)
+    if not mine.any():
+        return week
+    points = np.array([point_of[int(c)] for c in corners[mine]])
+    minutes = minutes[mine]
+    gap = week.knobs.revisit_gap_min
+    nights = []
+    for night in week.nights:
+        into = minutes - night.epoch_min
+        now = (into >= -gap) & (into <= night.shift_minutes + gap)
+        if night.kept is None and now.any():
+            extra = tuple(zip(points[now].tolist(), into[now].tolist(), strict=True))
+            night = replace(night, claimed=night.claimed + extra)
+        nights.append(night)
+    return replace(week, nights=tuple(nights))
 
 
 def plan_team_week(week: TeamWeek) -> list[tuple[list[int], np.ndarray]]:
@@ -230,6 +300,10 @@ def plan_team_week(week: TeamWeek) -> list[tuple[list[int], np.ndarray]]:
             night.shift_minutes,
             week.knobs.revisit_gap_min,
         )
+        if night.claimed:
+            order = _clear_of(
+                order, night.claimed, week.travel, week.service, week.knobs.revisit_gap_min, due
+            )
         seen.add(tuple(order))
         walked = [p for p in order if p]
         np.add.at(visits, walked, 1)
@@ -263,6 +337,11 @@ def _night_order(
     them all is walked as one loop), then the ``core`` stops, riskiest first, as many as the
     first loop holds; a later loop values the rest at their prize without forcing them. With
     hour risks, each loop's stops are reordered nearer their riskiest hours.
+
+    A stop another team walks around this shift (``night.claimed``: teams sharing corners) is
+    valued as if this team had walked it then: ``revisit_share`` of its prize when this loop
+    reaches it ``revisit_gap_min`` or more from the other visit, else nothing, and it is then
+    no core stop to force.
     """
     total = night.shift_minutes
     arrived: dict[int, float] = {}  # point -> first arrival tonight, minutes into the shift
@@ -276,7 +355,15 @@ def _night_order(
                 used + week.travel[0, point] - first >= knobs.revisit_gap_min
             )
             value[point] = steer[point] * knobs.revisit_share if again else 0.0
-        wanted = [p for p in [*due, *(core if loop == 0 else [])] if p not in arrived]
+        for point, other in night.claimed:  # another team's visit counts as this team's own
+            apart = abs(used + week.travel[0, point] - other) >= knobs.revisit_gap_min
+            value[point] = min(value[point], steer[point] * knobs.revisit_share if apart else 0.0)
+        claimed = {p for p, _ in night.claimed if value[p] == 0}
+        wanted = [
+            p
+            for p in [*due, *(core if loop == 0 else [])]
+            if p not in arrived and (p in due or p not in claimed)
+        ]
         while True:  # the must-visits, as many of them as this loop holds
             try:
                 (part,) = solve_orienteering(
@@ -374,6 +461,41 @@ def _arrivals(
         minutes += service[point]
         previous = point
     return times, minutes + travel[previous, 0]
+
+
+def _clear_of(
+    order: list[int],
+    claimed: tuple[tuple[int, float], ...],
+    travel: np.ndarray,
+    service: np.ndarray,
+    gap: float,
+    keep: list[int],
+) -> list[int]:
+    """``order`` without the stops its walk reaches within ``gap`` minutes of another team's
+    visit there (``claimed``), the earliest first, until none is left; ``keep`` (the night's
+    due response stops) stay. The solver already valued those visits at nothing: this makes
+    it hold for the walk's real times too. Dropping a stop never makes the walk longer."""
+    others: dict[int, list[float]] = {}
+    for point, minutes in claimed:
+        others.setdefault(point, []).append(minutes)
+    while True:
+        times, _ = _arrivals(order, travel, service)
+        clash = next(
+            (
+                k
+                for k, (point, at) in enumerate(zip(order, times, strict=True))
+                if point not in keep and any(abs(at - m) < gap for m in others.get(point, ()))
+            ),
+            None,
+        )
+        if clash is None:
+            return order
+        order = order[:clash] + order[clash + 1 :]
+        while order and order[0] == 0:  # a loop left empty: no walk to the base and back
+            order = order[1:]
+        while order and order[-1] == 0:
+            order = order[:-1]
+        order = [p for k, p in enumerate(order) if p or order[k - 1]]
 
 
 def _apart(order: list[int], times: list[float], gap: float) -> bool:

@@ -12,9 +12,12 @@ visited on earlier nights of the week are worth ``repeat_discount`` times less e
 week's routes vary while the riskiest corners still recur. A night is walked as ``loops`` loops
 from the base (two by default), and a corner walked in the first loop may be walked again in the
 second, two hours or more later, so the team is near it at more of the night's risky hours.
+Teams sharing stop corners are planned in config order, and a corner another team walks counts
+as this team's own visit: worth nothing within ``revisit_gap_min`` of the other team's visit
+(never walked then), and ``revisit_share`` of its prize further apart.
 
-The nights of one team are solved in :mod:`outreach_routes._teamweek` (numbers only), each
-team's week on one of ``[routing] workers`` processes; the search itself is
+The nights of one team are solved in :mod:`outreach_routes._teamweek` (numbers only), the weeks
+of a group of teams sharing corners on one of ``[routing] workers`` processes; the search itself is
 :mod:`outreach_routes._solver`. This module turns stops and streets into those numbers and the
 solved walking orders back into :class:`Route` objects: the stops in visiting order with arrival
 and departure times, and the street path through them.
@@ -39,7 +42,7 @@ from scipy.spatial import cKDTree
 
 from ._errors import InputDataError
 from ._solver import solve_orienteering
-from ._teamweek import Knobs, Night, TeamWeek, Workers, core_stops
+from ._teamweek import Knobs, Night, TeamWeek, Workers, claiming, core_stops
 from .config import ResponseConfig, RoutingConfig
 from .hotspots import risk_near
 from .teams import Shift, Team
@@ -362,8 +365,8 @@ def plan_routes(
     """
     kept = {team.name: _kept_week(team, revision, week_start) for team in teams}
     top = max((float(r.max()) for r in (risk or {}).values() if len(r)), default=0.0)
-    problems = [
-        _Problem(
+    problems = {
+        team.name: _Problem(
             team,
             networks[team.name],
             stops,
@@ -376,39 +379,52 @@ def plan_routes(
         )
         for team_index, team in enumerate(teams)
         if kept[team.name] is None
-    ]
-    with workers or routing_workers(config, len(teams)) as pool:
-        nights_of = pool.solve([p.week for p in problems])
-    solved = {p.team.name: (p, nights) for p, nights in zip(problems, nights_of, strict=True)}
-    routes = []
-    for team in teams:
-        if kept[team.name] is not None:
-            routes.extend(kept[team.name])
-            continue
-        problem, nights = solved[team.name]
-        for shift, night, (order, prize) in zip(
-            problem.shifts, problem.week.nights, nights, strict=True
-        ):
-            if night.kept is not None:  # as the plan in the folder has it, to the byte
-                routes.append(revision.kept[(problem.team.name, shift.night.isoformat())])
-                continue
-            routes.append(
-                _timed_route(
-                    problem.team,
-                    problem.net,
-                    problem.stops,
-                    shift,
-                    order,
-                    problem.travel,
-                    prize,
-                    problem.metres,
-                    problem.pred,
-                    problem.sources,
-                    first_corner=problem.first_corner,
-                    revisit_share=config.revisit_share,
-                )
-            )
-    return routes
+    }
+    routes = {name: week for name, week in kept.items() if week is not None}
+    # Teams sharing stop corners are planned in turn, in config order, on one process: each
+    # walks around the visits of those before it, and of any whose week is kept as it was.
+    kept_visits = _visits(routes.values(), networks)
+    groups = _groups([problems[t.name] for t in teams if t.name in problems])
+    with workers or routing_workers(config, len(groups)) as pool:
+        solved = pool.solve([[claiming(p.week, [kept_visits]) for p in group] for group in groups])
+    for group, weeks in zip(groups, solved, strict=True):
+        for problem, nights in zip(group, weeks, strict=True):
+            routes[problem.team.name] = problem.routes(nights, revision, config)
+    return [route for team in teams for route in routes[team.name]]
+
+
+def _visits(
+    routes: Iterable[list[Route]], networks: dict[str, TeamNetwork]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stops ``routes`` walk (base check-ins aside): their corners' ids in the city graph,
+    and the arrival there in minutes since the Unix epoch (as :func:`claiming` takes them)."""
+    corners, minutes = [np.zeros(0, np.int64)], [np.zeros(0)]
+    for week in routes:
+        for r in week:
+            stops = r.stops[r.stops["kind"] != "base"]
+            corners.append(networks[r.team].node_ids[stops["node"].to_numpy(dtype=int)])
+            minutes.append(np.array([t.timestamp() / 60 for t in stops["arrive"]]))
+    return np.concatenate(corners).astype(np.int64), np.concatenate(minutes)
+
+
+def _groups(problems: list[_Problem]) -> list[list[_Problem]]:
+    """The teams to plan together, in config order: those linked by shared stop corners (a team
+    with corners of its own is a group of one)."""
+    group_of = list(range(len(problems)))
+
+    def root(k: int) -> int:
+        while group_of[k] != k:
+            k = group_of[k]
+        return k
+
+    for k, problem in enumerate(problems):
+        for j in range(k):
+            if problem.stop_corners & problems[j].stop_corners:
+                group_of[root(k)] = root(j)
+    groups: dict[int, list[_Problem]] = {}
+    for k, problem in enumerate(problems):
+        groups.setdefault(root(k), []).append(problem)
+    return list(groups.values())
 
 
 def _kept_week(
@@ -559,6 +575,7 @@ class _Problem:
             else None
         )
         self.passing = passing
+        self.stop_corners = set(net.node_ids[stop_nodes].tolist())  # ids in the city graph
         nights = self._nights(config, revision, response, team_index, n_weekly)
         keep_bonus = revision.config.keep_bonus if revision is not None else 0.0
         self.week = TeamWeek(
@@ -570,10 +587,39 @@ class _Problem:
             grown_core=grown_core,
             hourly=hourly,
             passing=np.arange(len(sources)) >= self.first_corner,
+            corner_ids=net.node_ids[sources],
             first_response=n_weekly + 1,
             nights=tuple(nights),
             knobs=night_knobs(config, keep_bonus),
         )
+
+    def routes(
+        self, nights: list[tuple[list[int], np.ndarray]], revision: Revision | None, config
+    ) -> list[Route]:
+        """The solved ``nights`` as timed routes; a night kept as the revised plan has it, to
+        the byte."""
+        routes = []
+        for shift, night, (order, prize) in zip(self.shifts, self.week.nights, nights, strict=True):
+            if night.kept is not None:
+                routes.append(revision.kept[(self.team.name, shift.night.isoformat())])
+                continue
+            routes.append(
+                _timed_route(
+                    self.team,
+                    self.net,
+                    self.stops,
+                    shift,
+                    order,
+                    self.travel,
+                    prize,
+                    self.metres,
+                    self.pred,
+                    self.sources,
+                    first_corner=self.first_corner,
+                    revisit_share=config.revisit_share,
+                )
+            )
+        return routes
 
     def _walked_past(self, route: Route | None) -> tuple[int, ...]:
         """The points of the corners to walk past that ``route`` (the night as the plan being
@@ -595,6 +641,7 @@ class _Problem:
             common = {
                 "index": night_index,
                 "start_min": shift.start.hour * 60 + shift.start.minute,
+                "epoch_min": shift.start.timestamp() / 60,
                 "shift_minutes": self.team.config.shift_minutes,
                 "seed": config.seed + 1000 * team_index + night_index,
             }
