@@ -28,6 +28,21 @@ DATA_FILES = (
 )
 
 
+# A second team in North Central, on a shift overlapping the bundled team's 18:00-23:00: with
+# ``write_bundled_config(..., extra=LATE_TEAM_22)``, two teams share a district.
+LATE_TEAM_22 = """
+[[teams]]
+name = "Team 22 late"
+territory = "22"
+base = [39.98465, -75.16900]
+nights = ["mon", "tue", "wed", "thu", "fri", "sat"]
+shift_start = "21:00"
+shift_end = "02:00"
+walk_speed_kmh = 3.5
+dwell_min = 15
+"""
+
+
 def bundled_config_text(*, keep: tuple[str, ...] = (), **replace: str) -> str:
     """The bundled Philadelphia config, its data paths made absolute (but those in ``keep``),
     with the first occurrence of each key of ``replace`` replaced by its value."""

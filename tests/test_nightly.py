@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
-from conftest import BUNDLED, run_cli, write_bundled_config
+from conftest import BUNDLED, LATE_TEAM_22, run_cli, write_bundled_config
 from pyproj import Transformer
 
 from outreach_routes.render import (
@@ -264,16 +264,6 @@ def test_a_re_planned_team_walks_around_a_kept_team_sharing_its_district(tmp_pat
     from outreach_routes import load_config
 
     extra = """
-[[teams]]
-name = "Team 22 late"
-territory = "22"
-base = [39.98465, -75.16900]
-nights = ["mon", "tue", "wed", "thu", "fri", "sat"]
-shift_start = "21:00"
-shift_end = "02:00"
-walk_speed_kmh = 3.5
-dwell_min = 15
-
 [[no_go_zones]]
 name = "Late team stays clear"
 reason = "Test: only the late team avoids this block."
@@ -281,7 +271,7 @@ teams = ["Team 22 late"]
 polygon = [[-75.1670, 39.9860], [-75.1630, 39.9860], [-75.1630, 39.9880], [-75.1670, 39.9880]]
 """
     shutil.copy(BUNDLED / "incidents.parquet", tmp_path / "incidents.parquet")
-    config = write_bundled_config(tmp_path, keep=("incidents.parquet",), extra=extra)
+    config = write_bundled_config(tmp_path, keep=("incidents.parquet",), extra=LATE_TEAM_22 + extra)
     out = tmp_path / "out"
     weekly = run_cli("plan", "--config", str(config), "--out", str(out), "--quiet")
     assert weekly.returncode == 0, weekly.stderr

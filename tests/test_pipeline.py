@@ -376,20 +376,9 @@ def test_two_teams_sharing_a_district_split_its_corners(tmp_path: Path, plan_jso
     other team is planned exactly as without it. Planned each alone, the two teams met at the
     same corner within two hours 10 times in the week, and 21 of the late team's 44 stops were
     the first team's corners."""
-    from conftest import run_plan, write_bundled_config
+    from conftest import LATE_TEAM_22, run_plan, write_bundled_config
 
-    extra = """
-[[teams]]
-name = "Team 22 late"
-territory = "22"
-base = [39.98465, -75.16900]
-nights = ["mon", "tue", "wed", "thu", "fri", "sat"]
-shift_start = "21:00"
-shift_end = "02:00"
-walk_speed_kmh = 3.5
-dwell_min = 15
-"""
-    out = run_plan(write_bundled_config(tmp_path, extra=extra), tmp_path / "out")
+    out = run_plan(write_bundled_config(tmp_path, extra=LATE_TEAM_22), tmp_path / "out")
     plan = json.loads((out / "plan.json").read_text("utf-8"))
     gap = dt.timedelta(minutes=load_config(CITIES["philadelphia"]).routing.revisit_gap_min)
     visits: dict[tuple[str, str], dict[tuple[float, float], list[dt.datetime]]] = {}
