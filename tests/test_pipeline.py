@@ -399,6 +399,8 @@ def test_two_teams_sharing_a_district_split_its_corners(tmp_path: Path, plan_jso
             shared += len(times) * (corner in first)
             close += sum(abs(t - u) < gap for t in times for u in first.get(corner, []))
     assert late >= 30  # the late team walks a full week
+    notes = json.loads((out / "manifest.json").read_text("utf-8"))["summary"]["notes"]
+    assert any(n.endswith("Team 22 North Central, then Team 22 late") for n in notes), notes
     assert close == 0
     assert shared < late / 3
     before = {(r["team"], r["night"]): r["stops"] for r in plan_json["teams"]}

@@ -56,6 +56,8 @@ from .routing import (
     plan_routes,
     route_from_document,
     routing_workers,
+    sharing_groups,
+    stop_corners,
     street_risk,
     team_network,
 )
@@ -314,6 +316,13 @@ def _planned(
             if "hour_risk" in stops:  # a response walk is owed now, at any hour
                 revision.stops["hour_risk"] = [np.ones(24)] * len(revision.stops)
     with stage("routing"):
+        for group in sharing_groups(stop_corners(teams, networks, stops)):
+            if len(group) > 1:
+                notes.append(
+                    "teams sharing street corners are planned in turn, in [[teams]] order, "
+                    "each walking around the visits of those before it: "
+                    + ", then ".join(teams[k].name for k in group)
+                )
         risk = street_risk(networks, cells[cells["reachable"]], config.routing.presence_m)
         routes = plan_routes(
             teams,

@@ -54,7 +54,9 @@ __all__ = [
     "corner_name",
     "plan_routes",
     "route_from_document",
+    "sharing_groups",
     "solve_orienteering",
+    "stop_corners",
     "street_risk",
     "team_network",
 ]
@@ -384,7 +386,8 @@ def plan_routes(
     # Teams sharing stop corners are planned in turn, in config order, on one process: each
     # walks around the visits of those before it, and of any whose week is kept as it was.
     kept_visits = _visits(routes.values(), networks)
-    groups = _groups([problems[t.name] for t in teams if t.name in problems])
+    solving = [problems[t.name] for t in teams if t.name in problems]
+    groups = [[solving[k] for k in g] for g in sharing_groups([p.stop_corners for p in solving])]
     with workers or routing_workers(config, len(groups)) as pool:
         solved = pool.solve([[claiming(p.week, [kept_visits]) for p in group] for group in groups])
     for group, weeks in zip(groups, solved, strict=True):
@@ -407,24 +410,40 @@ def _visits(
     return np.concatenate(corners).astype(np.int64), np.concatenate(minutes)
 
 
-def _groups(problems: list[_Problem]) -> list[list[_Problem]]:
-    """The teams to plan together, in config order: those linked by shared stop corners (a team
-    with corners of its own is a group of one)."""
-    group_of = list(range(len(problems)))
+def sharing_groups(corners: Sequence[set[int]]) -> list[list[int]]:
+    """The teams to plan together, by their place in ``corners`` (each team's stop corners, as
+    ids in the city graph), in that order: those linked by shared corners, a team with corners
+    of its own a group of one."""
+    group_of = list(range(len(corners)))
 
     def root(k: int) -> int:
         while group_of[k] != k:
             k = group_of[k]
         return k
 
-    for k, problem in enumerate(problems):
+    for k in range(len(corners)):
         for j in range(k):
-            if problem.stop_corners & problems[j].stop_corners:
+            if corners[k] & corners[j]:
                 group_of[root(k)] = root(j)
-    groups: dict[int, list[_Problem]] = {}
-    for k, problem in enumerate(problems):
-        groups.setdefault(root(k), []).append(problem)
+    groups: dict[int, list[int]] = {}
+    for k in range(len(corners)):
+        groups.setdefault(root(k), []).append(k)
     return list(groups.values())
+
+
+def stop_corners(
+    teams: Sequence[Team], networks: dict[str, TeamNetwork], stops: pd.DataFrame
+) -> list[set[int]]:
+    """Per team, its stops' corners as ids in the city graph (what :func:`sharing_groups`
+    takes)."""
+    return [
+        set(
+            networks[t.name]
+            .node_ids[stops.loc[stops["team"] == t.name, "node"].to_numpy(dtype=int)]
+            .tolist()
+        )
+        for t in teams
+    ]
 
 
 def _kept_week(
