@@ -613,7 +613,10 @@ class _Problem:
         )
 
     def routes(
-        self, nights: list[tuple[list[int], np.ndarray]], revision: Revision | None, config
+        self,
+        nights: list[tuple[list[int], np.ndarray]],
+        revision: Revision | None,
+        config: RoutingConfig,
     ) -> list[Route]:
         """The solved ``nights`` as timed routes; a night kept as the revised plan has it, to
         the byte."""
