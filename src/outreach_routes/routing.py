@@ -594,7 +594,6 @@ class _Problem:
             else None
         )
         self.passing = passing
-        self.stop_corners = set(net.node_ids[stop_nodes].tolist())  # ids in the city graph
         nights = self._nights(config, revision, response, team_index, n_weekly)
         keep_bonus = revision.config.keep_bonus if revision is not None else 0.0
         self.week = TeamWeek(
@@ -611,6 +610,11 @@ class _Problem:
             nights=tuple(nights),
             knobs=night_knobs(config, keep_bonus),
         )
+
+    @property
+    def stop_corners(self) -> set[int]:
+        """The corners of the team's stops (its response stops too), as ids in the city graph."""
+        return set(self.week.corner_ids[1 : self.first_corner].tolist())
 
     def routes(
         self,
