@@ -139,9 +139,13 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def dumps_json(data: Any) -> str:
-    """JSON as the project writes it: stable key order, two-space indent, UTF-8 text."""
-    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+def dumps_json(data: Any, *, indent: int | None = 2) -> str:
+    """JSON as the project writes it: strict (NaN and Infinity refused with ``ValueError``, as
+    every strict reader would refuse them), stable key order, UTF-8 text, ``indent`` spaces
+    (``None``: one compact line, with no newline at the end)."""
+    if indent is None:
+        return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def sha256_file(path: Path) -> str:

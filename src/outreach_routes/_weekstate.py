@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._io import code_digest, sha256_file
+from ._io import code_digest, dumps_json, sha256_file
 from .network import NetworkReport, WalkingNetwork
 
 if TYPE_CHECKING:
@@ -112,6 +112,8 @@ def save_state(
         walking = network.edges[["length", "geometry"]].copy()
         if "name" in network.edges:
             walking["name"] = network.edges["name"].map(street_name)
+        if "kind" in network.edges:
+            walking["kind"] = network.edges["kind"]
         walking.to_parquet(folder / EDGES_FILE)
     if network_key is not None:
         meta["network"] = {"key": network_key, "report": network.report.as_dict()}
@@ -121,7 +123,7 @@ def save_state(
         if not _copied(before, folder, files, earlier.get("week"), state.key):
             for name in _STATE_FRAMES:
                 getattr(state, name).to_parquet(target / f"{name}.parquet")
-    (target / "state.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    (target / "state.json").write_text(dumps_json(meta), encoding="utf-8")
 
 
 _STATE_FRAMES = ("cells", "hotspots", "stops", "unplaced")

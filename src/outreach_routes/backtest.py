@@ -271,13 +271,16 @@ def recent_skill(
     week_start: pd.Timestamp,
     weeks: int = 26,
     limits: shapely.Geometry | None = None,
-) -> dict[str, float]:
+) -> dict[str, float] | None:
     """Backtested hit rate and PAI at 5 % of the city over the ``weeks`` before the plan week,
-    for the plan's model and the all-history count, as the weekly plan reports them."""
+    for the plan's model and the all-history count, as the weekly plan reports them; None when
+    those weeks hold no shooting to score."""
     first = (week_start - pd.Timedelta(weeks=weeks)).tz_localize(None)
     last = (week_start - pd.Timedelta(weeks=1)).tz_localize(None)
     scores = backtest_city(config, incidents, test_from=first, test_to=last, limits=limits)
     at5 = summarise(scores[scores["share"] == 0.05]).set_index("model")
+    if at5.empty or not np.isfinite(at5[["hit_rate", "pai"]].to_numpy(dtype=float)).all():
+        return None
     return {
         "weeks": int(at5.at["model", "weeks"]),
         "area_share": 0.05,

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from ._errors import InputDataError
+from ._io import dumps_json
 
 # Arrow's own allocator (mimalloc) keeps about 35 MB more resident than the system's for the
 # Parquet files a plan reads, with no measurable gain in speed here (benchmarks/plan_city.py).
@@ -212,7 +213,6 @@ def where(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other programs.")] = False,
 ) -> None:
     """Which team is nearest, at a given time: ranked by walking time over the streets."""
-    import json
 
     from .schedule import OFF_NETWORK_M, load_schedule, local_time, nearest_teams
 
@@ -226,7 +226,7 @@ def where(
         keys = ("team", "on_shift", "position", "next_stop", "walk_min", "contact")
         keys += ("off_network_m",)
         out = [{**{k: r[k] for k in keys}, "next_shift_start": r["next_shift_start"]} for r in rows]
-        typer.echo(json.dumps(out, indent=2))
+        typer.echo(dumps_json(out), nl=False)
         return
     local = local_time(schedule, when)
     typer.echo(f"{local:%a %d %b %Y %H:%M} ({schedule.timezone.key}), near {near}")
@@ -273,7 +273,6 @@ def streets(
 ) -> None:
     """The street names of the plan's walking network, or its corners near a place or on a
     street: what you need to choose a base or write a corner request."""
-    import json
 
     from .config import load_config
     from .network import list_corners, list_streets, load_network
@@ -308,7 +307,7 @@ def streets(
         payload = table.to_dict(orient="records")
         if point is None and match:
             payload = {"streets": payload, "corners": corners.to_dict(orient="records")}
-        typer.echo(json.dumps(payload, indent=2))
+        typer.echo(dumps_json(payload), nl=False)
         return
     if table.empty:
         typer.echo(f"no {what}" if match or point else "this network has no street names")

@@ -297,6 +297,7 @@ class _Reader:
         self.path = path
         self.base = path.parent
         self.problems: list[str] = []
+        self.crs_unfit = 0  # 1 + the index of a [city] crs problem still to be given its hint
 
     def plan(self, raw: dict[str, Any]) -> PlanConfig | None:
         known = {
@@ -346,6 +347,8 @@ class _Reader:
         territories = self.build(
             TerritoryConfig, raw.get("territories"), "[territories]", paths={"path"}
         )
+        if city is not None and territories is not None and self.crs_unfit:
+            self.problems[self.crs_unfit - 1] += _crs_hint(territories.path)
         hotspots = self.build(
             HotspotConfig, raw.get("hotspots", {}), "[hotspots]", tuples={"bandwidth_m"}
         )
@@ -514,9 +517,10 @@ class _Reader:
         unit = crs.axis_info[0].unit_name if crs.axis_info else ""
         if not crs.is_projected or unit not in ("metre", "meter"):
             self.problems.append(
-                f"[city] `crs`: {city.crs} must be a projected CRS in metres, "
-                "e.g. the city's UTM zone such as 'EPSG:32618'"
+                f"[city] `crs`: {city.crs} must be a projected CRS in metres, such as the "
+                "city's UTM zone"
             )
+            self.crs_unfit = len(self.problems)  # the hint is added once territories are read
 
     def teams(self, raw: Any) -> tuple[TeamConfig, ...] | None:
         if not raw:
@@ -600,6 +604,38 @@ class _Reader:
             and -180 <= value[1] <= 180
         )
         if not ok:
-            self.problems.append(f"{where} `{key}`: {value!r} must be [lat, lon] in degrees")
+            hint = ""
+            if _swapped_pair(value):
+                hint = f": it looks swapped (longitude first); write [{value[1]}, {value[0]}]"
+            self.problems.append(f"{where} `{key}`: {value!r} must be [lat, lon] in degrees{hint}")
             return None
         return (float(value[0]), float(value[1]))
+
+
+def _crs_hint(territories: Path) -> str:
+    """The CRS to use, from where the territories file lies: "; the UTM zone of this city
+    (45.5150, -122.6600 (lat, lon)) is 'EPSG:32610'" (empty when the file cannot be read: its
+    own problem is reported when the plan reads it)."""
+    from ._io import read_vector
+    from .projection import suggestion
+
+    try:
+        west, south, east, north = (
+            read_vector(territories, what="territories").to_crs("EPSG:4326").total_bounds
+        )
+    except Exception:  # any unreadable file: no hint here; its own problem comes later
+        return ""
+    return f"; {suggestion((west + east) / 2, (south + north) / 2)}"
+
+
+def _swapped_pair(value: Any) -> bool:
+    """Whether ``[lat, lon]`` was written ``[lon, lat]``: the first number is no latitude, both
+    read the other way round are."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int | float) for v in value)
+        and not -90 <= value[0] <= 90
+        and -90 <= value[1] <= 90
+        and -180 <= value[0] <= 180
+    )

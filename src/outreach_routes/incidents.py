@@ -74,6 +74,7 @@ def load_incidents(
     crs: str,
     timezone: str,
     area: shapely.Geometry | None = None,
+    area_name: str = "the city limits",
     now: pd.Timestamp | None = None,
 ) -> IncidentTable:
     """Read the incidents file named in the config.
@@ -89,7 +90,9 @@ def load_incidents(
     area
         The study area (city limits) in ``crs``. Points farther than ``max_outside_m`` from it
         are rejected; points that fall inside once latitude and longitude are swapped are
-        swapped back.
+        swapped back. When no row lands near it, the file is refused, with where they landed.
+    area_name
+        What ``area`` is, for the rejects' reason.
     now
         Dates after this are rejected as in the future (default: the current time).
 
@@ -120,7 +123,9 @@ def load_incidents(
     numbers = _Numbers(frame, config, path, columns, notes)
     coordinates = [columns[k] for k in ("lat", "lon", "x", "y") if columns[k]]
     if columns["coords"] and all(c in frame for c in coordinates):
-        problems += _guess_coordinates(columns, config, path, numbers, notes)
+        problems += _guess_coordinates(
+            columns, config, path, numbers, notes, _export_crs(area, crs)
+        )
     if problems:
         raise InputDataError(*problems)
     rows_read = len(frame)
@@ -145,10 +150,11 @@ def load_incidents(
     points = points.to_crs(crs)
     if area is not None:
         points = _fix_swapped(points, area, config, notes)
-        reject(
-            _outside(points, area, config.max_outside_m),
-            f"more than {config.max_outside_m:g} m outside the study area",
-        )
+        outside = _outside(points, area, config.max_outside_m)
+        located = reasons.isna() & points.notna() & ~points.is_empty
+        if located.any() and not (located & ~outside).any():
+            raise InputDataError(_none_inside(points[located], area, area_name, config, columns))
+        reject(outside, f"more than {config.max_outside_m:g} m outside {area_name}")
 
     date_text = frame[columns["date"]].astype("string").str.strip()
     occurred = _dates(frame[columns["date"]], config, timezone)
@@ -344,8 +350,10 @@ def _guess_coordinates(
     path: Path,
     numbers: _Numbers,
     notes: list[str],
+    example_crs: str,
 ) -> list[str]:
-    """Settle degrees or projected from the finite values, say what was seen, or the problem."""
+    """Settle degrees or projected from the finite values, say what was seen, or the problem
+    (``example_crs`` says which CRS an export of this city is likely in)."""
     kind = columns["coords"]
     if kind == "geometry":
         return []
@@ -375,8 +383,8 @@ def _guess_coordinates(
     if columns["coords"] == "x/y":
         if not config.source_crs:
             return [
-                f"{path}: projected x/y columns `{a}`, `{b}` need `source_crs` in [incidents], "
-                "e.g. 'EPSG:2272' (the CRS the city exports in)"
+                f"{path}: projected x/y columns `{a}`, `{b}` need `source_crs` in [incidents]: "
+                f"the CRS the city exports in ({example_crs})"
             ]
         return []
     lat, lon = first, second
@@ -387,7 +395,7 @@ def _guess_coordinates(
             f"{path}: `{a}`/`{b}` hold values like {example} "
             f"({int(out.sum())} of {int(both.sum())} rows with finite numbers are outside "
             "latitude ±90 / longitude ±180), which are not degrees: these look like projected "
-            "coordinates; set `x_column`, `y_column` and `source_crs` (e.g. 'EPSG:2272') in "
+            f"coordinates; set `x_column`, `y_column` and `source_crs` ({example_crs}) in "
             "[incidents]"
         ]
     return []
@@ -522,3 +530,45 @@ def _group_victims(victims: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         victims["occurred_at"].dt.tz
     )
     return incidents.sort_values(["occurred_at", "incident_id"], ignore_index=True)
+
+
+def _export_crs(area: shapely.Geometry | None, crs: str) -> str:
+    """The CRS a city's projected export is likely in, as a hint: its State Plane zone where
+    pyproj's database has one for the city's centre (``area``, in ``crs``)."""
+    if area is None or area.is_empty:
+        return "such as the city's State Plane zone"
+    from .projection import state_plane_crs
+
+    centre = gpd.GeoSeries([area.centroid], crs=crs).to_crs("EPSG:4326").iloc[0]
+    zones = state_plane_crs(round(centre.x, 2), round(centre.y, 2))
+    if not zones:
+        return "the local projection the export names"
+    return "here most likely " + " or ".join(f"'{code}' ({name})" for code, name in zones[:2])
+
+
+def _none_inside(
+    points: gpd.GeoSeries,
+    area: shapely.Geometry,
+    area_name: str,
+    config: IncidentConfig,
+    columns: dict[str, str | None],
+) -> str:
+    """Why no incident is used: every located row lies outside the city, and where they are."""
+    wgs = points.to_crs("EPSG:4326")
+    finite = np.isfinite(wgs.x) & np.isfinite(wgs.y)
+    landed = (
+        f"the points landed around {wgs.y[finite].median():.4f}, {wgs.x[finite].median():.4f} "
+        "(lat, lon)"
+        if finite.any()
+        else "the points could not be placed on the globe"
+    )
+    centre = gpd.GeoSeries([area.centroid], crs=points.crs).to_crs("EPSG:4326").iloc[0]
+    if columns["coords"] == "x/y":
+        fix = f"check `source_crs` = {config.source_crs!r} in [incidents]"
+    else:
+        fix = "check the latitude and longitude columns in [incidents] and the city's streets"
+    return (
+        f"{config.path}: no incident inside the city: all {len(points):,} located rows lie more "
+        f"than {config.max_outside_m:g} m outside {area_name}, which is around "
+        f"{centre.y:.4f}, {centre.x:.4f}; {landed}. {fix.capitalize()}"
+    )

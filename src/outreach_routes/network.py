@@ -27,6 +27,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
@@ -40,6 +41,7 @@ from .config import NetworkConfig
 __all__ = [
     "NetworkReport",
     "WalkingNetwork",
+    "crs_notes",
     "graph_frames",
     "graph_from_centerlines",
     "load_network",
@@ -47,6 +49,7 @@ __all__ = [
     "list_corners",
     "list_streets",
     "osm_not_walked",
+    "way_kind",
     "walkable_centerlines",
 ]
 
@@ -96,6 +99,25 @@ _OSM_KINDS = (
     "route",
     "place",
 )
+
+
+# What a walker calls an unnamed way, by its OpenStreetMap tags (:func:`way_kind`).
+_PATH_HIGHWAYS = frozenset(
+    {"footway", "path", "steps", "pedestrian", "cycleway", "bridleway", "track", "corridor"}
+)
+_SERVICE_KINDS = {"alley": "alley", "parking_aisle": "parking aisle", "driveway": "driveway"}
+
+
+def way_kind(highway: object, service: object = None) -> str:
+    """What a walker calls a way of these OpenStreetMap tags when it has no name: ``"alley"``,
+    ``"parking aisle"``, ``"driveway"``, ``"service road"``, ``"path"`` (footways, steps, park
+    paths) or ``"street"``; lists (merged ways) are read by their first value."""
+    highway, service = _first(highway), _first(service)
+    if highway == "service":
+        return _SERVICE_KINDS.get(service or "", "service road")
+    if highway in _PATH_HIGHWAYS:
+        return "path"
+    return "street"
 
 
 def osm_not_walked(tags: Mapping[str, str]) -> str | None:
@@ -175,6 +197,41 @@ class WalkingNetwork:
     @cached_property
     def graph(self) -> nx.MultiDiGraph:
         return _graph_with_frames(self.nodes, self.edges, str(self.edges.crs))
+
+    @cached_property
+    def extent(self) -> shapely.Geometry:
+        """Where the walking network lies: the convex hull of its corners, in its CRS."""
+        return shapely.MultiPoint(self.nodes[["x", "y"]].to_numpy()).convex_hull
+
+    @cached_property
+    def centre(self) -> tuple[float, float]:
+        """The network's centre as ``(lon, lat)`` in degrees."""
+        return _lonlat(self.extent.centroid, str(self.nodes.crs))
+
+
+def _lonlat(point: shapely.Point, crs: str) -> tuple[float, float]:
+    centre = gpd.GeoSeries([point], crs=crs).to_crs("EPSG:4326").iloc[0]
+    return float(centre.x), float(centre.y)
+
+
+def crs_notes(crs: str, extent: shapely.Geometry) -> list[str]:
+    """A warning when the city's CRS (``[city] crs``) is meant for another part of the world
+    than the walking network in ``extent`` (in that CRS): distances there are stretched."""
+    from .projection import crs_fits, suggestion
+
+    lon, lat = _lonlat(extent.centroid, crs)
+    if "Pseudo-Mercator" in CRS.from_user_input(crs).name:
+        return [
+            f"warning: [city] crs {crs} (web Mercator) stretches distances "
+            f"{1 / np.cos(np.radians(lat)):.2f} times at this latitude: walks and radii come out "
+            f"short; {suggestion(lon, lat)}"
+        ]
+    if crs_fits(crs, lon, lat):
+        return []
+    return [
+        f"warning: [city] crs {crs} is meant for another part of the world than the streets, "
+        f"whose distances it stretches; {suggestion(lon, lat)}"
+    ]
 
 
 def load_network(config: NetworkConfig, *, crs: str) -> tuple[nx.MultiDiGraph, NetworkReport]:
@@ -434,6 +491,7 @@ def _from_osm_graph(
     for _, _, data in kept.edges(data=True):
         if isinstance(data.get("name"), list):
             data["name"] = data["name"][0]
+        data["kind"] = way_kind(data.get("highway"), data.get("service"))
     report = NetworkReport(
         source=source,
         segments_read=ways_read if ways_read is not None else edges_read,

@@ -47,7 +47,7 @@ from .config import PlanConfig, load_config
 from .corners import network_corners
 from .hotspots import find_hotspots, has_times_of_day, hotspot_row, hourly_risk, risk_cells
 from .incidents import IncidentTable, load_incidents
-from .network import NetworkReport, WalkingNetwork, load_walking_network
+from .network import NetworkReport, WalkingNetwork, crs_notes, load_walking_network
 from .requests import load_requests, locate_corners
 from .routing import (
     Revision,
@@ -446,17 +446,6 @@ def _gather(
             problems.extend(exc.problems)
             return None
 
-    with stage("incidents"):
-        limits = check(lambda: read_city_limits(config.city))
-        table = incidents or check(
-            lambda: load_incidents(config.incidents, crs=crs, timezone=tz, area=limits)
-        )
-    if table is not None:
-        notes += table.notes
-        if week_of is None:
-            week_of = (table.incidents["occurred_at"].max() + pd.Timedelta(days=7)).date()
-    week_start = week_start_for(week_of or dt.date.today(), tz)
-    week_end = (week_start + pd.Timedelta(days=6)).date()
     with stage("network"):
         if isinstance(network, tuple):
             network = WalkingNetwork.of(*network)
@@ -466,7 +455,30 @@ def _gather(
         loaded = network or check(lambda: load_walking_network(config.network, crs=crs))
         if loaded is not None:
             nodes, edges = loaded.nodes, loaded.edges
-            notes += loaded.report.summary()
+            notes += loaded.report.summary() + crs_notes(crs, loaded.extent)
+    with stage("incidents"):
+        limits = check(lambda: read_city_limits(config.city))
+        area_name = "the city limits ([city] limits)"
+        if limits is None and config.city.limits is None and loaded is not None:
+            # Without limits the city is where its streets are: a row geocoded 20 km away must
+            # not stretch the risk grid over the countryside.
+            limits, area_name = loaded.extent, "the street network's extent (no [city] limits)"
+            notes.append(
+                f"no [city] limits: the city is the walking network's extent "
+                f"({_km2(limits.area)} km²); shootings more than "
+                f"{config.incidents.max_outside_m:g} m outside it are rejected"
+            )
+        table = incidents or check(
+            lambda: load_incidents(
+                config.incidents, crs=crs, timezone=tz, area=limits, area_name=area_name
+            )
+        )
+    if table is not None:
+        notes += table.notes
+        if week_of is None:
+            week_of = (table.incidents["occurred_at"].max() + pd.Timedelta(days=7)).date()
+    week_start = week_start_for(week_of or dt.date.today(), tz)
+    week_end = (week_start + pd.Timedelta(days=6)).date()
     with stage("teams"):
         placed = check(lambda: load_teams(config, week_start=week_start))
         networks: dict[str, TeamNetwork] = {}
@@ -1212,3 +1224,9 @@ def validate_inputs(config_path: str | Path | None = None) -> tuple[list[str], l
             for row in inputs.not_located.itertuples()
         ]
     return problems, notes
+
+
+def _km2(square_metres: float) -> str:
+    """An area for a note: "9.8" km², "0.09" for a small one."""
+    km2 = square_metres / 1e6
+    return f"{km2:,.1f}" if km2 >= 1 else f"{km2:.2f}"

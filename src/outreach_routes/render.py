@@ -44,7 +44,7 @@ import numpy as np
 import shapely
 
 from ._assets import assets_dir, inline_assets
-from ._io import code_digest, sha256_file
+from ._io import code_digest, dumps_json, sha256_file
 from .routing import pretty_street
 from .schedule import corner_visits, route_track
 
@@ -291,7 +291,8 @@ def overview_map(
     fmap = _base_map(document, streets)
     colours = _team_colours(document)
     _hotspot_layer(document, show=True).add_to(fmap)
-    _risk_scale(document).add_to(fmap)
+    if document["hotspots"]["features"]:
+        _risk_scale(document).add_to(fmap)
     _territories(document).add_to(fmap)
     _zones(document).add_to(fmap)
     _requests(plan, document).add_to(fmap)
@@ -665,6 +666,8 @@ def _risk_scale(document: dict[str, Any]) -> branca.colormap.LinearColormap:
 
 
 def _hotspot_layer(document: dict[str, Any], *, show: bool) -> folium.FeatureGroup:
+    if not document["hotspots"]["features"]:
+        return folium.FeatureGroup(name="Hotspots (none this week)", show=show)
     scale = _risk_scale(document)
     layer = folium.FeatureGroup(name="Hotspots (risk)", show=show)
     folium.GeoJson(
@@ -953,7 +956,7 @@ def _time_slider(fmap: folium.Map, document: dict[str, Any], colours: dict[str, 
             )
         name = next(r["team"] for r in routes if r["slug"] == slug)
         teams.append({"name": name, "colour": colour, "tracks": tracks})
-    data = json.dumps({"ticks": ticks, "teams": teams}, separators=(",", ":"))
+    data = dumps_json({"ticks": ticks, "teams": teams}, indent=None)
     data = data.replace("</", "<\\/")  # nothing in the data can close the script element
     fmap.get_root().html.add_child(
         folium.Element(

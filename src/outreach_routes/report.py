@@ -18,7 +18,6 @@ only one of them was sent, and is never counted outside the shift.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import InputDataError
-from ._io import write_text_atomic
+from ._io import dumps_json, write_text_atomic
 from .schedule import _step_metres
 
 __all__ = [
@@ -193,7 +192,7 @@ def write_report(
     out = runs / "reports" / week / "report.json"
     with run_lock(runs):
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out, json.dumps(figures, indent=1, ensure_ascii=False) + "\n")
+        write_text_atomic(out, dumps_json(figures, indent=1))
         write_text_atomic(out.with_name("report.html"), page)
     return out
 
@@ -316,7 +315,7 @@ def write_public(runs_dir: Path, today: dt.date, db: Path | None = None) -> Path
     out = runs / "reports" / "public" / "summary.json"
     with run_lock(runs):
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out, json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+        write_text_atomic(out, dumps_json(summary, indent=1))
         write_text_atomic(out.with_name("summary.html"), public_page(summary))
     return out
 

@@ -45,7 +45,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from ._io import code_digest, read_city_limits, write_text_atomic
+from ._io import code_digest, dumps_json, read_city_limits, write_text_atomic
 from .config import PlanConfig, load_config
 from .hotspots import make_grid
 from .incidents import IncidentTable, load_incidents
@@ -136,7 +136,7 @@ def route_backtest(
     def keep(week: str, rows: list[dict[str, Any]]) -> None:
         done[week] = rows
         if cache is not None:
-            write_text_atomic(cache / f"{week}.json", json.dumps(rows))
+            write_text_atomic(cache / f"{week}.json", dumps_json(rows, indent=None))
 
     if todo and serial:
         for i, week in enumerate(todo, start=1):

@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd
@@ -78,6 +80,14 @@ class TeamNetwork:
     base: int  # local node nearest the team's base
     # Per local node, the named streets that meet there, most segments first ("" never).
     streets: tuple[tuple[str, ...], ...] = ()
+    # Per local node, what its unnamed ways are ("alley", "path", ...; network.way_kind), "" where
+    # every way there has a name.
+    kinds: tuple[str, ...] = ()
+
+    @cached_property
+    def has_names(self) -> bool:
+        """Whether any street of the network has a name (a centerline file may have none)."""
+        return any(self.streets)
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,7 @@ def team_network(
     geometry = dict(zip(pairs, coords, strict=True))
     raw_names = sub["name"].to_numpy()[best] if "name" in sub else [None] * len(pairs)
     names = dict(zip(pairs, (street_name(n) for n in raw_names), strict=True))
+    raw_kinds = sub["kind"].to_numpy()[best] if "kind" in sub else ["street"] * len(pairs)
     kept_ids = node_ids[inside]
     xy = nodes.loc[kept_ids, ["x", "y"]].to_numpy(dtype=float)
     degree = np.bincount(np.concatenate([bu, bv]), minlength=m) // 2
@@ -206,6 +217,7 @@ def team_network(
         corners=np.flatnonzero(degree >= 3),
         base=base,
         streets=_streets_at(names, m),
+        kinds=_unnamed_kinds(names, raw_kinds, m),
     )
 
 
@@ -287,6 +299,23 @@ def _streets_at(names: dict[tuple[int, int], str], n: int) -> tuple[tuple[str, .
     return tuple(at.get(i, ()) for i in range(n))
 
 
+def _unnamed_kinds(
+    names: dict[tuple[int, int], str], kinds: Iterable[object], n: int
+) -> tuple[str, ...]:
+    """What the unnamed ways at each node ``0..n-1`` are, the most frequent there first ("alley"
+    before "path" on a tie); "" where no unnamed way meets the node."""
+    counts: dict[int, Counter[str]] = {}
+    for ((i, _j), name), kind in zip(names.items(), kinds, strict=True):
+        if not name:
+            counts.setdefault(i, Counter())[
+                kind if isinstance(kind, str) and kind else "street"
+            ] += 1
+    return tuple(
+        min(counts[i], key=lambda k, c=counts[i]: (-c[k], k)) if i in counts else ""
+        for i in range(n)
+    )
+
+
 def streets_meeting(ends: Iterable[tuple[Hashable, str]]) -> dict[Hashable, tuple[str, ...]]:
     """The named streets at each node, from ``(node, street name)`` for each edge leaving it:
     the street with most segments there first, then by name. Nameless edges ("") count none."""
@@ -303,16 +332,28 @@ def corner_name(net: TeamNetwork, node: int, *, search_m: float = 300.0) -> str 
 
     ``"8th St & Adeline St"`` where two named streets meet; ``"on 8th St, 40 m from Adeline
     St"`` where only one passes (the nearest node within ``search_m`` with another street);
-    ``"on 8th St"`` with none near; ``None`` where no named street touches the node (a network
-    without names, such as Philadelphia's centerlines).
+    ``"on 8th St"`` with none near; where only unnamed ways meet, what they are and the nearest
+    named street: ``"unnamed alley, 60 m from Parsons Ave"`` (``"unnamed path"`` ... without
+    the street when none is within ``search_m``); ``None`` only in a network without any street
+    names (such as Philadelphia's centerlines). Never NaN.
     """
     streets = net.streets[node] if net.streets else ()
     if len(streets) >= 2:
         return f"{pretty_street(streets[0])} & {pretty_street(streets[1])}"
-    if not streets:
+    if not streets and not net.has_names:
         return None
-    name = streets[0]
     gaps = np.hypot(*(net.xy - net.xy[node]).T)
+    if not streets:
+        kind = (net.kinds[node] if net.kinds else "") or "street"
+        near = next(
+            (i for i in np.argsort(gaps, kind="stable") if gaps[i] <= search_m and net.streets[i]),
+            None,
+        )
+        if near is None:
+            return f"unnamed {kind}"
+        metres = max(round(gaps[near], -1), 10)
+        return f"unnamed {kind}, {metres:.0f} m from {pretty_street(net.streets[near][0])}"
+    name = streets[0]
     others = [i for i in np.argsort(gaps, kind="stable") if gaps[i] <= search_m]
     for i in others:
         other = next((s for s in net.streets[i] if s != name), None)

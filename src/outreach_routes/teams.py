@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -90,7 +92,7 @@ def load_teams(
             f"the file has {', '.join(map(str, areas.columns))}"
         )
     by_name = {str(k): g for k, g in zip(areas[source.name_column], areas.geometry, strict=True)}
-    zones, problems = _zones(config, week_start=week_start)
+    zones, problems = _zones(config, week_start=week_start, areas=areas.union_all())
     teams, slugs = [], set()
     for team_config in config.teams:
         wanted = team_config.territory
@@ -109,11 +111,7 @@ def load_teams(
         lat, lon = team_config.base
         base = gpd.GeoSeries([shapely.Point(lon, lat)], crs="EPSG:4326").to_crs(crs).iloc[0]
         if not territory.buffer(source.edge_tolerance_m).contains(base):
-            gap = territory.distance(base)
-            problems.append(
-                f"team {team_config.name!r}: base {lat:.5f}, {lon:.5f} lies {gap:,.0f} m outside "
-                f"territory {team_config.territory!r}; move `base` inside it (as [lat, lon])"
-            )
+            problems.append(_base_outside(team_config, territory, base, crs, source))
             continue
         applies = zones[
             zones["teams"].map(lambda names, n=team_config.name: not names or n in names)
@@ -134,8 +132,44 @@ def load_teams(
     return teams, territories, zones
 
 
-def _zones(config: PlanConfig, *, week_start: pd.Timestamp) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """The no-go zones in force in the week, and a problem per zone naming unknown teams."""
+def _base_outside(
+    team: TeamConfig, territory: shapely.Geometry, base: shapely.Point, crs: str, source: Any
+) -> str:
+    """Why a team's base is refused: outside its territory, or written the wrong way round."""
+    lat, lon = team.base
+    where = f"team {team.name!r}: base {lat:.5f}, {lon:.5f}"
+    if _within_after_swap([(lon, lat)], territory.buffer(source.edge_tolerance_m), crs):
+        return (
+            f"{where} looks swapped (longitude first): outside territory {team.territory!r} as "
+            f"written, inside it the other way round; write `base = [{lon:.6g}, {lat:.6g}]` "
+            "(latitude first)"
+        )
+    gap = territory.distance(base)
+    return (
+        f"{where} lies {gap:,.0f} m outside territory {team.territory!r}; move `base` inside it "
+        "(as [lat, lon])"
+    )
+
+
+def _within_after_swap(
+    lonlat: Sequence[tuple[float, float]], area: shapely.Geometry, crs: str
+) -> bool:
+    """Whether points given as ``(lon, lat)`` land in ``area`` (in ``crs``) once each pair's two
+    numbers are exchanged (any of them: a no-go zone may reach past the territories): a place
+    written in the wrong order."""
+    if not all(abs(lon) <= 90 for lon, _lat in lonlat):
+        return False
+    turned = gpd.GeoSeries(
+        [shapely.Point(lat, lon) for lon, lat in lonlat], crs="EPSG:4326"
+    ).to_crs(crs)
+    return bool(shapely.intersects(area, turned.to_numpy()).any())
+
+
+def _zones(
+    config: PlanConfig, *, week_start: pd.Timestamp, areas: shapely.Geometry
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """The no-go zones in force in the week, and a problem per zone naming unknown teams or
+    written with its corners as [lat, lon]."""
     names = {t.name for t in config.teams}
     rows, problems = [], []
     for zone in config.no_go_zones:
@@ -144,6 +178,18 @@ def _zones(config: PlanConfig, *, week_start: pd.Timestamp) -> tuple[gpd.GeoData
             problems.append(
                 f"no-go zone {zone.name!r}: teams {sorted(unknown)} are not in [[teams]]; "
                 f"known teams: {', '.join(sorted(names))}"
+            )
+            continue
+        corners = [tuple(c) for c in zone.polygon]
+        placed = gpd.GeoSeries([shapely.Polygon(corners)], crs="EPSG:4326").to_crs(config.city.crs)
+        if not placed.intersects(areas).iloc[0] and _within_after_swap(
+            corners, areas, config.city.crs
+        ):
+            fixed = ", ".join(f"[{lat:.6g}, {lon:.6g}]" for lon, lat in corners)
+            problems.append(
+                f"no-go zone {zone.name!r}: its corners look swapped ([lat, lon]): the polygon "
+                f"lies outside every territory as written, inside them the other way round; "
+                f"write `polygon = [{fixed}]` (longitude first)"
             )
             continue
         if zone.until is not None and zone.until < week_start.date():
