@@ -126,7 +126,7 @@ def test_swapped_latitude_and_longitude_are_swapped_back(tmp_path, area):
 def test_points_far_outside_the_study_area_are_rejected(tmp_path, area):
     pittsburgh = "B1,2022-12-29 20:11:00,40.4406,-79.9959"
     table = load(write(tmp_path, HEADER + "\n".join([GOOD[0], pittsburgh])), area=area)
-    assert reasons(table) == {2: "more than 2000 m outside the study area"}
+    assert reasons(table) == {2: "more than 2000 m outside the city limits ([city] limits)"}
 
 
 def test_projected_values_in_lat_lon_columns(tmp_path):

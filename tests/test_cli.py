@@ -63,7 +63,7 @@ def test_validate_clean_config_exits_0():
     assert result.returncode == 0, result.stderr
     assert "ready to plan" in result.stdout
     assert "note: request M07 ignored: expired" in result.stderr
-    assert "rejected: more than 2000 m outside the study area" in result.stderr
+    assert "rejected: more than 2000 m outside the city limits ([city] limits)" in result.stderr
 
 
 def test_validate_reports_every_problem_at_once(tmp_path):

@@ -75,7 +75,7 @@ def test_minneapolis_gva_export_is_filtered_and_requests_matched(minneapolis_dir
         reason = line.split(",", 2)[2]
         reasons[reason] = reasons.get(reason, 0) + 1
     assert reasons["excluded by the [incidents] filter on `incident_characteristics`"] > 100
-    assert reasons["more than 2000 m outside the study area"] > 10
+    assert reasons["more than 2000 m outside the city limits ([city] limits)"] > 10
     # Corner requests ("W Broadway & Emerson Ave N") were placed and served.
     assert {"M01", "M02", "M04"} <= set(plan_json["requests"]["served"])
     unserved = {r["request_id"]: r["reason"] for r in plan_json["unserved_requests"]}

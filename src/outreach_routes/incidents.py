@@ -74,7 +74,7 @@ def load_incidents(
     crs: str,
     timezone: str,
     area: shapely.Geometry | None = None,
-    area_name: str = "the city limits",
+    area_name: str = "the city limits ([city] limits)",
     now: pd.Timestamp | None = None,
 ) -> IncidentTable:
     """Read the incidents file named in the config.
