@@ -32,14 +32,13 @@ import pandas as pd
 import shapely
 
 from ._io import code_digest, dumps_json, sha256_file
-from .network import NetworkReport, WalkingNetwork
+from .network import EDGES_FILE, NODES_FILE, NetworkReport, WalkingNetwork, write_network_files
+from .network import network_key as streets_key
 
 if TYPE_CHECKING:
     from .config import PlanConfig
 
 STATE_DIR = "state"
-NODES_FILE, EDGES_FILE = "network_nodes.parquet", "network_edges.parquet"
-_LIBRARIES = ("geopandas", "shapely", "scikit-learn", "scipy", "numpy", "pandas", "pyproj")
 
 
 @dataclass(frozen=True)
@@ -57,14 +56,8 @@ class WeekState:
 
 
 def network_key(config: PlanConfig) -> str | None:
-    """The walking graph's key; None for a download (``[network] place``), which may change,
-    or a street file that is not there (the network stage says so)."""
-    if config.network.path is None or not config.network.path.is_file():
-        return None
-    digest = hashlib.sha256(code_digest(_LIBRARIES).encode())
-    digest.update(repr((config.network, config.city.crs)).encode())
-    digest.update(sha256_file(config.network.path).encode())
-    return digest.hexdigest()
+    """The walking graph's key (:func:`outreach_routes.network.network_key`)."""
+    return streets_key(config.network, config.city.crs)
 
 
 def week_key(
@@ -75,6 +68,7 @@ def week_key(
     if streets is None:
         return None
     digest = hashlib.sha256(streets.encode())
+    digest.update(code_digest(("scikit-learn", "scipy", "numpy")).encode())
     # The incident file's path changes with each nightly export; the incidents used are hashed.
     same = replace(config, source=None, incidents=replace(config.incidents, path=None))
     digest.update(repr(same).encode())
@@ -100,21 +94,13 @@ def save_state(
     What ``before`` (the folder this run replaces) holds under the same key is copied, not
     written again: a nightly re-plan that read it back saves 0.3 s, and the bytes are the same.
     """
-    from .routing import street_name
-
     target = folder / STATE_DIR
     target.mkdir()
     earlier = _meta(before) if before is not None else {}
     meta: dict[str, Any] = {}
     network_files = (NODES_FILE, EDGES_FILE)
     if not _copied(before, folder, network_files, earlier.get("network"), network_key):
-        network.nodes[["x", "y", "geometry"]].to_parquet(folder / NODES_FILE)
-        walking = network.edges[["length", "geometry"]].copy()
-        if "name" in network.edges:
-            walking["name"] = network.edges["name"].map(street_name)
-        if "kind" in network.edges:
-            walking["kind"] = network.edges["kind"]
-        walking.to_parquet(folder / EDGES_FILE)
+        write_network_files(network, folder)
     if network_key is not None:
         meta["network"] = {"key": network_key, "report": network.report.as_dict()}
     if state is not None:

@@ -100,6 +100,21 @@ class RequestConfig:
     prize_per_priority: float = 20.0
 
 
+# Ways a program may leave out by name ([network] exclude), by what they are in OpenStreetMap.
+EXCLUDABLE = {
+    "alley": "service roads tagged service=alley",
+    "parking_aisle": "service roads tagged service=parking_aisle",
+    "driveway": "service roads tagged service=driveway",
+    "service": "every highway=service way (alleys, parking aisles and driveways included)",
+    "footway": "highway=footway (sidewalks drawn apart, crossings, paths through blocks)",
+    "steps": "highway=steps",
+    "park_paths": (
+        "footways, paths, steps, tracks and cycleways inside a park, garden, playground or "
+        "nature reserve (leisure=park ...) of the extract"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """The street centerline file and the rule that keeps what people walk on."""
@@ -115,6 +130,7 @@ class NetworkConfig:
     drop_name_pattern: str | None = None
     speed_column: str | None = None
     drop_speed_at_least: float | None = None
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -342,8 +358,14 @@ class _Reader:
             raw.get("network"),
             "[network]",
             paths={"path"},
-            tuples={"drop_classes", "local_classes"},
+            tuples={"drop_classes", "local_classes", "exclude"},
         )
+        unknown = [n for n in network.exclude if n not in EXCLUDABLE] if network else []
+        if unknown:
+            self.problems.append(
+                f"[network] `exclude`: {', '.join(map(repr, unknown))} unknown; use any of "
+                f"{', '.join(EXCLUDABLE)} (docs/config.md says what each leaves out)"
+            )
         territories = self.build(
             TerritoryConfig, raw.get("territories"), "[territories]", paths={"path"}
         )

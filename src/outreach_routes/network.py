@@ -10,13 +10,18 @@ on, and only the largest connected piece. A report says what was dropped.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 import re
+import shutil
 import socket
 import tempfile
 import weakref
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -27,13 +32,13 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Geod
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
 from ._errors import InputDataError
-from ._io import read_vector
-from .config import NetworkConfig
+from ._io import code_digest, dumps_json, read_vector, sha256_file
+from .config import EXCLUDABLE, NetworkConfig
 
 # osmnx is imported where an OpenStreetMap extract, a GraphML or a download is read: a plan from
 # a centerline file never needs it, nor the matplotlib it loads (0.2 s and 27 MB).
@@ -258,9 +263,103 @@ def load_network(config: NetworkConfig, *, crs: str) -> tuple[nx.MultiDiGraph, N
     return walking.graph, walking.report
 
 
-def load_walking_network(config: NetworkConfig, *, crs: str) -> WalkingNetwork:
+def load_walking_network(config: NetworkConfig, *, crs: str, cache: bool = True) -> WalkingNetwork:
     """:func:`load_network` as frames: the graph is built from a centerline file only when
-    ``.graph`` is asked for; an OpenStreetMap extract, a GraphML or a download is read as one."""
+    ``.graph`` is asked for; an OpenStreetMap extract, a GraphML or a download is read as one.
+
+    With ``cache``, a network built from a file is kept under ``[network] cache_dir`` (by
+    default :func:`default_cache_dir`) in a folder named by :func:`network_key`, and read back
+    from there while the file, the ``[network]`` settings, the CRS and this package's code are
+    the same. The folder is safe to delete; a cache that cannot be written is skipped.
+    """
+    key = network_key(config, crs) if cache else None
+    folder = (config.cache_dir or default_cache_dir()) / "networks" / key if key else None
+    if folder is not None:
+        cached = read_network(folder)
+        if cached is not None:
+            return cached
+    walking = _build_walking_network(config, crs)
+    if folder is not None:
+        # A read-only or full disk, or another run writing it first: the next run builds it.
+        with contextlib.suppress(OSError):
+            write_network(walking, folder)
+    return walking
+
+
+def default_cache_dir() -> Path:
+    """Where built networks are kept without ``[network] cache_dir``:
+    ``$XDG_CACHE_HOME/outreach-routes`` (``~/.cache/outreach-routes``)."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "outreach-routes"
+
+
+# What a network built from a file depends on, besides the file, the settings and this package.
+_NETWORK_LIBRARIES = ("geopandas", "shapely", "pyproj", "osmnx", "osmium", "networkx", "pandas")
+
+
+def network_key(config: NetworkConfig, crs: str) -> str | None:
+    """A SHA-256 of everything a walking network is built from: the street file's bytes, the
+    ``[network]`` settings (less ``cache_dir``), the CRS, this package's source and the
+    libraries' versions. None for a download (``place``), which may change, or a file that is
+    not there (loading it says so)."""
+    if config.path is None or not config.path.is_file():
+        return None
+    digest = hashlib.sha256(code_digest(_NETWORK_LIBRARIES).encode())
+    digest.update(repr((replace(config, cache_dir=None), crs)).encode())
+    digest.update(sha256_file(config.path).encode())
+    return digest.hexdigest()
+
+
+NODES_FILE, EDGES_FILE, REPORT_FILE = (
+    "network_nodes.parquet",
+    "network_edges.parquet",
+    "network.json",
+)
+
+
+def write_network(network: WalkingNetwork, folder: Path) -> None:
+    """Save a walking network's files (:func:`write_network_files`) and report into ``folder``,
+    which appears whole or not at all."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        write_network_files(network, staging)
+        (staging / REPORT_FILE).write_text(dumps_json(network.report.as_dict()), "utf-8")
+        staging.replace(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_network_files(network: WalkingNetwork, folder: Path) -> None:
+    """The network's nodes (x, y, geometry) and edges (length, geometry, name, kind) as
+    ``network_nodes.parquet`` and ``network_edges.parquet`` in ``folder``: what a plan, a
+    nightly re-plan and ``where`` read back."""
+    from .routing import street_name
+
+    network.nodes[["x", "y", "geometry"]].to_parquet(folder / NODES_FILE)
+    edges = network.edges[["length", "geometry"]].copy()
+    if "name" in network.edges:
+        edges["name"] = network.edges["name"].map(street_name)
+    if "kind" in network.edges:
+        edges["kind"] = network.edges["kind"]
+    edges.to_parquet(folder / EDGES_FILE)
+
+
+def read_network(folder: Path) -> WalkingNetwork | None:
+    """The walking network saved in ``folder`` by :func:`write_network`, or None when there is
+    none or it cannot be read."""
+    try:
+        nodes = gpd.read_parquet(folder / NODES_FILE)
+        edges = gpd.read_parquet(folder / EDGES_FILE)
+        report = json.loads((folder / REPORT_FILE).read_text("utf-8"))
+        report = NetworkReport(**{**report, "notes": tuple(report["notes"])})
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return WalkingNetwork(nodes, edges, report)
+
+
+def _build_walking_network(config: NetworkConfig, crs: str) -> WalkingNetwork:
     if config.path is None:
         if not config.place:
             raise InputDataError("[network] needs `path` (a street file) or `place` (online)")
@@ -269,11 +368,22 @@ def load_walking_network(config: NetworkConfig, *, crs: str) -> WalkingNetwork:
         )
     name = config.path.name.lower()
     if name.endswith(OSM_SUFFIXES):
-        graph, ways_read, dropped = _read_osm(config.path)
+        graph, ways_read, dropped, notes = _read_osm(config.path, config.exclude)
         return WalkingNetwork.of(
             *_from_osm_graph(
-                graph, crs, config.path.name, ways_read=ways_read, dropped=dropped, judged=True
+                graph,
+                crs,
+                config.path.name,
+                ways_read=ways_read,
+                dropped=dropped,
+                judged=True,
+                notes=notes,
             )
+        )
+    if config.exclude:
+        raise InputDataError(
+            f"[network] `exclude` works on OpenStreetMap extracts (.osm, .osm.pbf), whose ways "
+            f"say what they are; {config.path.name} is not one: remove `exclude`"
         )
     if name.endswith(".graphml"):
         import osmnx as ox
@@ -346,19 +456,41 @@ def _dropped_by_name_or_speed(streets: gpd.GeoDataFrame, config: NetworkConfig) 
     return drop
 
 
-def _read_osm(path: Path) -> tuple[nx.MultiDiGraph, int, Counter[str]]:
+_PARK_LEISURE = frozenset({"park", "garden", "playground", "nature_reserve", "dog_park"})
+
+
+def excluded_as(tags: Mapping[str, str], in_park: bool) -> list[str]:
+    """The ``[network] exclude`` names that would leave out a walked way of these tags."""
+    highway, service = tags.get("highway"), tags.get("service")
+    names = []
+    if highway == "service":
+        names.append("service")
+        if service in ("alley", "parking_aisle", "driveway"):
+            names.append(service)
+    if highway in ("footway", "steps"):
+        names.append(highway)
+    if in_park and highway in _PATH_HIGHWAYS:
+        names.append("park_paths")
+    return names
+
+
+def _read_osm(
+    path: Path, exclude: tuple[str, ...] = ()
+) -> tuple[nx.MultiDiGraph, int, Counter[str], list[str]]:
     """The walkable ways of an OpenStreetMap extract, as an unprojected osmnx graph.
 
     pyosmium reads the extract (``.osm``, ``.osm.bz2``, ``.osm.pbf``) and :func:`osm_not_walked`
     sorts its ways before any graph exists, so a railway or a building outline that shares a
-    node with a street never becomes an edge. The kept ways go to osmnx through a temporary
-    OSM XML file (``graph_from_xml``, every way walkable both ways), then simplified, keeping
-    every node where the street name changes.
+    node with a street never becomes an edge; ways named by ``exclude`` (:data:`EXCLUDABLE`)
+    are left out too. The kept ways go to osmnx through a temporary OSM XML file
+    (``graph_from_xml``, every way walkable both ways), then simplified, keeping every node
+    where the street name changes.
 
     Returns
     -------
-    graph, ways_read, dropped
-        ``dropped`` counts the ways not walked by reason.
+    graph, ways_read, dropped, notes
+        ``dropped`` counts the ways not walked by reason; ``notes`` says how many km each
+        ``exclude`` name leaves out (or would).
     """
     import osmium
     import osmnx as ox
@@ -366,13 +498,18 @@ def _read_osm(path: Path) -> tuple[nx.MultiDiGraph, int, Counter[str]]:
     dropped: Counter[str] = Counter()
     ways: list[tuple[int, dict[str, str], list[int]]] = []
     where: dict[int, tuple[float, float]] = {}
+    parks: list[shapely.Geometry] = []
     ways_read = 0
     try:
         source = str(path)
         if path.name.lower().endswith(".osm.xml"):
             source = osmium.io.File(str(path), "osm")
-        processor = osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY)
+        processor = osmium.FileProcessor(source).with_areas()
         for obj in processor.with_locations():
+            if obj.is_area():
+                if obj.tags.get("leisure") in _PARK_LEISURE:
+                    parks += _area_polygons(obj)
+                continue
             if not obj.is_way():
                 continue
             ways_read += 1
@@ -395,6 +532,7 @@ def _read_osm(path: Path) -> tuple[nx.MultiDiGraph, int, Counter[str]]:
             f"{path}: not a readable OpenStreetMap extract ({exc}); give an .osm, .osm.bz2 or "
             ".osm.pbf file"
         ) from exc
+    ways, notes = _leave_out(ways, where, parks, exclude, dropped)
     if not ways:
         raise InputDataError(
             f"{path}: none of its {ways_read:,} ways is a walkable street (tag `highway`); give "
@@ -410,7 +548,53 @@ def _read_osm(path: Path) -> tuple[nx.MultiDiGraph, int, Counter[str]]:
         graph = ox.graph_from_xml(xml, bidirectional=True, simplify=False, retain_all=True)
     # A node where the street name changes stays a node, so every corner keeps its two names.
     graph = ox.simplify_graph(graph, edge_attrs_differ=["name"])
-    return graph, ways_read, Counter(dict(dropped.most_common()))
+    return graph, ways_read, Counter(dict(dropped.most_common())), notes
+
+
+def _area_polygons(area: Any) -> list[shapely.Geometry]:
+    """The polygons of a pyosmium area (outer rings less their inner rings), in degrees."""
+    polygons = []
+    for outer in area.outer_rings():
+        holes = [[(n.lon, n.lat) for n in inner] for inner in area.inner_rings(outer)]
+        ring = [(n.lon, n.lat) for n in outer]
+        if len(ring) >= 4:
+            polygons.append(shapely.Polygon(ring, [h for h in holes if len(h) >= 4]))
+    return polygons
+
+
+def _leave_out(
+    ways: list[tuple[int, dict[str, str], list[int]]],
+    where: dict[int, tuple[float, float]],
+    parks: list[shapely.Geometry],
+    exclude: tuple[str, ...],
+    dropped: Counter[str],
+) -> tuple[list[tuple[int, dict[str, str], list[int]]], list[str]]:
+    """The ways ``exclude`` keeps, counting the others in ``dropped`` ("exclude=alley"), and a
+    note of the km each excludable kind holds: what ``exclude`` leaves out, or would."""
+    lines = [shapely.LineString([where[r] for r in refs]) for _, _, refs in ways]
+    in_park = np.zeros(len(ways), dtype=bool)
+    if parks:
+        park = shapely.union_all(parks)
+        shapely.prepare(park)
+        middles = shapely.line_interpolate_point(lines, 0.5, normalized=True)
+        in_park = shapely.contains(park, middles)
+    # Lengths in metres on the sphere: near enough for a note.
+    geod = Geod(ellps="WGS84")
+    kept, metres = [], Counter()
+    for way, line, park_way in zip(ways, lines, in_park, strict=True):
+        names = excluded_as(way[1], bool(park_way))
+        for name in names:
+            metres[name] += geod.geometry_length(line)
+        hit = next((n for n in names if n in exclude), None)
+        if hit is None:
+            kept.append(way)
+        else:
+            dropped[f"exclude={hit}"] += 1
+    if not metres:
+        return kept, []
+    kinds = ", ".join(f"{n} {metres[n] / 1000:.1f} km" for n in EXCLUDABLE if metres[n])
+    left = f"; left out: {', '.join(exclude)}" if exclude else ""
+    return kept, [f"ways a program may leave out with [network] exclude: {kinds}{left}"]
 
 
 def _download(place: str, cache_dir: Path | None) -> nx.MultiDiGraph:
@@ -464,6 +648,7 @@ def _from_osm_graph(
     ways_read: int | None = None,
     dropped: Counter[str] | None = None,
     judged: bool = False,
+    notes: list[str] | None = None,
 ) -> tuple[nx.MultiDiGraph, NetworkReport]:
     """Project an osmnx graph, drop edges the rule table rules out, keep its largest piece.
 
@@ -473,7 +658,7 @@ def _from_osm_graph(
     import osmnx as ox
 
     dropped = Counter(dropped or {})
-    notes = []
+    notes = [f"{source}: {note}" for note in notes or []]
     edges_read = graph.number_of_edges()
     if edges_read == 0:
         raise InputDataError(f"{source}: holds no streets")
