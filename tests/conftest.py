@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Built walking networks are cached under $XDG_CACHE_HOME (network.default_cache_dir): the
+# tests, and the commands they run, keep theirs in a folder of their own, never a user's.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="outreach-routes-tests-")
 BUNDLED = ROOT / "data" / "philadelphia"
 
 
