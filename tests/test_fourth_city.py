@@ -261,3 +261,25 @@ def test_points_in_the_wrong_source_crs_are_refused_with_where_they_landed(week)
     assert plan.returncode == 2
     assert "no incident inside the city" in plan.stderr
     assert not (folder / "never").exists()
+
+
+def test_a_week_with_no_hotspot_is_still_planned_and_drawn(week, tmp_path, monkeypatch):
+    """Incidents, but no hotspot near a street (e.g. every risk cell across a river): the plan
+    holds its other stops, the maps are drawn, and the run says why (folium used to fail)."""
+    from outreach_routes import pipeline
+
+    found = pipeline._hotspots
+
+    def none_near_streets(*args, **kwargs):
+        cells, hotspots, off = found(*args, **kwargs)
+        return cells, hotspots.iloc[0:0], off + len(hotspots)
+
+    monkeypatch.setattr(pipeline, "_hotspots", none_near_streets)
+    plan = pipeline.plan_week(load_config(week[0]), week_of=dt.date(2018, 3, 19), skill=False)
+    assert plan.hotspots.empty
+    assert any(n.startswith("warning: no hotspot this week") for n in plan.notes)
+    out = pipeline.write_plan(plan, tmp_path / "out")
+    document = json.loads((out / "plan.json").read_text("utf-8"))
+    assert document["hotspots"]["features"] == []
+    assert document["teams"] and all(t["stops"] for t in document["teams"])
+    assert "Hotspots (none this week)" in (out / "index.html").read_text("utf-8")

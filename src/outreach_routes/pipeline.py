@@ -287,6 +287,11 @@ def _planned(
                 f"{off_network} hotspot cell(s) lie farther than {REACH_M:.0f} m from every "
                 "walkable street: not drawn as hotspots and given no stops"
             )
+        if hotspots.empty:
+            notes.append(
+                "warning: no hotspot this week (no risk cell near a walkable street): the routes "
+                "hold request, recent-shooting and base stops only"
+            )
     requests = inputs.requests
     with stage("stops"):
         timed = config.routing.time_aware and has_times_of_day(known["occurred_at"])
