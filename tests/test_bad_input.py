@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import zipfile
 from pathlib import Path
@@ -254,3 +255,24 @@ def test_invalid_request_polygon_is_named(tmp_path):
             week_start=pd.Timestamp("2023-01-02").date(),
             week_end=pd.Timestamp("2023-01-08").date(),
         )
+
+
+def test_a_request_outside_every_territory_but_swapped_is_called_swapped():
+    """Philadelphia's numbers are both latitudes (39.99, -75.13): written the wrong way round a
+    request lands in Antarctica's seas, outside every territory; the reason says it is swapped."""
+    from pyproj import Transformer
+    from shapely import Point
+
+    from outreach_routes.pipeline import week_start_for
+    from outreach_routes.stops import _swapped_hint
+    from outreach_routes.teams import load_teams
+
+    config = load_config(default_config_path())
+    teams, _, _ = load_teams(config, week_start=week_start_for(dt.date(2023, 1, 2), "UTC"))
+    to_city = Transformer.from_crs("EPSG:4326", config.city.crs, always_xy=True)
+    written = Point(to_city.transform(39.99500, -75.13100))  # lon = 39.995, lat = -75.131
+    hint = _swapped_hint(written, config.city.crs, teams)
+    assert hint.startswith("; its lat and lon look swapped: as lat = 39.995, lon = -75.131")
+    assert hint.endswith("'s territory")
+    right = Point(to_city.transform(-75.13100, 39.99500))
+    assert _swapped_hint(right, config.city.crs, teams) == ""

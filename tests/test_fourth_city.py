@@ -283,3 +283,19 @@ def test_a_week_with_no_hotspot_is_still_planned_and_drawn(week, tmp_path, monke
     assert document["hotspots"]["features"] == []
     assert document["teams"] and all(t["stops"] for t in document["teams"])
     assert "Hotspots (none this week)" in (out / "index.html").read_text("utf-8")
+
+
+def test_a_request_written_lon_first_is_called_swapped(week, tmp_path):
+    folder = week[0].parent
+    with open(folder / "requests.csv", encoding="utf-8") as fh:
+        text = fh.read()
+    swapped = text.replace(",45.5085,-122.6505", ",-122.6505,45.5085")
+    assert swapped != text
+    (folder / "requests-swapped.csv").write_text(swapped, "utf-8")
+    path = _variant(week, "req.toml", 'path = "requests.csv"', 'path = "requests-swapped.csv"')
+    result = run_cli("validate", "--config", str(path))
+    assert result.returncode == 2
+    assert "request R1: `lat` -122.6505 is no latitude: lat and lon look swapped; " in (
+        result.stderr
+    )
+    assert "write lat = 45.5085, lon = -122.6505" in result.stderr

@@ -79,6 +79,7 @@ def load_requests(
             problems.append(
                 f"request {ids[i]}: `{key}` '{frame.at[i, key]}' is not a date like 2023-01-31"
             )
+    problems += _not_degrees(frame, ids)
     for i in frame.index:
         geom = geometry.iloc[i]
         if geom is None or geom.is_empty:
@@ -172,6 +173,28 @@ def _missing_column(path: Path, frame: pd.DataFrame, name: str) -> str:
         f"{path}: requests need the field `{name}`{hint}. Each request needs "
         f"{', '.join(REQUIRED)}, and a place (geometry, lat/lon or intersection)"
     )
+
+
+def _not_degrees(frame: pd.DataFrame, ids: pd.Series) -> list[str]:
+    """A problem per CSV row whose `lat` or `lon` is no angle, saying when the two look
+    swapped (a longitude of ±90..180 written as the latitude)."""
+    if isinstance(frame, gpd.GeoDataFrame) or "lat" not in frame or "lon" not in frame:
+        return []
+    lat = pd.to_numeric(frame["lat"], errors="coerce")
+    lon = pd.to_numeric(frame["lon"], errors="coerce")
+    problems = []
+    for i in frame.index[(lat.abs() > 90) | (lon.abs() > 180)]:
+        if abs(lon[i]) <= 90 and abs(lat[i]) <= 180:
+            problems.append(
+                f"request {ids[i]}: `lat` {lat[i]} is no latitude: lat and lon look swapped; "
+                f"write lat = {lon[i]}, lon = {lat[i]}"
+            )
+        else:
+            problems.append(
+                f"request {ids[i]}: `lat` {lat[i]}, `lon` {lon[i]} are not degrees; give "
+                "WGS84 latitude and longitude"
+            )
+    return problems
 
 
 def _request_geometry(frame: pd.DataFrame, path: Path) -> gpd.GeoSeries:

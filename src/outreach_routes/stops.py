@@ -16,12 +16,14 @@ network has none), ``sources``, point geometry) and the requests no team can ser
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 from .config import HotspotConfig, RequestConfig, ResponseConfig, RoutingConfig
@@ -249,9 +251,8 @@ def _request_stops(requests, teams, corners, config: RequestConfig):
         anchor = req.geometry.representative_point()
         order = _team_of(anchor, teams)
         if order is None:
-            unplaced.append(
-                {"request_id": req.request_id, "reason": "outside every team's territory"}
-            )
+            reason = "outside every team's territory" + _swapped_hint(anchor, requests.crs, teams)
+            unplaced.append({"request_id": req.request_id, "reason": reason})
             continue
         team = teams[order]
         if team.no_go is not None and team.no_go.contains(req.geometry):
@@ -274,6 +275,23 @@ def _request_stops(requests, teams, corners, config: RequestConfig):
             }
         )
     return rows, pd.DataFrame(unplaced, columns=["request_id", "reason"])
+
+
+def _swapped_hint(point: shapely.Point, crs: Any, teams: Sequence[Team]) -> str:
+    """ "; its lat and lon look swapped ..." when the point, its two numbers exchanged, lies in a
+    team's territory; "" otherwise."""
+    to_wgs = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs.transform(point.x, point.y)
+    if not (np.isfinite(lon) and np.isfinite(lat)) or abs(lon) > 90:
+        return ""
+    x, y = to_wgs.transform(lat, lon, direction="INVERSE")
+    order = _team_of(shapely.Point(x, y), teams)
+    if order is None:
+        return ""
+    return (
+        f"; its lat and lon look swapped: as lat = {lon:.6g}, lon = {lat:.6g} it lies in "
+        f"{teams[order].name}'s territory"
+    )
 
 
 def _recent_stops(incidents, hotspots, teams, corners, week_start, config, routing):
