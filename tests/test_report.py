@@ -519,3 +519,23 @@ def test_scene_requests_and_the_minutes_to_answer(reported):
     (scene,) = report["scene_requests"]
     assert scene["minutes_to_answer"] == 12.0  # asked at 22:40 (the server's clock), 22:52
     assert scene["nearest_team"] == TEAM
+
+
+def test_a_response_stop_listed_by_several_revisions_counts_once_from_its_days_end():
+    """A response stop stays in each revision of the week while its window lasts: the report
+    counts it once. With dates only (``times_of_day`` false), its hours count from the end of
+    the shooting's day, as the plan's ``[response] window_h`` does."""
+    from outreach_routes.report import _responses
+
+    stop = {"stop_id": "north-r01", "team": "North", "occurred_at": "2018-04-02T00:00:00-05:00"}
+    plan = {
+        "timezone": "America/Chicago",
+        "times_of_day": False,
+        "revisions": [{"response_stops": [stop]}, {"response_stops": [stop]}],
+    }
+    done = {("North", "north-r01"): "2018-04-05T21:00:00-05:00"}
+    [row] = _responses(plan, done, 72.0)
+    assert row["hours_after"] == 69.0  # from Tue 03 Apr 00:00, not from Mon 02 Apr 00:00 (93 h)
+    assert row["within_window"]
+    [row] = _responses({**plan, "times_of_day": True}, done, 72.0)
+    assert row["hours_after"] == 93.0 and not row["within_window"]
