@@ -8,6 +8,7 @@ the week in a copy of that folder.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import shutil
 from pathlib import Path
@@ -431,3 +432,17 @@ def test_date_only_shootings_are_walked_from_the_end_of_their_day(tmp_path: Path
     assert "after the shooting of Mon 02 Apr (walked Tuesday 03 Apr)" in (
         out / "changes.html"
     ).read_text("utf-8")
+    # Saturday: its window (from Tue 00:00) has closed; it is named by its corner and date as
+    # answered on Tuesday, not as older than the window.
+    result = run_cli("plan", "--config", str(config), "--out", str(out), "--night", "2018-04-07")
+    assert result.returncode == 0, result.stderr
+    record = json.loads((out / "plan.json").read_text("utf-8"))["revisions"][-1]
+    assert "9990001" not in {r["incident_id"] for r in record["not_answered"]}
+    [answered] = record["answered_before"]
+    assert (answered["team"], answered["walked_on"]) == ("North Broadway", "2018-04-03")
+    assert answered["corner"]
+    corner = html.escape(answered["corner"])
+    assert (
+        f"Shooting at {corner} on Mon 02 Apr: response walk Tuesday 03 Apr by <b>North Broadway"
+        in (out / "index.html").read_text("utf-8")
+    )
