@@ -515,7 +515,7 @@ class Revision:
     # (team, night ISO date) -> the route of the plan being revised, kept where nothing changed
     kept: dict[tuple[str, str], Route] = field(default_factory=dict)
     cutoff: pd.Timestamp | None = None  # the incidents used end here: the night's first shift
-    # shootings given no response stop: incident_id, occurred_at, reason
+    # shootings given no response stop: incident_id, occurred_at, corner, x, y, reason
     not_answered: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
