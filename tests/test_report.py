@@ -528,6 +528,7 @@ def test_a_response_stop_listed_by_several_revisions_counts_once_from_its_days_e
     from outreach_routes.report import _responses
 
     stop = {"stop_id": "north-r01", "team": "North", "occurred_at": "2018-04-02T00:00:00-05:00"}
+    stop |= {"corner": "Fremont & West Broadway", "lat": 44.999, "lon": -93.295}
     plan = {
         "timezone": "America/Chicago",
         "times_of_day": False,
@@ -537,5 +538,19 @@ def test_a_response_stop_listed_by_several_revisions_counts_once_from_its_days_e
     [row] = _responses(plan, done, 72.0)
     assert row["hours_after"] == 69.0  # from Tue 03 Apr 00:00, not from Mon 02 Apr 00:00 (93 h)
     assert row["within_window"]
+    assert row["corner"] == "Fremont & West Broadway"
     [row] = _responses({**plan, "times_of_day": True}, done, 72.0)
     assert row["hours_after"] == 93.0 and not row["within_window"]
+
+
+def test_the_report_names_each_response_walk_by_its_shootings_place_and_time(reported):
+    """Coordinators read the shooting a walk answered, not a stop id."""
+    plan, *_rest, report = reported
+    page = (report["runs"] / "reports" / WEEK / "report.html").read_text("utf-8")
+    walks = {s["stop_id"]: s for r in plan["revisions"] for s in r["response_stops"]}
+    assert walks
+    for stop in walks.values():
+        when = dt.datetime.fromisoformat(stop["occurred_at"])
+        place = stop["corner"] or f"{stop['lat']:.5f}, {stop['lon']:.5f}"
+        assert f"<td class='text'>{place} on {when:%a %d %b %H:%M}</td>" in page
+    assert "<th>Hours after it</th>" in page

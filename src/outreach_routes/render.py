@@ -1463,8 +1463,10 @@ def _report_tables(document: dict[str, Any], figures: dict[str, Any]) -> str:
         "<h2>Minutes at each hotspot</h2><div class='scroll'><table><tr><th>Hotspot</th>"
         f"<th>Planned</th><th>Checked in</th></tr>{spots}</table></div>"
     )
+    dates_only = _dates_only(document)
     responses = "".join(
-        f"<tr><td>{safe_text(r['team'])}</td><td>{safe_text(r['stop_id'])}</td>"
+        f"<tr><td>{safe_text(r['team'])}</td>"
+        f"<td class='text'>{safe_text(shooting_name(r, dates_only=dates_only))}</td>"
         f"<td>{'' if r['hours_after'] is None else r['hours_after']}</td>"
         f"<td>{'yes' if r['within_window'] else 'no'}</td></tr>"
         for r in figures["response_stops"]
@@ -1482,8 +1484,9 @@ def _report_tables(document: dict[str, Any], figures: dict[str, Any]) -> str:
         f"<div class='report-body'>{head}{nights}{hotspots}"
         "<h2>Response stops</h2>"
         + (
-            "<div class='scroll'><table><tr><th>Team</th><th>Stop</th><th>Hours after the "
-            f"shooting</th><th>Within the window</th></tr>{responses}</table></div>"
+            "<div class='scroll'><table><tr><th>Team</th><th class='text'>Shooting</th>"
+            f"<th>Hours after {'the end of its day' if dates_only else 'it'}</th>"
+            f"<th>Within the window</th></tr>{responses}</table></div>"
             if responses
             else "<p>None this week.</p>"
         )

@@ -434,6 +434,7 @@ def _responses(plan: dict, done_at: dict[tuple[str, str], str], window_h: float)
                     "stop_id": stop["stop_id"],
                     "team": stop["team"],
                     "occurred_at": stop["occurred_at"],
+                    **{k: stop.get(k) for k in ("corner", "lat", "lon")},
                     "done_at": done,
                     "hours_after": hours,
                     "within_window": hours is not None and hours <= window_h,
