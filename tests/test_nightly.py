@@ -8,6 +8,7 @@ the week in a copy of that folder.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import shutil
 from pathlib import Path
@@ -16,7 +17,14 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
-from conftest import BUNDLED, LATE_TEAM_22, run_cli, write_bundled_config
+from conftest import (
+    BUNDLED,
+    CITIES,
+    LATE_TEAM_22,
+    minneapolis_config,
+    run_cli,
+    write_bundled_config,
+)
 from pyproj import Transformer
 
 from outreach_routes.render import (
@@ -169,7 +177,7 @@ def test_shootings_given_no_response_stop_are_reported(nightly):
     assert reasons["N-CENTER"].startswith("outside every territory; nearest team Team ")
     assert reasons["N-LATE"] == "older than 72 h ([response] window_h) at the cut-off"
     for incident in reasons:
-        assert f"shooting {incident} " in stderr
+        assert f"({incident}): no response stop: " in stderr
 
 
 def test_team_files_are_made_from_the_team_view_alone(nightly):
@@ -210,7 +218,73 @@ def test_coordinators_see_what_is_new_tonight(nightly):
         assert "New tonight (Wednesday 04 Jan, shootings to 18:00)" in text, page
         assert "<b>Team 22 North Central</b>: response walk to " in text, page
         assert "after the shooting of Tue 03 Jan 22:30 (walked Wednesday 04 Jan)" in text, page
-        assert "Shooting N-CENTER of Tue 03 Jan 20:00: no response stop, outside every" in text
+        # Named by place and time, never by incident id.
+        assert (
+            "Shooting at 39.95260, -75.16520 on Tue 03 Jan 20:00: no response stop, outside every"
+            in text
+        ), page
+        assert "N-CENTER" not in text, page
+
+
+@pytest.fixture(scope="module")
+def later_nights(nightly, tmp_path_factory: pytest.TempPathFactory):
+    """After Wednesday's revision, `plan --night` on Thursday, Friday and Saturday in one
+    folder, as the README's cron lines do: each night's plan.json and overview."""
+    _, _, out, _ = nightly
+    folder = tmp_path_factory.mktemp("later") / "out"
+    shutil.copytree(out, folder)
+    config = out.parent / "plan.toml"
+    nights = {}
+    for night in ("2023-01-05", "2023-01-06", "2023-01-07"):
+        result = run_cli("plan", "--config", str(config), "--out", str(folder), "--night", night)
+        assert result.returncode == 0, result.stderr
+        nights[night] = (
+            json.loads((folder / "plan.json").read_text("utf-8")),
+            (folder / "index.html").read_text("utf-8"),
+            result.stderr,
+        )
+    return nights
+
+
+def test_a_shooting_answered_once_stays_answered(later_nights):
+    """Tuesday's shooting N-TUE-22 had its response walk on Wednesday. On Saturday it is older
+    than the 72 h window: it is listed as answered on Wednesday by its team, never as "no
+    response stop, older than 72 h" (said only of N-LATE, which never got a walk), and the
+    overview names it by place and time, not by id."""
+    for night, (plan, overview, _) in later_nights.items():
+        record = plan["revisions"][-1]
+        assert record["night"] == night
+        unanswered = {r["incident_id"]: r["reason"] for r in record["not_answered"]}
+        assert "N-TUE-22" not in unanswered, night
+        assert unanswered["N-LATE"] == "older than 72 h ([response] window_h) at the cut-off"
+        assert "N-TUE-22" not in overview, night
+    plan, overview, stderr = later_nights["2023-01-07"]
+    [answered] = plan["revisions"][-1]["answered_before"]
+    assert answered["incident_id"] == "N-TUE-22"
+    assert answered["occurred_at"] == "2023-01-03T22:30:00-05:00"
+    assert (answered["team"], answered["walked_on"]) == (TEAM, NIGHT)
+    assert answered["stop_id"] == "team-22-north-central-r01"
+    place = f"{answered['lat']:.5f}, {answered['lon']:.5f}"  # Philadelphia's streets: no names
+    assert (
+        f"Shooting at {place} on Tue 03 Jan 22:30: response walk Wednesday 04 Jan by "
+        f"<b>{TEAM}</b>" in overview
+    )
+    assert f"Shooting at {place} on Tue 03 Jan 22:30: no response stop" not in overview
+    unanswered = {r["incident_id"] for r in plan["revisions"][-1]["not_answered"]}
+    assert unanswered == {"N-LATE", "N-NOGO", "N-CENTER"}  # never walked: older than 72 h now
+    assert f"answered by {TEAM} on the night of {NIGHT}" in stderr
+    # The title box: the latest revision and how many came before, not each one's line.
+    assert (
+        "revised for the night of Saturday 07 Jan with shootings to Sat 07 Jan 18:00 "
+        "(after 3 earlier revisions)" in overview
+    )
+    assert "revised for the night of 2023-01-04" not in overview
+    assert [r["night"] for r in plan["revisions"]] == [NIGHT, *later_nights]
+    for night in ("2023-01-05", "2023-01-06"):  # inside its window: its stop, walked Wednesday
+        assert (
+            "team-22-north-central-r01 was walked on the night of 2023-01-04"
+            in (later_nights[night][2])
+        )
 
 
 def test_the_weeks_saved_state_is_read_back_only_when_it_matches(plan_dir, tmp_path, monkeypatch):
@@ -304,3 +378,71 @@ polygon = [[-75.1670, 39.9860], [-75.1630, 39.9860], [-75.1630, 39.9880], [-75.1
         (a, b) for a in visits(TEAM) for b in late if a[:2] == b[:2] and abs(a[2] - b[2]) < gap
     ]
     assert close == []
+
+
+def test_date_only_shootings_are_walked_from_the_end_of_their_day(tmp_path: Path):
+    """Minneapolis's Gun Violence Archive export has dates only: every shooting sits at 00:00.
+    A fatal shooting dated Monday 02 Apr counts from the end of its day, so with ``delay_h =
+    12`` it is walked on a shift starting Tuesday 12:00 or later, not on Monday evening (where
+    00:00 + 12 h put it before); the run says so, and no page gives it a time of day."""
+    source = CITIES["minneapolis"].parent
+    export = pd.read_csv(source / "gva_minneapolis_2013-2018.csv", dtype=str)
+    shooting = {
+        "incident_id": "9990001",
+        "date": "2018-04-02",
+        "n_killed": "1",
+        "n_injured": "0",
+        "incident_characteristics": "Shot - Dead (murder, accidental, suicide)",
+        "latitude": "44.9990",
+        "longitude": "-93.2950",
+    }
+    incidents = tmp_path / "incidents.csv"
+    pd.concat([export, pd.DataFrame([shooting])]).to_csv(incidents, index=False)
+    config = minneapolis_config(
+        tmp_path,
+        source / "requests.csv",
+        **{
+            json.dumps(str(source / "gva_minneapolis_2013-2018.csv")): json.dumps(str(incidents)),
+            "iterations = 150": "iterations = 10",
+        },
+    )
+    out = tmp_path / "out"
+    result = run_cli("plan", "--config", str(config), "--out", str(out), "--night", "2018-04-02")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((out / "plan.json").read_text("utf-8"))
+    walked = [
+        (route, stop)
+        for route in plan["teams"]
+        for stop in route["stops"]
+        if stop["kind"] == "response"
+    ]
+    assert walked
+    for route, stop in walked:
+        assert stop["sources"] == ["9990001"]
+        assert route["shift_start"] >= "2018-04-03T12:00:00-05:00", route["shift_start"]
+        assert stop["label"] == "response: shooting Mon 02 Apr"
+    assert plan["revisions"][-1]["response_stops"][0]["walked_on"] == "2018-04-03"
+    assert plan["times_of_day"] is False
+    notes = json.loads((out / "manifest.json").read_text("utf-8"))["summary"]["notes"]
+    assert any("count from the end of its shooting's day" in n for n in notes), notes
+    assert "count from the end of its shooting's day" in result.stderr
+    pages = [out / "index.html", out / "changes.html", *sorted((out / "teams").glob("*.html"))]
+    for page in pages:
+        assert "Mon 02 Apr 00:00" not in page.read_text("utf-8"), page.name
+    assert "after the shooting of Mon 02 Apr (walked Tuesday 03 Apr)" in (
+        out / "changes.html"
+    ).read_text("utf-8")
+    # Saturday: its window (from Tue 00:00) has closed; it is named by its corner and date as
+    # answered on Tuesday, not as older than the window.
+    result = run_cli("plan", "--config", str(config), "--out", str(out), "--night", "2018-04-07")
+    assert result.returncode == 0, result.stderr
+    record = json.loads((out / "plan.json").read_text("utf-8"))["revisions"][-1]
+    assert "9990001" not in {r["incident_id"] for r in record["not_answered"]}
+    [answered] = record["answered_before"]
+    assert (answered["team"], answered["walked_on"]) == ("North Broadway", "2018-04-03")
+    assert answered["corner"]
+    corner = html.escape(answered["corner"])
+    assert (
+        f"Shooting at {corner} on Mon 02 Apr: response walk Tuesday 03 Apr by <b>North Broadway"
+        in (out / "index.html").read_text("utf-8")
+    )

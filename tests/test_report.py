@@ -519,3 +519,38 @@ def test_scene_requests_and_the_minutes_to_answer(reported):
     (scene,) = report["scene_requests"]
     assert scene["minutes_to_answer"] == 12.0  # asked at 22:40 (the server's clock), 22:52
     assert scene["nearest_team"] == TEAM
+
+
+def test_a_response_stop_listed_by_several_revisions_counts_once_from_its_days_end():
+    """A response stop stays in each revision of the week while its window lasts: the report
+    counts it once. With dates only (``times_of_day`` false), its hours count from the end of
+    the shooting's day, as the plan's ``[response] window_h`` does."""
+    from outreach_routes.report import _responses
+
+    stop = {"stop_id": "north-r01", "team": "North", "occurred_at": "2018-04-02T00:00:00-05:00"}
+    stop |= {"corner": "Fremont & West Broadway", "lat": 44.999, "lon": -93.295}
+    plan = {
+        "timezone": "America/Chicago",
+        "times_of_day": False,
+        "revisions": [{"response_stops": [stop]}, {"response_stops": [stop]}],
+    }
+    done = {("North", "north-r01"): "2018-04-05T21:00:00-05:00"}
+    [row] = _responses(plan, done, 72.0)
+    assert row["hours_after"] == 69.0  # from Tue 03 Apr 00:00, not from Mon 02 Apr 00:00 (93 h)
+    assert row["within_window"]
+    assert row["corner"] == "Fremont & West Broadway"
+    [row] = _responses({**plan, "times_of_day": True}, done, 72.0)
+    assert row["hours_after"] == 93.0 and not row["within_window"]
+
+
+def test_the_report_names_each_response_walk_by_its_shootings_place_and_time(reported):
+    """Coordinators read the shooting a walk answered, not a stop id."""
+    plan, *_rest, report = reported
+    page = (report["runs"] / "reports" / WEEK / "report.html").read_text("utf-8")
+    walks = {s["stop_id"]: s for r in plan["revisions"] for s in r["response_stops"]}
+    assert walks
+    for stop in walks.values():
+        when = dt.datetime.fromisoformat(stop["occurred_at"])
+        place = stop["corner"] or f"{stop['lat']:.5f}, {stop['lon']:.5f}"
+        assert f"<td class='text'>{place} on {when:%a %d %b %H:%M}</td>" in page
+    assert "<th>Hours after it</th>" in page

@@ -57,6 +57,7 @@ from .routing import (
     route_from_document,
     routing_workers,
     sharing_groups,
+    shooting_name,
     stop_corners,
     street_risk,
     team_network,
@@ -108,6 +109,9 @@ class Plan:
     # What a nightly re-plan of the week may read back instead of computing again (_weekstate).
     state: WeekState | None = None
     network_key: str | None = None
+    # False where the incidents carry dates but no times of day (an export of dates only): their
+    # midnight stamps are shown as dates, and response delays count from the end of the day.
+    times_of_day: bool = True
 
     @property
     def graph(self) -> nx.MultiDiGraph:
@@ -315,9 +319,12 @@ def _planned(
                 "not ordered by the hour of their risk ([routing] time_aware)"
             )
     revision = None
+    times_of_day = has_times_of_day(table.incidents["occurred_at"])
     if night is not None:
         with stage("response"):
-            revision = _revision(config, inputs, night, previous)
+            revision = _revision(config, inputs, night, previous, dates_only=not times_of_day)
+            if not times_of_day:
+                notes.append(_dates_only_response_note(config, night))
             if "hour_risk" in stops:  # a response walk is owed now, at any hour
                 revision.stops["hour_risk"] = [np.ones(24)] * len(revision.stops)
     with stage("routing"):
@@ -354,7 +361,7 @@ def _planned(
     if revision is not None:
         record = revision_record(config, revision, routes, previous)
         revisions.append(record)
-        notes += _revision_notes(record)
+        notes += _revision_notes(record, dates_only=not times_of_day)
     return Plan(
         config=config,
         week_start=week_start,
@@ -379,6 +386,18 @@ def _planned(
         followup=raised,
         state=state,
         network_key=inputs.network_key,
+        times_of_day=times_of_day,
+    )
+
+
+def _dates_only_response_note(config: PlanConfig, night: dt.date) -> str:
+    """Say how response stops are timed when the shootings have dates only."""
+    day = night - dt.timedelta(days=1)
+    since = pd.Timestamp(night) + pd.Timedelta(hours=config.response.delay_h)
+    return (
+        "the incidents carry dates but no times of day: a response stop's [response] delay_h "
+        "and window_h count from the end of its shooting's day (a shooting of "
+        f"{day:%a %d %b} is walked from {since:%a %d %b %H:%M} at the earliest)"
     )
 
 
@@ -670,6 +689,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "rows_used": table.rows_used,
         "rows_rejected": table.rows_rejected,
         "incidents": len(table.incidents),
+        "times_of_day": plan.times_of_day,
         "territories": _feature_collection(plan.territories, ["team"]),
         "no_go_zones": _feature_collection(plan.zones, ["name", "teams", "until", "reason"]),
         "hotspots": _feature_collection(
@@ -798,7 +818,12 @@ def night_cutoff(teams: list[Team], week_start: pd.Timestamp, night: dt.date) ->
 
 
 def _revision(
-    config: PlanConfig, inputs: Inputs, night: dt.date, previous: dict[str, Any] | None
+    config: PlanConfig,
+    inputs: Inputs,
+    night: dt.date,
+    previous: dict[str, Any] | None,
+    *,
+    dates_only: bool = False,
 ) -> Revision:
     """Response stops for the shootings since the weekly plan, and the nights kept as they were."""
     incidents = inputs.incidents.incidents
@@ -812,6 +837,7 @@ def _revision(
         inputs.networks,
         cutoff=cutoff,
         config=config.response,
+        dates_only=dates_only,
     )
     stops = _stable_response_ids(stops, inputs.teams, previous)
     kept: dict[tuple[str, str], Route] = {}
@@ -890,16 +916,18 @@ def revision_record(
 ) -> dict[str, Any]:
     """What one nightly re-plan did, for ``plan.json`` ``revisions``: the night, the incidents'
     cut-off, the response stops (and the night each was walked), the shootings given none with
-    the reason, and per team and re-planned night the stops kept, added and dropped."""
+    the reason, those given none tonight because a team walked to them on an earlier night of
+    the week (``answered_before``), and per team and re-planned night the stops kept, added and
+    dropped."""
     to_wgs = Transformer.from_crs(config.city.crs, "EPSG:4326", always_xy=True)
     walked: dict[str, str] = {}
     for route in routes:
         for stop in route.stops.itertuples():
             if stop.kind == "response":
                 walked.setdefault(stop.stop_id, route.shift.night.isoformat())
+    earlier = _walked_before(routes, revision.night, to_wgs)
     responses = []
     for stop in revision.stops.itertuples():
-        lon, lat = to_wgs.transform(stop.geometry.x, stop.geometry.y)
         responses.append(
             {
                 "stop_id": stop.stop_id,
@@ -907,8 +935,7 @@ def revision_record(
                 "sources": list(stop.sources),
                 "occurred_at": _iso(stop.occurred_at),
                 "corner": stop.corner,
-                "lat": round(float(lat), 6),
-                "lon": round(float(lon), 6),
+                **_latlon(to_wgs, stop.geometry.x, stop.geometry.y),
                 "walked_on": walked.get(stop.stop_id),
             }
         )
@@ -937,15 +964,56 @@ def revision_record(
             {
                 "incident_id": str(row.incident_id),
                 "occurred_at": _iso(row.occurred_at),
+                "corner": row.corner,
+                **_latlon(to_wgs, row.x, row.y),
                 "reason": row.reason,
             }
             for row in revision.not_answered.itertuples()
+            if str(row.incident_id) not in earlier
+        ],
+        "answered_before": [
+            {
+                "incident_id": str(row.incident_id),
+                "occurred_at": _iso(row.occurred_at),
+                **earlier[str(row.incident_id)],
+            }
+            for row in revision.not_answered.itertuples()
+            if str(row.incident_id) in earlier
         ],
         "changes": changes,
     }
 
 
-def _revision_notes(record: dict[str, Any]) -> list[str]:
+def _walked_before(
+    routes: list[Route], night: dt.date, to_wgs: Transformer
+) -> dict[str, dict[str, Any]]:
+    """Per shooting (incident id), the first response stop walked to it on a night before
+    ``night``: its team, stop id, corner, place and night."""
+    walked: dict[str, dict[str, Any]] = {}
+    for route in sorted(routes, key=lambda r: (r.shift.start, r.team)):
+        if route.shift.night >= night:
+            continue
+        for stop in route.stops[route.stops["kind"] == "response"].itertuples():
+            for source in stop.sources:
+                walked.setdefault(
+                    str(source),
+                    {
+                        "team": route.team,
+                        "stop_id": stop.stop_id,
+                        "corner": stop.corner,
+                        **_latlon(to_wgs, stop.x, stop.y),
+                        "walked_on": route.shift.night.isoformat(),
+                    },
+                )
+    return walked
+
+
+def _latlon(to_wgs: Transformer, x: float, y: float) -> dict[str, float]:
+    lon, lat = to_wgs.transform(x, y)
+    return {"lat": round(float(lat), 6), "lon": round(float(lon), 6)}
+
+
+def _revision_notes(record: dict[str, Any], *, dates_only: bool = False) -> list[str]:
     notes = [
         f"night of {record['night']}: {len(record['response_stops'])} response stop(s) for "
         f"shootings before {record['cutoff']}"
@@ -956,13 +1024,23 @@ def _revision_notes(record: dict[str, Any]) -> list[str]:
                 f"response stop {stop['stop_id']} ({stop['corner'] or 'no street name'}) fits no "
                 "shift inside [response] window_h: not walked"
             )
+        elif stop["walked_on"] < record["night"]:
+            notes.append(
+                f"response stop {stop['stop_id']} was walked on the night of {stop['walked_on']}"
+            )
         elif stop["walked_on"] != record["night"]:
             notes.append(
                 f"response stop {stop['stop_id']} moved to the night of {stop['walked_on']}"
             )
     notes += [
-        f"shooting {row['incident_id']} ({row['occurred_at']}): no response stop: {row['reason']}"
+        f"shooting at {shooting_name(row, dates_only=dates_only)} ({row['incident_id']}): "
+        f"no response stop: {row['reason']}"
         for row in record["not_answered"]
+    ]
+    notes += [
+        f"shooting at {shooting_name(row, dates_only=dates_only)} ({row['incident_id']}): "
+        f"answered by {row['team']} on the night of {row['walked_on']}"
+        for row in record["answered_before"]
     ]
     for change in record["changes"]:
         if change["added"] or change["dropped"]:

@@ -45,7 +45,7 @@ import shapely
 
 from ._assets import assets_dir, inline_assets
 from ._io import code_digest, dumps_json, sha256_file
-from .routing import pretty_street
+from .routing import place_name, pretty_street, shooting_name, shooting_when
 from .schedule import corner_visits, route_track
 
 if TYPE_CHECKING:
@@ -167,6 +167,7 @@ def team_view(document: dict[str, Any], slug: str) -> dict[str, Any]:
     for s in dict.fromkeys(r["slug"] for r in document["teams"]):
         teams += routes if s == slug else [{"slug": s, "team": others[s]}]
     shared = ["city", "week_of", "timezone", "coordinators_contact", "safety_card", "data_until"]
+    shared.append("times_of_day")
     return {
         **{k: document[k] for k in shared if k in document},
         "team": team,
@@ -1128,7 +1129,12 @@ def _stop_title(stop: dict[str, Any]) -> str:
 def _stop_place(stop: dict[str, Any]) -> str:
     """Where the stop is: its corner ("8th St & Adeline St"), or its lat, lon where the network
     has no street names."""
-    return stop.get("corner") or f"{stop['lat']:.5f}, {stop['lon']:.5f}"
+    return place_name(stop)
+
+
+def _dates_only(document: dict[str, Any]) -> bool:
+    """Whether the plan's shootings carry dates but no times of day (shown as dates)."""
+    return not document.get("times_of_day", True)
 
 
 def _stop_popup(number: int, stop: dict[str, Any]) -> str:
@@ -1178,21 +1184,28 @@ def _title_block(
 
 def _data_stamp(document: dict[str, Any], team: str | None) -> str:
     """What data the page is made from (not when: the same plan gives the same bytes): the
-    newest shooting used, and each nightly revision (on a team's page, those that changed it)."""
-
-    def when(iso: str) -> str:
-        return dt.datetime.fromisoformat(iso).strftime("%a %d %b %Y %H:%M")
-
-    parts = [f"Shootings to {when(document['data_until'])}"] if document.get("data_until") else []
-    for revision in document.get("revisions", []):
-        changed = any(
-            c["team"] == team and (c["added"] or c["dropped"]) for c in revision["changes"]
+    newest shooting the weekly plan used, and the latest nightly revision (on a team's page, the
+    latest that changed it) with how many came before it."""
+    parts = []
+    if document.get("data_until"):
+        until = dt.datetime.fromisoformat(document["data_until"])
+        day = f"{until:%a %d %b %Y}"
+        parts.append(f"Shootings to {day if _dates_only(document) else f'{day} {until:%H:%M}'}")
+    revisions = [
+        r
+        for r in document.get("revisions", [])
+        if team is None
+        or any(c["team"] == team and (c["added"] or c["dropped"]) for c in r["changes"])
+    ]
+    if revisions:
+        latest = revisions[-1]
+        cutoff = dt.datetime.fromisoformat(latest["cutoff"])
+        before = len(revisions) - 1
+        parts.append(
+            f"revised for the night of {_night_label(latest['night'])} with shootings to "
+            f"{cutoff:%a %d %b %H:%M}"
+            + (f" (after {before} earlier revision{'s' if before > 1 else ''})" if before else "")
         )
-        if team is None or changed:
-            parts.append(
-                f"revised for the night of {revision['night']} with shootings to "
-                f"{when(revision['cutoff'])}"
-            )
     return safe_text("; ".join(parts))
 
 
@@ -1226,11 +1239,13 @@ def _summary_table(document: dict[str, Any], colours: dict[str, str]) -> str:
 
 def new_tonight(document: dict[str, Any]) -> str:
     """The latest nightly revision in words, for coordinators: per team the response walk, after
-    which shooting, and what was dropped for it; and each new shooting given no stop, with why.
-    Empty for a weekly plan."""
+    which shooting, and what was dropped for it; each new shooting walked to on an earlier night
+    of the week, by which team; and each given no stop, with why. Shootings are named by place
+    and time (their date alone where the incidents carry no times). Empty for a weekly plan."""
     if not document.get("revisions"):
         return ""
     revision = document["revisions"][-1]
+    dates_only = _dates_only(document)
     when = dt.datetime.fromisoformat
     places = {s["stop_id"]: _stop_place(s) for r in document["teams"] for s in r["stops"]}
     items = []
@@ -1252,13 +1267,19 @@ def new_tonight(document: dict[str, Any]) -> str:
         items.append(
             f"<li><b>{safe_text(stop['team'])}</b>: response walk to "
             f"{safe_text(_stop_place(stop))} after the shooting of "
-            f"{when(stop['occurred_at']):%a %d %b %H:%M} ({walked}){safe_text(lost)}</li>"
+            f"{shooting_when(when(stop['occurred_at']), dates_only=dates_only)} "
+            f"({walked}){safe_text(lost)}</li>"
+        )
+    for row in revision.get("answered_before", []):
+        items.append(
+            f"<li>Shooting at {safe_text(shooting_name(row, dates_only=dates_only))}: "
+            f"response walk {_night_label(row['walked_on'])} by <b>{safe_text(row['team'])}</b>"
+            "</li>"
         )
     for row in revision["not_answered"]:
         items.append(
-            f"<li>Shooting {safe_text(row['incident_id'])} of "
-            f"{when(row['occurred_at']):%a %d %b %H:%M}: no response stop, "
-            f"{safe_text(row['reason'])}</li>"
+            f"<li>Shooting at {safe_text(shooting_name(row, dates_only=dates_only))}: "
+            f"no response stop, {safe_text(row['reason'])}</li>"
         )
     if not items:
         items.append("<li>No new shooting since the weekly plan.</li>")
@@ -1357,7 +1378,9 @@ def report_page(document: dict[str, Any], figures: dict[str, Any]) -> str:
     shots = folium.FeatureGroup(name="Shootings this week", show=True)
     for shot in figures["shootings"]:
         kind = "after" if shot["team_after"] else "before" if shot["team_before"] else "none"
-        when = dt.datetime.fromisoformat(shot["occurred_at"])
+        when = shooting_when(
+            dt.datetime.fromisoformat(shot["occurred_at"]), dates_only=_dates_only(document)
+        )
         folium.CircleMarker(
             [shot["lat"], shot["lon"]],
             radius=7,
@@ -1367,7 +1390,7 @@ def report_page(document: dict[str, Any], figures: dict[str, Any]) -> str:
             fill_color=_SHOT_FILL[kind],
             fill_opacity=1,
             tooltip=(
-                f"Shooting {when:%a %d %b %H:%M}<br>Team within 150 m in the 72 h before: "
+                f"Shooting {when}<br>Team within 150 m in the 72 h before: "
                 f"{'yes' if shot['team_before'] else 'no'}; after: "
                 f"{'yes' if shot['team_after'] else 'no'}"
             ),
@@ -1443,8 +1466,10 @@ def _report_tables(document: dict[str, Any], figures: dict[str, Any]) -> str:
         "<h2>Minutes at each hotspot</h2><div class='scroll'><table><tr><th>Hotspot</th>"
         f"<th>Planned</th><th>Checked in</th></tr>{spots}</table></div>"
     )
+    dates_only = _dates_only(document)
     responses = "".join(
-        f"<tr><td>{safe_text(r['team'])}</td><td>{safe_text(r['stop_id'])}</td>"
+        f"<tr><td>{safe_text(r['team'])}</td>"
+        f"<td class='text'>{safe_text(shooting_name(r, dates_only=dates_only))}</td>"
         f"<td>{'' if r['hours_after'] is None else r['hours_after']}</td>"
         f"<td>{'yes' if r['within_window'] else 'no'}</td></tr>"
         for r in figures["response_stops"]
@@ -1462,8 +1487,9 @@ def _report_tables(document: dict[str, Any], figures: dict[str, Any]) -> str:
         f"<div class='report-body'>{head}{nights}{hotspots}"
         "<h2>Response stops</h2>"
         + (
-            "<div class='scroll'><table><tr><th>Team</th><th>Stop</th><th>Hours after the "
-            f"shooting</th><th>Within the window</th></tr>{responses}</table></div>"
+            "<div class='scroll'><table><tr><th>Team</th><th class='text'>Shooting</th>"
+            f"<th>Hours after {'the end of its day' if dates_only else 'it'}</th>"
+            f"<th>Within the window</th></tr>{responses}</table></div>"
             if responses
             else "<p>None this week.</p>"
         )

@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -404,11 +405,23 @@ def _night(route: dict, rows: list[dict]) -> tuple[dict, Counter, Counter, dict[
 
 
 def _responses(plan: dict, done_at: dict[tuple[str, str], str], window_h: float) -> list[dict]:
-    """Each response stop of the week's revisions: done within ``window_h`` of its shooting?"""
+    """Each response stop of the week's revisions, once (a later revision lists a stop again
+    while its window lasts): done within ``window_h`` of its shooting? Where the incidents
+    carry dates only (``times_of_day`` false), the hours count from the end of the shooting's
+    day, as the plan's window does (:func:`outreach_routes.stops.response_from`)."""
     out = []
+    seen: set[tuple[str, str]] = set()
+    zone = None if plan.get("times_of_day", True) else ZoneInfo(plan["timezone"])
     for revision in plan.get("revisions", []):
         for stop in revision["response_stops"]:
+            if (stop["team"], stop["stop_id"]) in seen:
+                continue
+            seen.add((stop["team"], stop["stop_id"]))
             occurred = dt.datetime.fromisoformat(stop["occurred_at"])
+            if zone is not None:  # the midnight after its day, local time
+                occurred = dt.datetime.combine(
+                    occurred.date() + dt.timedelta(days=1), dt.time(), tzinfo=zone
+                )
             done = done_at.get((stop["team"], stop["stop_id"]))
             hours = (
                 round((dt.datetime.fromisoformat(done) - occurred).total_seconds() / 3600, 1)
@@ -420,6 +433,7 @@ def _responses(plan: dict, done_at: dict[tuple[str, str], str], window_h: float)
                     "stop_id": stop["stop_id"],
                     "team": stop["team"],
                     "occurred_at": stop["occurred_at"],
+                    **{k: stop.get(k) for k in ("corner", "lat", "lon")},
                     "done_at": done,
                     "hours_after": hours,
                     "within_window": hours is not None and hours <= window_h,

@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -54,9 +54,12 @@ __all__ = [
     "Route",
     "TeamNetwork",
     "corner_name",
+    "place_name",
     "plan_routes",
     "route_from_document",
     "sharing_groups",
+    "shooting_name",
+    "shooting_when",
     "solve_orienteering",
     "stop_corners",
     "street_risk",
@@ -366,6 +369,25 @@ def corner_name(net: TeamNetwork, node: int, *, search_m: float = 300.0) -> str 
     return f"on {pretty_street(name)}"
 
 
+def place_name(record: Mapping[str, Any]) -> str:
+    """Where a stop or shooting of ``plan.json`` is, for people: its corner ("8th St & Adeline
+    St"), or its lat, lon where the network has no street names."""
+    return record.get("corner") or f"{record['lat']:.5f}, {record['lon']:.5f}"
+
+
+def shooting_when(stamp: dt.datetime, *, dates_only: bool = False) -> str:
+    """A shooting's time for people: "Tue 03 Jan 22:30", or "Tue 03 Jan" where the incidents
+    carry dates only (their midnight stamps are no time of day)."""
+    return f"{stamp:%a %d %b}" if dates_only else f"{stamp:%a %d %b %H:%M}"
+
+
+def shooting_name(record: Mapping[str, Any], *, dates_only: bool = False) -> str:
+    """A shooting of ``plan.json`` (``corner``, ``lat``, ``lon``, ``occurred_at``) as a person
+    finds it: its place and time, "8th St & Adeline St on Tue 03 Jan 22:30"; never its id."""
+    when = dt.datetime.fromisoformat(record["occurred_at"])
+    return f"{place_name(record)} on {shooting_when(when, dates_only=dates_only)}"
+
+
 def pretty_street(name: str) -> str:
     """A street name as people write it, when the file has it in capitals: "W Broadway",
     "23rd"."""
@@ -534,7 +556,7 @@ class Revision:
     # (team, night ISO date) -> the route of the plan being revised, kept where nothing changed
     kept: dict[tuple[str, str], Route] = field(default_factory=dict)
     cutoff: pd.Timestamp | None = None  # the incidents used end here: the night's first shift
-    # shootings given no response stop: incident_id, occurred_at, reason
+    # shootings given no response stop: incident_id, occurred_at, corner, x, y, reason
     not_answered: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
@@ -701,7 +723,6 @@ class _Problem:
         the response stops from the first revised night on)."""
         index = {sid: i + 1 for i, sid in enumerate(self.stops["stop_id"])}
         weekly_ids = set(self.stops["stop_id"].iloc[:n_weekly])
-        window = pd.Timedelta(hours=revision.config.window_h) if revision is not None else None
         nights, grown = [], False
         for night_index, shift in enumerate(self.shifts):
             key = (self.team.name, shift.night.isoformat())
@@ -733,7 +754,7 @@ class _Problem:
                     revised=True,
                     grown=True,
                     open_response=tuple(
-                        bool(stop.due <= shift.start <= stop.occurred_at + window)
+                        bool(stop.due <= shift.start <= stop.closes)
                         for stop in response.itertuples()
                     ),
                     on_route=tuple(i for sid, i in index.items() if sid in was)

@@ -28,10 +28,10 @@ from scipy.spatial import cKDTree
 
 from .config import HotspotConfig, RequestConfig, ResponseConfig, RoutingConfig
 from .hotspots import risk_near
-from .routing import TeamNetwork, corner_name
+from .routing import TeamNetwork, corner_name, shooting_when
 from .teams import Team
 
-__all__ = ["boost_missed", "build_stops", "response_stops", "stop_id"]
+__all__ = ["boost_missed", "build_stops", "response_from", "response_stops", "stop_id"]
 
 KIND_ORDER = ("request", "recent", "hotspot")  # a merged stop takes the first kind present
 # A corner this close (metres) to an incident is the incident's own point: never a stop.
@@ -325,7 +325,17 @@ def _recent_stops(incidents, hotspots, teams, corners, week_start, config, routi
 
 
 RESPONSE_COLUMNS = ["stop_id", "team", "kind", "prize", "node", "label", "corner", "sources"]
-RESPONSE_COLUMNS += ["occurred_at", "due", "geometry"]
+RESPONSE_COLUMNS += ["occurred_at", "due", "closes", "geometry"]
+NOT_ANSWERED_COLUMNS = ["incident_id", "occurred_at", "corner", "x", "y", "reason"]
+
+
+def response_from(occurred_at: pd.Timestamp, *, dates_only: bool = False) -> pd.Timestamp:
+    """When a response stop's ``[response] delay_h`` and ``window_h`` start counting: at the
+    shooting, or where the incidents carry dates only, at the end of its day (midnight after
+    it, local time): the shooting may have been at any hour of that day."""
+    if not dates_only:
+        return occurred_at
+    return occurred_at.normalize() + pd.DateOffset(days=1)
 
 
 def response_stops(
@@ -336,6 +346,7 @@ def response_stops(
     *,
     cutoff: pd.Timestamp,
     config: ResponseConfig,
+    dates_only: bool = False,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """A "response" stop at the walkable corner nearest each new shooting, for the nightly re-plan.
 
@@ -347,15 +358,21 @@ def response_stops(
         Every incident, so that no stop sits on an incident's own point.
     cutoff
         The first shift start of the re-planned night: the newest data the run may use.
+    dates_only
+        The incidents carry dates but no times of day: ``delay_h`` and ``window_h`` count from
+        the end of the shooting's day (:func:`response_from`), and labels give the date alone.
 
     Returns
     -------
     stops, not_answered
-        ``stops`` has the columns of :func:`build_stops` plus ``occurred_at`` and ``due`` (the
-        earliest time a team may walk there: ``delay_h`` after the shooting); ids are
+        ``stops`` has the columns of :func:`build_stops` plus ``occurred_at``, ``due`` (the
+        earliest time a team may walk there: ``delay_h`` after the shooting) and ``closes``
+        (``window_h`` after it: the last shift start that may walk there); ids are
         ``<slug>-r01``... in order of time. ``not_answered`` lists each shooting given no stop
-        (``incident_id``, ``occurred_at``, ``reason``): older than ``window_h``, outside every
-        territory (naming the nearest team), inside a no-go zone, or with no corner near it.
+        (``incident_id``, ``occurred_at``, ``corner``, ``x``, ``y``, ``reason``): older than
+        ``window_h``, outside every territory (naming the nearest team), inside a no-go zone, or
+        with no corner near it. Its ``corner`` is that of the nearest street node of the team
+        whose territory holds it (None outside every territory or where streets have no names).
     """
     incident_tree = cKDTree(shapely.get_coordinates(incidents.geometry.to_numpy()))
     corner_trees: dict[str, _Corners] = {}  # built for the teams that need one, once each
@@ -363,13 +380,21 @@ def response_stops(
     window = pd.Timedelta(hours=config.window_h)
     for shot in shootings.sort_values(["occurred_at", "incident_id"]).itertuples():
         when = shot.occurred_at
+        since = response_from(when, dates_only=dates_only)
 
         def skip(reason: str, shot=shot) -> None:
             skipped.append(
-                {"incident_id": shot.incident_id, "occurred_at": shot.occurred_at, "reason": reason}
+                {
+                    "incident_id": shot.incident_id,
+                    "occurred_at": shot.occurred_at,
+                    "corner": _place_name(shot.geometry, teams, networks),
+                    "x": shot.geometry.x,
+                    "y": shot.geometry.y,
+                    "reason": reason,
+                }
             )
 
-        if cutoff - when > window:
+        if cutoff - since > window:
             skip(f"older than {config.window_h:g} h ([response] window_h) at the cut-off")
             continue
         order = _team_of(shot.geometry, teams)
@@ -394,10 +419,11 @@ def response_stops(
                 "team": team.name,
                 "node": node,
                 "occurred_at": when,
+                "since": since,
                 "source": str(shot.incident_id),
             }
         )
-    not_answered = pd.DataFrame(skipped, columns=["incident_id", "occurred_at", "reason"])
+    not_answered = pd.DataFrame(skipped, columns=NOT_ANSWERED_COLUMNS)
     if not rows:
         empty = gpd.GeoDataFrame(columns=RESPONSE_COLUMNS, geometry="geometry", crs=incidents.crs)
         return empty, not_answered
@@ -407,6 +433,7 @@ def response_stops(
         .agg(
             team=("team", "first"),
             occurred_at=("occurred_at", "min"),
+            since=("since", "min"),
             sources=("source", lambda s: sorted(set(s))),
         )
         .reset_index()
@@ -419,8 +446,12 @@ def response_stops(
     ]
     grouped["kind"] = "response"
     grouped["prize"] = float(config.prize)
-    grouped["label"] = [f"response: shooting {t:%a %d %b %H:%M}" for t in grouped["occurred_at"]]
-    grouped["due"] = grouped["occurred_at"] + pd.Timedelta(hours=config.delay_h)
+    grouped["label"] = [
+        f"response: shooting {shooting_when(t, dates_only=dates_only)}"
+        for t in grouped["occurred_at"]
+    ]
+    grouped["due"] = grouped["since"] + pd.Timedelta(hours=config.delay_h)
+    grouped["closes"] = grouped["since"] + window
     at = list(zip(grouped["team"], grouped["node"], strict=True))
     grouped["corner"] = [corner_name(networks[t], n) for t, n in at]
     xy = np.array([networks[t].xy[n] for t, n in at]).reshape(-1, 2)
@@ -432,3 +463,18 @@ def response_stops(
         ),
         not_answered,
     )
+
+
+def _place_name(
+    point: shapely.Point, teams: list[Team], networks: dict[str, TeamNetwork]
+) -> str | None:
+    """The corner a person would find a shooting by: that of the nearest street node of the
+    team whose territory holds it; None outside every territory."""
+    order = _team_of(point, teams)
+    if order is None or teams[order].name not in networks:
+        return None
+    net = networks[teams[order].name]
+    if not len(net.xy):
+        return None
+    node = int(np.argmin(np.hypot(net.xy[:, 0] - point.x, net.xy[:, 1] - point.y)))
+    return corner_name(net, node)
