@@ -62,6 +62,7 @@ def browser_pages(plan_dir: Path, plan_json: dict, tmp_path_factory):
                 "overflow_x": page.evaluate(
                     "() => document.documentElement.scrollWidth - window.innerWidth"
                 ),
+                "over_title": page.evaluate(_CONTROLS_OVER_TITLE),
             }
             browser.close()
     return results
@@ -178,6 +179,26 @@ def test_every_stop_number_is_readable_on_every_night(plan_dir: Path, plan_json:
                     clashes.append((slug, night, a, b))
     assert sum(len(labels) for _, _, labels in nights) > 100
     assert clashes == []
+
+
+# The visible map controls (legend, zoom, layers) whose box overlaps the title box's.
+_CONTROLS_OVER_TITLE = """() => {
+  const title = document.querySelector('.plan-title');
+  if (!title) return [];
+  const t = title.getBoundingClientRect();
+  return [...document.querySelectorAll('.leaflet-control')]
+    .filter(c => !c.contains(title) && c.offsetParent !== null)
+    .filter(c => { const r = c.getBoundingClientRect();
+                   return r.width > 0 && r.left < t.right && r.right > t.left
+                          && r.top < t.bottom && r.bottom > t.top; })
+    .map(c => c.className);
+}"""
+
+
+def test_nothing_lies_over_the_overviews_title(browser_pages):
+    """On a phone the risk colour bar lay across the title box (seen in Portland, #33)."""
+    assert browser_pages["overview"]["over_title"] == []
+    assert browser_pages["overview_phone"]["over_title"] == []
 
 
 def test_phone_pages_do_not_scroll_sideways(browser_pages):

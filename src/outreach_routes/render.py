@@ -621,8 +621,10 @@ _MAP_CSS = """<style>
   border-radius: 6px; background: #f4f4f4; font: 14px system-ui, sans-serif; }
 .night-picker button[aria-pressed="true"] { background: #222; color: #fff; }
 @media (max-width: 600px) {
-  .plan-summary, .plan-key { display: none; }
-  .plan-title { font-size: 13px; max-width: calc(100vw - 120px); }
+  /* The risk colour bar would lie across the title and the zoom buttons on a phone. */
+  .plan-summary, .plan-key, .legend.leaflet-control { display: none; }
+  /* Clear of the zoom buttons on its left and the layers button on its right. */
+  .plan-title { font-size: 13px; right: 62px; max-width: none; }
   .time-panel { width: auto; left: 8px; right: 8px; bottom: 20px; }
 }
 </style>"""
