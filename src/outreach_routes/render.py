@@ -435,6 +435,20 @@ td:first-child { font-weight: bold; }
 .card ul { margin: .3em 0; padding-left: 1.2em; }
 section.night { margin-bottom: 2.5em; }
 @media print { body { margin: 0; font-size: 12px; } section.night { page-break-after: always; } }
+/* On a phone each stop is a block of its own: number and times, the corner, why, the way. */
+@media screen and (max-width: 600px) {
+  body { margin: .8em; font-size: 16px; }
+  thead { display: none; }
+  table, tbody, tr, td { display: block; width: auto; }
+  tr { border-bottom: 2px solid #999; padding: .5em 0; }
+  td { border: 0; padding: .1em 0; overflow-wrap: anywhere; }
+  td:nth-child(-n+3) { display: inline; font-weight: bold; }
+  td:nth-child(2)::before { content: " · arrive "; font-weight: normal; }
+  td:nth-child(3)::before { content: " · leave "; font-weight: normal; }
+  td:nth-child(4) { margin-top: .2em; }
+  td:nth-child(5) { color: #333; }
+  td:nth-child(6)::before { content: "Getting there: "; font-weight: bold; }
+}
 """
     return html_page(f"{team}: route sheet, week of {document['week_of']}", "".join(pages), style)
 
