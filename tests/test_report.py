@@ -281,7 +281,7 @@ def test_boost_missed_matches_by_id_or_place_within_the_team():
 
     stops = gpd.GeoDataFrame(
         {"team": ["A", "A", "A", "B"], "stop_id": ["a-1", "a-2", "a-3", "b-1"],
-         "prize": [10.0, 20.0, 30.0, 40.0]},
+         "corner": ["1st & Main", None, None, "1st & Main"], "prize": [10.0, 20.0, 30.0, 40.0]},
         geometry=[Point(-75.15, 40.0), Point(-75.16, 40.01), Point(-75.17, 40.02),
                   Point(-75.15, 40.0)],
         crs=4326,
@@ -295,9 +295,11 @@ def test_boost_missed_matches_by_id_or_place_within_the_team():
     raised, records = boost_missed(stops, missed, 0.5)
     assert list(raised["prize"]) == [15.0, 30.0, 30.0, 40.0]  # B's corner is B's, not A's
     assert records == [
-        {"team": "A", "stop_id": "a-1", "why": ["not reported", "police activity"], "weeks": 4},
-        {"team": "A", "stop_id": "a-2", "why": ["weather"], "weeks": 1},
-    ]
+        {"team": "A", "stop_id": "a-1", "corner": "1st & Main", "lat": 40.0, "lon": -75.15,
+         "why": ["not reported", "police activity"], "weeks": 4},
+        {"team": "A", "stop_id": "a-2", "corner": None, "lat": 40.01, "lon": -75.16,
+         "why": ["weather"], "weeks": 1},
+    ]  # fmt: skip
     assert list(stops["prize"]) == [10.0, 20.0, 30.0, 40.0]  # the input is not changed
 
 
@@ -486,6 +488,7 @@ def test_stops_not_done_week_after_week_are_counted_and_listed(reported, tmp_pat
 
     from outreach_routes.changes import changes_page, compare_plans
     from outreach_routes.report import missed_last_week
+    from outreach_routes.routing import place_name
 
     plan, _route, (first, _second, third, _response), _sent, report = reported
     runs = tmp_path / "runs"
@@ -505,12 +508,15 @@ def test_stops_not_done_week_after_week_are_counted_and_listed(reported, tmp_pat
         "week_of": "2022-06-13",
         "unserved_requests": [],
         "followup": [
-            {"team": TEAM, "stop_id": third["stop_id"], "why": [REASON], "weeks": 3},
+            {"team": TEAM, "stop_id": third["stop_id"], "why": [REASON], "weeks": 3}
+            | {k: third.get(k) for k in ("corner", "lat", "lon")},
             {"team": TEAM, "stop_id": "x", "why": ["not reported"], "weeks": 2},
         ],
     }
     page = changes_page(compare_plans(current, None, gpd.GeoDataFrame()), "Philadelphia")
-    assert "Not done for 3 weeks or more" in page and third["stop_id"] in page
+    # Named by its place (Philadelphia's streets have no names: lat, lon), never by its id.
+    assert "Not done for 3 weeks or more" in page and third["stop_id"] not in page
+    assert place_name(third) in page
     assert ">x<" not in page and "&lt;b&gt;police&lt;/b&gt;" in page
 
 

@@ -73,8 +73,15 @@ def test_change_report_counts_match_the_two_plans(runs: Path):
             for plan in (before, now)
         ]  # fmt: skip
         assert len(change["added"]) == len(corners[1] - corners[0])
+        assert all({"corner", "lat", "lon", "label"} <= set(a) for a in change["added"])
         assert len(change["dropped"]) == len(corners[0] - corners[1])
         assert change["kept"] == len(corners[0] & corners[1])
+    # The page names added stops by their place (lat, lon in Philadelphia), never by stop id.
+    page = (runs / "2023-W01" / "changes.html").read_text("utf-8")
+    for team in now["teams"]:
+        assert team["stops"][1]["stop_id"] not in page
+    first_added = next(c["added"][0] for c in report["stops"].values() if c["added"])
+    assert f"{first_added['lat']:.5f}, {first_added['lon']:.5f}" in page
     waiting = {r["request_id"]: r["weeks"] for r in report["requests"]["still_waiting"]}
     assert set(waiting) == {r["request_id"] for r in now["unserved_requests"]}
     for rid in waiting:  # waited last week too: its second week

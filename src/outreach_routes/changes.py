@@ -22,6 +22,7 @@ import pandas as pd
 import shapely
 
 from .render import html_page, safe_text
+from .routing import place_name
 
 __all__ = ["changes_page", "compare_plans"]
 
@@ -126,7 +127,7 @@ def _stop_changes(current, previous) -> dict[str, Any]:
                 if stop["kind"] == "base":
                     continue
                 key = (round(stop["lat"], 5), round(stop["lon"], 5))
-                out.setdefault(route["team"], {})[key] = stop["label"]
+                out.setdefault(route["team"], {})[key] = stop
         return out
 
     now, before = corners(current), corners(previous)
@@ -134,17 +135,16 @@ def _stop_changes(current, previous) -> dict[str, Any]:
     for team in dict.fromkeys([*now, *before]):
         mine, theirs = now.get(team, {}), before.get(team, {})
         report[team] = {
-            "added": [
-                {"lat": k[0], "lon": k[1], "label": mine[k]}
-                for k in sorted(mine.keys() - theirs.keys())
-            ],
-            "dropped": [
-                {"lat": k[0], "lon": k[1], "label": theirs[k]}
-                for k in sorted(theirs.keys() - mine.keys())
-            ],
+            "added": [_changed(k, mine[k]) for k in sorted(mine.keys() - theirs.keys())],
+            "dropped": [_changed(k, theirs[k]) for k in sorted(theirs.keys() - mine.keys())],
             "kept": len(mine.keys() & theirs.keys()),
         }
     return report
+
+
+def _changed(place: tuple[float, float], stop: dict[str, Any]) -> dict[str, Any]:
+    """An added or dropped stop of the change report: where (its corner, lat and lon) and why."""
+    return {"lat": place[0], "lon": place[1], "corner": stop.get("corner"), "label": stop["label"]}
 
 
 def _shootings_in_hotspots(previous, incidents: gpd.GeoDataFrame) -> dict[str, Any]:
@@ -219,7 +219,7 @@ that week's plan walked, {shots["outside"]} outside{partial}.</p>
 <ul>{waiting or "<li>No request is waiting.</li>"}</ul>"""
     if report.get("not_done"):
         rows = "".join(
-            f"<tr><td>{safe_text(f['team'])}</td><td>{safe_text(f['stop_id'])}</td>"
+            f"<tr><td>{safe_text(f['team'])}</td><td>{safe_text(_place(f))}</td>"
             f"<td>{f['weeks']}</td><td>{safe_text('; '.join(f['why']))}</td></tr>"
             for f in report["not_done"]
         )
@@ -248,6 +248,14 @@ def _spot_table(spots: list[dict[str, Any]]) -> str:
     )
 
 
+def _place(record: dict[str, Any]) -> str:
+    """Where a stop is, for people: its corner, else lat, lon; the id only for a record of an
+    older plan that kept neither."""
+    if record.get("corner") or "lat" in record:
+        return place_name(record)
+    return str(record.get("stop_id", ""))
+
+
 def _labels(stops: list[dict[str, Any]]) -> str:
-    shown = ", ".join(safe_text(s["label"]) for s in stops[:4])
+    shown = "; ".join(f"{safe_text(_place(s))} ({safe_text(s['label'])})" for s in stops[:4])
     return shown + (f" and {len(stops) - 4} more" if len(stops) > 4 else "")

@@ -125,8 +125,8 @@ def boost_missed(
             weeks[key] = max(weeks.get(key, 1), row.get("weeks", 1))
     wgs = stops.geometry.to_crs(4326)
     raised, records = [], []
-    rows = zip(stops["team"], stops["stop_id"], wgs.x, wgs.y, strict=True)
-    for i, (team, sid, x, y) in enumerate(rows):
+    rows = zip(stops["team"], stops["stop_id"], stops["corner"], wgs.x, wgs.y, strict=True)
+    for i, (team, sid, corner, x, y) in enumerate(rows):
         keys = [(team, sid), (team, (round(y, 5), round(x, 5)))]
         reasons = [r for k in keys for r in why.get(k, [])]
         if reasons:
@@ -135,6 +135,9 @@ def boost_missed(
                 {
                     "team": team,
                     "stop_id": sid,
+                    "corner": corner if isinstance(corner, str) else None,
+                    "lat": round(float(y), 6),
+                    "lon": round(float(x), 6),
                     "why": sorted(set(reasons)),
                     "weeks": max(weeks.get(k, 1) for k in keys),
                 }
