@@ -493,24 +493,16 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the latest run to dispatch, teams and coordinators (see README: Service)."""
-    import uvicorn
-
     from .config import load_service_config
     from .service.app import create_app
+    from .service.server import run
 
     try:
-        application = create_app(runs_dir, db, keep=load_service_config(config))
+        settings = load_service_config(config)
+        application = create_app(runs_dir, db, keep=settings)
     except InputDataError as exc:  # a ConfigError too
         _fail(exc)
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        proxy_headers=forwarded_allow_ips is not None,
-        forwarded_allow_ips=forwarded_allow_ips,
-        server_header=False,
-        log_level="warning",
-    )
+    run(application, settings, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips)
 
 
 @app.command()
