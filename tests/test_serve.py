@@ -553,6 +553,88 @@ def test_backup_while_serving_holds_what_was_acknowledged(service, tmp_path):
     assert "backup-1" in ids
 
 
+def test_the_service_files_are_its_users_alone(plan_dir: Path, tmp_path: Path):
+    """The database, its WAL and shared memory, a backup and a report are 0600, the folders the
+    commands make 0700, whatever the umask they were started with; a database made 0644 by an
+    older version is put right (issue 34, point 9)."""
+    import stat
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    runs = tmp_path / "runs"
+    shutil.copytree(plan_dir, runs / "2023-W01")
+    (runs / "latest").symlink_to("2023-W01")
+    old = os.umask(0o022)
+    try:
+        token = add_user(runs, "t22", "team", TEAM)
+        db = runs / "service.sqlite3"
+        assert mode(db) == 0o600
+        server = Server(runs)
+        server.start()
+        try:
+            assert server.call("/api/checkins", token=token, body=_checkin("mode-1"))[0] == 201
+            for suffix in ("-wal", "-shm"):
+                assert mode(db.with_name(db.name + suffix)) == 0o600, suffix
+            copy = tmp_path / "backups" / "copy.sqlite3"
+            copy.parent.mkdir()
+            result = run_cli("backup-db", "--runs-dir", str(runs), "--to", str(copy))
+            assert result.returncode == 0, result.stderr
+            assert mode(copy) == 0o600
+        finally:
+            server.stop()
+        result = run_cli("report", "--runs-dir", str(runs), "--week", "2023-W01")
+        assert result.returncode == 0, result.stderr
+        assert mode(runs / "reports") == 0o700 and mode(runs / "reports" / "2023-W01") == 0o700
+        assert all(mode(f) == 0o600 for f in (runs / "reports" / "2023-W01").iterdir())
+        db.chmod(0o644)  # as an older version left it
+        add_user(runs, "coord", "coordinator")
+        assert mode(db) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_user_names_and_teams_are_checked(plan_dir: Path, tmp_path: Path):
+    """`users add` refuses a name that is empty, too long, not printable (a line break could
+    fake a line of `users list`, an escape code the terminal), or like another account's after
+    case and look-alike folding; an unknown --team; a revoked name comes back with --reuse
+    only (issue 34, point 12)."""
+    runs = tmp_path / "runs"
+    shutil.copytree(plan_dir, runs / "2023-W01")
+    (runs / "latest").symlink_to("2023-W01")
+    add_user(runs, "Ana", "coordinator")
+
+    def add(name: str, *extra: str) -> subprocess.CompletedProcess:
+        return run_cli("users", "add", name, "--runs-dir", str(runs), *extra)
+
+    cases = {
+        "": "give 1 to 64",
+        "x" * 100_000: "give 1 to 64",
+        "eve\nmallory: coordinator, active": "printable characters only",
+        "\x1b[2Jeve": "printable characters only",
+        " ana": "printable characters only",
+        "ana": "looks like the account 'Ana'",
+        "\u0410na": "looks like the account 'Ana'",  # a Cyrillic A
+        "Ana": "exists already",
+    }
+    for name, reason in cases.items():
+        result = add(name, "--role", "dispatch")
+        assert result.returncode == 2 and reason in result.stderr, (name[:20], result.stderr)
+    result = add("phone-x", "--role", "team", "--team", "No Such Team")
+    assert result.returncode == 2 and "not a team of the latest plan" in result.stderr
+    assert TEAM in result.stderr
+    assert add("phone-22", "--role", "team", "--team", TEAM).returncode == 0
+    assert run_cli("users", "revoke", "phone-22", "--runs-dir", str(runs)).returncode == 0
+    result = add("phone-22", "--role", "team", "--team", TEAM)
+    assert result.returncode == 2 and "add it again with --reuse" in result.stderr
+    result = add("phone-22", "--role", "team", "--team", TEAM, "--reuse")
+    assert result.returncode == 0, result.stderr
+    listed = run_cli("users", "list", "--runs-dir", str(runs)).stdout
+    assert "phone-22: team (Team 22 North Central), active" in listed
+    assert add("D\u0065\u0301sir\u00e9e", "--role", "dispatch").returncode == 0  # kept in NFC
+    assert "D\u00e9sir\u00e9e: dispatch" in run_cli("users", "list", "--runs-dir", str(runs)).stdout
+
+
 def test_retention_and_schema_versions(tmp_path):
     import sqlite3
 

@@ -7,6 +7,7 @@ Exit codes: 0 done; 2 bad input (config or data: one line saying what, where and
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import sys
@@ -424,15 +425,37 @@ def users_add(
     ] = None,
     runs_dir: RunsDir = None,
     db: DbFile = None,
+    reuse: Annotated[
+        bool, typer.Option("--reuse", help="Give a revoked account's name a new account.")
+    ] = False,
 ) -> None:
-    """Add an account; its token is printed once, alone on the last line, and never stored."""
+    """Add an account; its token is printed once, alone on the last line, and never stored.
+    A team account's --team must be a team of the latest plan in --runs-dir."""
+    if team is not None:
+        _check_team(team, runs_dir)
     store = _store(runs_dir, db)
     try:
-        token = store.add_user(name, role, team, _now())
+        token = store.add_user(name, role, team, _now(), reuse=reuse)
     except InputDataError as exc:
         _fail(exc)
     typer.echo(f"added {role} account {name!r}; its token (shown only now):")
     typer.echo(token)
+
+
+def _check_team(team: str, runs_dir: Path | None) -> None:
+    """Fail unless ``team`` is a team of the latest plan in ``runs_dir``."""
+    from .runs import latest_run
+
+    latest = latest_run(runs_dir) if runs_dir is not None and runs_dir.is_dir() else None
+    if latest is None:
+        _fail("a team account is checked against the latest plan: give --runs-dir DIR of "
+              "`plan --runs-dir`, after its first plan")  # fmt: skip
+    teams = dict.fromkeys(
+        r["team"] for r in json.loads((latest / "plan.json").read_text("utf-8"))["teams"]
+    )
+    if team not in teams:
+        _fail(f"--team {team!r} is not a team of the latest plan ({latest.name}); its teams: "
+              f"{', '.join(teams)}")  # fmt: skip
 
 
 @users_app.command("list")
@@ -559,6 +582,7 @@ def backup_db(
     store = _store(runs_dir, db)
     partial = to.with_name(f".{to.name}.partial")
     partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # never readable
     backup(store.path, partial)
     partial.replace(to)
     typer.echo(f"backed up {store.path} to {to}")
@@ -577,6 +601,9 @@ def main() -> None:
     # A run told to stop (cron's timeout, systemd, kill) unwinds like an error: the half-written
     # folder and the lock are removed, and what was published before stays.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_TERMINATED))
+    # What a command creates is its user's alone (files 0600, folders 0700): the database and
+    # its WAL hold live positions, and runs, reports and backups the teams' nights (issue 34).
+    os.umask(0o077)
     try:
         app()
     except Exception as exc:  # a stage failed on input that passed validation: a bug

@@ -13,13 +13,16 @@ up by it, and compared with :func:`hmac.compare_digest`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import os
 import queue
 import secrets
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -168,12 +171,40 @@ class User:
     team: str | None
 
 
+def account_name(name: str) -> str:
+    """``name`` in NFC if it can name an account: printable (no line breaks, tabs or terminal
+    escapes), 1-64 characters, no space at either end; else :class:`InputDataError`."""
+    name = unicodedata.normalize("NFC", name)
+    if not 1 <= len(name) <= 64:
+        raise InputDataError(f"user name of {len(name)} characters: give 1 to 64")
+    if not name.isprintable() or name != name.strip():
+        raise InputDataError(
+            f"user name {name[:64]!r}: use printable characters only (no line breaks, tabs or "
+            "control codes), with no space at either end"
+        )
+    return name
+
+
+def _owner_only(path: Path) -> None:
+    """Make the database file its owner's alone (0600) before SQLite opens it, which gives its
+    ``-wal`` and ``-shm`` files the same mode; a database of an older version made with the
+    process's umask (0644) is put right, with its WAL and shared memory."""
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):  # missing, or another user's: SQLite says so
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+
+
 class Store:
     """The service's SQLite database at ``path`` (made, with its schema, when missing)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _owner_only(self.path)
         self._writer: _GroupCommit | None = None
         self._readers = threading.local()
         with self.transaction() as db:  # one writer at a time: two workers may start at once
@@ -264,27 +295,51 @@ class Store:
 
     # --- accounts -----------------------------------------------------------------------------
 
-    def add_user(self, name: str, role: str, team: str | None, now: dt.datetime) -> str:
-        """Create an account; returns its token (shown once, never stored)."""
+    def add_user(
+        self, name: str, role: str, team: str | None, now: dt.datetime, *, reuse: bool = False
+    ) -> str:
+        """Create an account; returns its token (shown once, never stored). The name must be
+        printable text of 1-64 characters (kept in NFC), unlike every other account's, revoked
+        or not, after case and look-alike folding ("Аna" in Cyrillic is "Ana"); a revoked
+        account's own name is taken again only with ``reuse``."""
         if role not in ROLES:
             raise InputDataError(f"role {role!r}: give one of {', '.join(ROLES)}")
+        name = account_name(name)
         if (role == "team") != (team is not None):
             raise InputDataError(
                 f"user {name!r}: a team account needs --team (the team's name in the plan), "
                 "and only a team account takes one"
             )
+        import confusables  # here, not at the top: 0.08 s the service's start does not need
+
         token = secrets.token_urlsafe(32)
-        try:
-            with self.transaction() as db:
-                db.execute(
-                    "INSERT INTO users (name, role, team, token_sha256, created_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (name, role, team, digest(token), utc(now)),
-                )
-        except sqlite3.IntegrityError as exc:
-            raise InputDataError(
-                f"user {name!r} exists already; revoke it first or choose another name"
-            ) from exc
+        with self.transaction() as db:
+            for other, revoked in db.execute("SELECT name, revoked_at FROM users"):
+                if other == name and revoked is not None and reuse:
+                    db.execute("DELETE FROM login_codes WHERE user = ?", (name,))
+                    db.execute(
+                        "UPDATE users SET role = ?, team = ?, token_sha256 = ?, created_at = ?, "
+                        "revoked_at = NULL WHERE name = ?",
+                        (role, team, digest(token), utc(now), name),
+                    )
+                    return token
+                if other == name and revoked is not None:
+                    raise InputDataError(
+                        f"user {name!r} was revoked; to give the name a new account, add it "
+                        "again with --reuse"
+                    )
+                if other == name:
+                    raise InputDataError(f"user {name!r} exists already; choose another name")
+                if other.casefold() == name.casefold() or confusables.is_confusable(other, name):
+                    raise InputDataError(
+                        f"user {name!r} looks like the account {other!r}; choose a name no one "
+                        "can mistake for another"
+                    )
+            db.execute(
+                "INSERT INTO users (name, role, team, token_sha256, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (name, role, team, digest(token), utc(now)),
+            )
         return token
 
     def users(self) -> list[dict[str, Any]]:
