@@ -411,6 +411,8 @@ def _log_in(context, server: Server, user: str):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # a script or style the page's Content-Security-Policy blocked
+    page.on("console", lambda m: errors.append(m.text) if "Content Security" in m.text else None)
     page.goto(link.stdout.strip())
     page.wait_for_load_state("load")
     return page, errors

@@ -278,3 +278,34 @@ def test_the_audit_log_has_board_sessions_refusals_and_filters(hostile):
     assert refused["user"] == "disp" and "/api/board from 127.0.0.1" in refused["detail"]
     status, _, page = server.call("/audit?kind=refused+401", token=tokens["coordinator"])
     assert status == 200 and "refused 401" in page and "refused 403</td>" not in page
+
+
+def test_pages_load_nothing_from_a_cdn_and_carry_a_csp(hostile):
+    """The service's own pages: `default-src 'self'` and no inline script; the week's maps:
+    their libraries from /vendor/ (the npm copies), their inline scripts allowed by hash and
+    tiles by the tile server they name (issue 34, point 10)."""
+    import base64
+    import hashlib
+    import re
+
+    server, tokens = hostile
+    for path in ("/", "/where", "/audit", "/login"):
+        status, head, page = server.call(path, token=tokens["coordinator"])
+        assert status == 200, path
+        assert head["content-security-policy"].startswith("default-src 'self';"), path
+        assert not re.search(r"<script(?![^>]*\bsrc=)", page), path  # no inline script
+        assert not re.search(r"<style|style=", page), path
+    for path, token in (("/run/teams/team-22-north-central.html", tokens["flood"]),
+                        ("/run/index.html", tokens["coordinator"])):  # fmt: skip
+        status, head, page = server.call(path, token=token)
+        assert status == 200
+        sources = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page)
+        assert sources and all(s.startswith(("/vendor/", "/static/")) for s in sources), sources
+        for source in sources:
+            assert server.call(source)[0] == 200, source  # public: no secret in a library
+        policy = head["content-security-policy"]
+        for code in re.findall(r"<script>(.*?)</script>", page, re.S):
+            digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
+            assert f"'sha256-{digest}'" in policy
+        assert "img-src 'self' data: https://tile.openstreetmap.org" in policy
+        assert "'unsafe-eval'" not in policy and "script-src 'self' 'sha256-" in policy

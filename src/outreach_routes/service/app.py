@@ -35,6 +35,7 @@ import json
 import math
 import os
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -51,11 +52,13 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from .._assets import assets_dir
 from .._errors import InputDataError
 from ..config import ServiceConfig
 from ..runs import WEEK_FOLDER, latest_run
 from ..schedule import Schedule, load_schedule, nearest_teams, place_lat_lon, where_question
 from .limits import Buckets
+from .maps import VENDOR, page_csp, vendored
 from .store import Store, User, utc
 
 __all__ = ["create_app"]
@@ -220,6 +223,7 @@ def create_app(
         Route("/run/{path:path}", service.run_file, methods=["GET"]),
         Route("/reports/{week}/{name}", service.report_file, methods=["GET"]),
         Mount("/static", StaticFiles(packages=[("outreach_routes.service", "static")])),
+        Mount(VENDOR.rstrip("/"), StaticFiles(directory=service.vendor, check_dir=False)),
     ]
     app = Starlette(
         routes=routes,
@@ -271,7 +275,7 @@ class _Locked:
     keep it out of caches and referrers."""
 
     OPEN = {"/login", "/api/login"}
-    OPEN_UNDER = "/static/"  # the pages' own scripts and styles: nothing secret
+    OPEN_UNDER = ("/static/", VENDOR)  # the pages' scripts, styles, map libraries: public
 
     def __init__(self, app, service: _Service) -> None:
         self.app = app
@@ -350,6 +354,7 @@ class _Service:
         self.settings = settings
         self.checkin_rate = Buckets(settings.checkins_per_minute, settings.checkins_burst)
         self._boards: dict[str, float] = {}  # user -> when its board was last read
+        self.vendor = vendor_dir()
 
     # --- who is asking --------------------------------------------------------------------
 
@@ -693,7 +698,9 @@ class _Service:
         target = served.folder / path
         slug = path.removeprefix("teams/").removesuffix(".html")
         if path == f"teams/{slug}.html" and slug in served.slugs().values():
-            return HTMLResponse(self._team_map(served, user, slug))
+            return self._run_page(self._team_map(served, user, slug))
+        if target.suffix == ".html":
+            return self._run_page(target.read_text("utf-8"))
         media = {
             ".html": "text/html; charset=utf-8",
             ".gpx": "application/gpx+xml",
@@ -710,7 +717,14 @@ class _Service:
         if not WEEK_FOLDER.match(week) or name not in REPORT_FILES or not target.is_file():
             raise Refused(404, f"no report {name!r} for week {week!r}; make it with "
                           "`outreach-routes report --week`")  # fmt: skip
+        if name.endswith(".html"):
+            return self._run_page(target.read_text("utf-8"))
         return Response(target.read_bytes(), media_type=REPORT_FILES[name])
+
+    def _run_page(self, page: str) -> HTMLResponse:
+        """One of the run's HTML pages: its map libraries from ``/vendor/``, under a CSP."""
+        page = vendored(page, self.vendor)
+        return HTMLResponse(page, headers={"content-security-policy": page_csp(page)})
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -721,6 +735,16 @@ PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def vendor_dir() -> Path | None:
+    """The npm copies of the map libraries (``make`` installs them; ``OUTREACH_ROUTES_ASSETS``
+    names another folder), or None with a warning: the maps then show without them."""
+    try:
+        return assets_dir()
+    except InputDataError as exc:
+        print(f"warning: {exc}", file=sys.stderr, flush=True)
+        return None
 
 
 def _page(name: str, **values: Any) -> HTMLResponse:
