@@ -264,10 +264,47 @@ def _address(request: Request) -> str:
 
 
 def _audit_refusal(request: Request, user: str, status: int, reason: str) -> None:
-    """An audit line for a refused request (not waited for: the refusal answers at once)."""
+    """An audit line for a refused request (not waited for: the refusal answers at once). The
+    same refusal again (account, address, status, method and path) within
+    ``REFUSALS_EVERY_S`` is counted, not written: its next line says how many there were, so a
+    flood of refusals cannot flood the log."""
     service: _Service = request.app.state.service
-    detail = f"{status} {request.method} {request.url.path} from {_address(request)}: {reason}"
+    address = _address(request)
+    key = (user, address, status, request.method, request.url.path)
+    repeats = service.refusals.count(key)
+    if repeats is None:
+        return
+    detail = f"{status} {request.method} {request.url.path} from {address}: {reason}"
+    if repeats:
+        detail += f" ({repeats} more like it before this, not written)"
     service.store.audit_soon(user, f"refused {status}", detail[:500], now())
+
+
+REFUSALS_EVERY_S = 60.0  # the same refusal is written to the audit log at most this often
+
+
+class _Repeats:
+    """Refusals seen, by key: whether to write one now, and how many went unwritten."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[tuple, tuple[float, int]] = {}  # key -> (last written, since then)
+
+    def count(self, key: tuple) -> int | None:
+        """None when a line for ``key`` was written under ``REFUSALS_EVERY_S`` ago (this one is
+        counted); else how many were counted since, the line to write now."""
+        moment = time.monotonic()
+        with self._lock:
+            if len(self._seen) > 100_000:  # many addresses: keep only the recent ones
+                self._seen = {
+                    k: v for k, v in self._seen.items() if moment - v[0] < REFUSALS_EVERY_S
+                }
+            last, unwritten = self._seen.get(key, (-math.inf, 0))
+            if moment - last < REFUSALS_EVERY_S:
+                self._seen[key] = (last, unwritten + 1)
+                return None
+            self._seen[key] = (moment, 0)
+            return unwritten
 
 
 class _Locked:
@@ -354,6 +391,7 @@ class _Service:
         self.settings = settings
         self.checkin_rate = Buckets(settings.checkins_per_minute, settings.checkins_burst)
         self._boards: dict[str, float] = {}  # user -> when its board was last read
+        self.refusals = _Repeats()
         self.vendor = vendor_dir()
 
     # --- who is asking --------------------------------------------------------------------
