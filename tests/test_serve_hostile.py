@@ -265,20 +265,22 @@ def test_the_audit_log_has_board_sessions_refusals_and_filters(hostile):
     server, tokens = hostile
     for _ in range(5):
         assert server.call("/api/board", token=tokens["coordinator"])[0] == 200
+    report = "/reports/2023-W01/report.html"  # a path the corpus above did not ask
     for _ in range(5):  # the same refusal again and again: one line, the rest counted
-        assert server.call("/api/board", token=tokens["dispatch"])[0] == 403
-    assert server.call("/api/board", token="no-such-token")[0] == 401
+        assert server.call(report, token=tokens["dispatch"])[0] == 403
+    assert server.call("/run/contacts.html", token="no-such-token")[0] == 401  # not in the corpus
     assert server.call("/api/login", body={"code": "nope"})[0] in (401, 429)  # 429: the corpus
     _, _, log = server.call("/api/audit?user=coord&kind=board", token=tokens["coordinator"])
     assert len(log) == 1 and "from 127.0.0.1" in log[0]["detail"]
-    _, _, log = server.call("/api/audit", token=tokens["coordinator"])
-    kinds = {r["action"] for r in log}
-    assert {"refused 401", "refused 403", "failed login"} <= kinds
-    assert "refused 429" in kinds  # the flood of the first test
-    assert len([r for r in log if r["action"] == "refused 403" and r["user"] == "disp"]) == 1
+    log = []
+    for kind in ("refused+401", "refused+403", "refused+429", "failed+login"):
+        _, _, lines = server.call(f"/api/audit?kind={kind}", token=tokens["coordinator"])
+        assert lines and {r["action"] for r in lines} == {kind.replace("+", " ")}, kind
+        log += lines
+    assert any("401 GET /run/contacts.html from 127.0.0.1" in r["detail"] for r in log)
+    mine = [r for r in log if r["detail"].startswith(f"403 GET {report} from 127.0.0.1")]
+    assert len(mine) == 1 and mine[0]["user"] == "disp"
     assert len([r for r in log if r["action"] == "refused 429" and r["user"] == "flood"]) == 1
-    refused = next(r for r in log if r["action"] == "refused 403")
-    assert refused["user"] == "disp" and "/api/board from 127.0.0.1" in refused["detail"]
     status, _, page = server.call("/audit?kind=refused+401", token=tokens["coordinator"])
     assert status == 200 and "refused 401" in page and "refused 403</td>" not in page
 

@@ -27,6 +27,7 @@ Locked down, because a leaked live position can put a worker in danger:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import functools
@@ -252,7 +253,7 @@ async def _refused(request: Request, exc: Exception) -> Response:
     headers = {} if exc.retry_after is None else {"retry-after": str(exc.retry_after)}
     if exc.status in AUDITED:
         user = getattr(request.state, "user", None)
-        _audit_refusal(request, user.name if user else "-", exc.status, exc.reason)
+        await _audit_refusal(request, user.name if user else "-", exc.status, exc.reason)
     return JSONResponse({"error": exc.reason}, status_code=exc.status, headers=headers)
 
 
@@ -263,8 +264,8 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _audit_refusal(request: Request, user: str, status: int, reason: str) -> None:
-    """An audit line for a refused request (not waited for: the refusal answers at once). The
+async def _audit_refusal(request: Request, user: str, status: int, reason: str) -> None:
+    """An audit line for a refused request, on disk before the refusal answers. The
     same refusal again (account, address, status, method and path) within
     ``REFUSALS_EVERY_S`` is counted, not written: its next line says how many there were, so a
     flood of refusals cannot flood the log."""
@@ -277,7 +278,9 @@ def _audit_refusal(request: Request, user: str, status: int, reason: str) -> Non
     detail = f"{status} {request.method} {request.url.path} from {address}: {reason}"
     if repeats:
         detail += f" ({repeats} more like it before this, not written)"
-    service.store.audit_soon(user, f"refused {status}", detail[:500], now())
+    await asyncio.wrap_future(
+        service.store.audit_soon(user, f"refused {status}", detail[:500], now())
+    )
 
 
 REFUSALS_EVERY_S = 60.0  # the same refusal is written to the audit log at most this often
@@ -346,7 +349,9 @@ class _Locked:
             elif request.method not in SAFE_METHODS and not _bearer(request):
                 refusal = _cross_site(request)
             if refusal is not None:
-                _audit_refusal(request, user.name if user else "-", refusal.status, refusal.reason)
+                await _audit_refusal(
+                    request, user.name if user else "-", refusal.status, refusal.reason
+                )
                 response = JSONResponse({"error": refusal.reason}, status_code=refusal.status)
                 await response(scope, receive, with_headers)
                 return
