@@ -281,6 +281,9 @@ def test_the_audit_log_has_board_sessions_refusals_and_filters(hostile):
     mine = [r for r in log if r["detail"].startswith(f"403 GET {report} from 127.0.0.1")]
     assert len(mine) == 1 and mine[0]["user"] == "disp"
     assert len([r for r in log if r["action"] == "refused 429" and r["user"] == "flood"]) == 1
+    _, _, newest = server.call("/api/audit", token=tokens["coordinator"])
+    _, _, older = server.call(f"/api/audit?before={newest[2]['id']}", token=tokens["coordinator"])
+    assert [r["id"] for r in older[:3]] == [r["id"] for r in newest[3:6]]  # pages back
     status, _, page = server.call("/audit?kind=refused+401", token=tokens["coordinator"])
     assert status == 200 and "refused 401" in page and "refused 403</td>" not in page
 
