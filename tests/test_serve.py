@@ -30,6 +30,11 @@ CUT_OFF = (urllib.error.URLError, OSError, http.client.HTTPException)
 NIGHT = "2023-01-04"
 TEAM = "Team 22 North Central"
 OTHER = "Team 39 Nicetown"
+UNLIMITED = """[service]
+checkins_per_minute = 100000
+checkins_burst = 100000
+checkins_per_day = 100000
+"""
 
 
 class Server:
@@ -50,6 +55,10 @@ class Server:
              "--port", str(self.port), *self.args],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
+        self.wait_for_port()
+
+    def wait_for_port(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -122,7 +131,10 @@ def service(plan_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         "team": add_user(runs, "t22", "team", TEAM),
         "other": add_user(runs, "t39", "team", OTHER),
     }
-    server = Server(runs)
+    # the load test's 1,000 check-ins from one account: above the per-account limits
+    config = runs.parent / "service.toml"
+    config.write_text(UNLIMITED, "utf-8")
+    server = Server(runs, "--config", str(config))
     server.start()
     yield server, tokens
     server.stop()
@@ -150,8 +162,11 @@ def test_nothing_answers_without_a_token(service):
         assert head["referrer-policy"] == "no-referrer"
     assert server.call("/api/checkins", body=_checkin("anon"))[0] == 401
     assert server.call("/api/where?near=1,1", token="not-a-token")[0] == 401
-    status, _, page = server.call("/login")
-    assert status == 200 and "/api/login" in page
+    status, head, page = server.call("/login")
+    assert status == 200 and '<script src="/static/login.js">' in page
+    assert head["content-security-policy"].startswith("default-src 'self'")
+    status, _, script = server.call("/static/login.js")  # the pages' own files: no secret
+    assert status == 200 and "/api/login" in script
 
 
 def test_a_login_link_gives_a_locked_session_once(service):
@@ -342,7 +357,7 @@ def test_load_and_a_kill_lose_nothing_acknowledged(service):
         client, k = map(int, cid.split("-")[1:])
         body = _checkin(cid, "left", stop_id=stops[k % len(stops)]["stop_id"])
         assert server.call("/api/checkins", token=tokens["team"], body=body)[0] in (200, 201)
-    _, _, stored = server.call("/api/checkins?team=" + TEAM.replace(" ", "+"),
+    _, _, stored = server.call("/api/checkins?team=" + TEAM.replace(" ", "+") + "&limit=5000",
                                token=tokens["coordinator"])  # fmt: skip
     ids = [r["client_id"] for r in stored if r["client_id"].startswith("load-")]
     assert 300 <= len(before_kill) < 1000 and unsent
@@ -396,6 +411,8 @@ def _log_in(context, server: Server, user: str):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # a script or style the page's Content-Security-Policy blocked
+    page.on("console", lambda m: errors.append(m.text) if "Content Security" in m.text else None)
     page.goto(link.stdout.strip())
     page.wait_for_load_state("load")
     return page, errors
@@ -436,7 +453,7 @@ def test_check_ins_made_offline_are_sent_once_when_back_online(service):
     stops = _route(server, OTHER)["stops"][1:-1]
 
     def mine() -> list[dict]:
-        _, _, rows = server.call("/api/checkins?team=" + OTHER.replace(" ", "+"),
+        _, _, rows = server.call("/api/checkins?team=" + OTHER.replace(" ", "+") + "&limit=5000",
                                  token=tokens["coordinator"])  # fmt: skip
         return rows
 
@@ -466,6 +483,62 @@ def test_check_ins_made_offline_are_sent_once_when_back_online(service):
     assert len({r["client_id"] for r in new}) == 2
 
 
+def test_the_phone_keeps_a_tap_the_server_did_not_take(service):
+    """A 502 (the proxy while the service restarts), a 500, a 401 (the session ended) and a
+    429 keep the tap in the queue, and it is sent once the server takes it; a 422 moves it to
+    the panel's "refused" list with the server's reason (issue 34, point 3)."""
+    from playwright.sync_api import sync_playwright
+
+    server, tokens = service
+    stops = _route(server, TEAM)["stops"][1:-1]
+    _, _, rows = server.call("/api/checkins?team=" + TEAM.replace(" ", "+") + "&limit=5000",
+                             token=tokens["coordinator"])  # fmt: skip
+    before = {r["client_id"] for r in rows}
+    answers = [
+        {"status": 502, "body": "<html>Bad gateway</html>"},
+        {"status": 500, "body": "Internal Server Error"},
+        {"status": 401, "body": '{"error": "log in first"}'},
+        {"status": 429, "body": '{"error": "slow down"}', "headers": {"Retry-After": "1"}},
+    ]
+    tried: list[int] = []
+
+    def failing(route) -> None:
+        if route.request.method != "POST" or not answers:
+            route.continue_()
+            return
+        answer = answers.pop(0)
+        tried.append(answer["status"])
+        route.fulfill(**answer)
+
+    queue_text = "() => document.getElementById('ci-queue').textContent"
+    with sync_playwright() as p:
+        browser = _launch(p)
+        context = _phone(browser, server)
+        phone, errors = _log_in(context, server, "t22")
+        phone.wait_for_url("**/run/teams/team-22-north-central.html")
+        phone.route("**/api/checkins", failing)
+        phone.select_option("#ci-stop", stops[1]["stop_id"])
+        phone.click("#ci-at")
+        phone.wait_for_function(f"() => ({queue_text})().startsWith('1 waiting')")
+        phone.wait_for_function("() => document.getElementById('ci-status').textContent"
+                                ".includes('(502)')")  # fmt: skip
+        phone.wait_for_function(f"() => ({queue_text})() === ''", timeout=30000)
+        assert tried == [502, 500, 401, 429]
+        # a refusal on its merits: off the queue, onto the visible "refused" list
+        phone.route("**/api/checkins", lambda route: route.fulfill(
+            status=422, body='{"error": "no such stop tonight"}'))  # fmt: skip
+        phone.click("button[data-status='left']")
+        phone.wait_for_function("() => document.getElementById('ci-refused').textContent"
+                                ".includes('no such stop tonight')")  # fmt: skip
+        assert phone.evaluate(queue_text) == ""
+        assert not errors
+        browser.close()
+    _, _, rows = server.call("/api/checkins?team=" + TEAM.replace(" ", "+") + "&limit=5000",
+                             token=tokens["coordinator"])  # fmt: skip
+    new = [r for r in rows if r["client_id"] not in before]
+    assert [r["status"] for r in new] == ["arrived"]
+
+
 def test_backup_while_serving_holds_what_was_acknowledged(service, tmp_path):
     import sqlite3
 
@@ -480,6 +553,88 @@ def test_backup_while_serving_holds_what_was_acknowledged(service, tmp_path):
         ids = {r[0] for r in db.execute("SELECT client_id FROM checkins")}
     db.close()
     assert "backup-1" in ids
+
+
+def test_the_service_files_are_its_users_alone(plan_dir: Path, tmp_path: Path):
+    """The database, its WAL and shared memory, a backup and a report are 0600, the folders the
+    commands make 0700, whatever the umask they were started with; a database made 0644 by an
+    older version is put right (issue 34, point 9)."""
+    import stat
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    runs = tmp_path / "runs"
+    shutil.copytree(plan_dir, runs / "2023-W01")
+    (runs / "latest").symlink_to("2023-W01")
+    old = os.umask(0o022)
+    try:
+        token = add_user(runs, "t22", "team", TEAM)
+        db = runs / "service.sqlite3"
+        assert mode(db) == 0o600
+        server = Server(runs)
+        server.start()
+        try:
+            assert server.call("/api/checkins", token=token, body=_checkin("mode-1"))[0] == 201
+            for suffix in ("-wal", "-shm"):
+                assert mode(db.with_name(db.name + suffix)) == 0o600, suffix
+            copy = tmp_path / "backups" / "copy.sqlite3"
+            copy.parent.mkdir()
+            result = run_cli("backup-db", "--runs-dir", str(runs), "--to", str(copy))
+            assert result.returncode == 0, result.stderr
+            assert mode(copy) == 0o600
+        finally:
+            server.stop()
+        result = run_cli("report", "--runs-dir", str(runs), "--week", "2023-W01")
+        assert result.returncode == 0, result.stderr
+        assert mode(runs / "reports") == 0o700 and mode(runs / "reports" / "2023-W01") == 0o700
+        assert all(mode(f) == 0o600 for f in (runs / "reports" / "2023-W01").iterdir())
+        db.chmod(0o644)  # as an older version left it
+        add_user(runs, "coord", "coordinator")
+        assert mode(db) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_user_names_and_teams_are_checked(plan_dir: Path, tmp_path: Path):
+    """`users add` refuses a name that is empty, too long, not printable (a line break could
+    fake a line of `users list`, an escape code the terminal), or like another account's after
+    case and look-alike folding; an unknown --team; a revoked name comes back with --reuse
+    only (issue 34, point 12)."""
+    runs = tmp_path / "runs"
+    shutil.copytree(plan_dir, runs / "2023-W01")
+    (runs / "latest").symlink_to("2023-W01")
+    add_user(runs, "Ana", "coordinator")
+
+    def add(name: str, *extra: str) -> subprocess.CompletedProcess:
+        return run_cli("users", "add", name, "--runs-dir", str(runs), *extra)
+
+    cases = {
+        "": "give 1 to 64",
+        "x" * 100_000: "give 1 to 64",
+        "eve\nmallory: coordinator, active": "printable characters only",
+        "\x1b[2Jeve": "printable characters only",
+        " ana": "printable characters only",
+        "ana": "looks like the account 'Ana'",
+        "\u0410na": "looks like the account 'Ana'",  # a Cyrillic A
+        "Ana": "exists already",
+    }
+    for name, reason in cases.items():
+        result = add(name, "--role", "dispatch")
+        assert result.returncode == 2 and reason in result.stderr, (name[:20], result.stderr)
+    result = add("phone-x", "--role", "team", "--team", "No Such Team")
+    assert result.returncode == 2 and "not a team of the latest plan" in result.stderr
+    assert TEAM in result.stderr
+    assert add("phone-22", "--role", "team", "--team", TEAM).returncode == 0
+    assert run_cli("users", "revoke", "phone-22", "--runs-dir", str(runs)).returncode == 0
+    result = add("phone-22", "--role", "team", "--team", TEAM)
+    assert result.returncode == 2 and "add it again with --reuse" in result.stderr
+    result = add("phone-22", "--role", "team", "--team", TEAM, "--reuse")
+    assert result.returncode == 0, result.stderr
+    listed = run_cli("users", "list", "--runs-dir", str(runs)).stdout
+    assert "phone-22: team (Team 22 North Central), active" in listed
+    assert add("D\u0065\u0301sir\u00e9e", "--role", "dispatch").returncode == 0  # kept in NFC
+    assert "D\u00e9sir\u00e9e: dispatch" in run_cli("users", "list", "--runs-dir", str(runs)).stdout
 
 
 def test_retention_and_schema_versions(tmp_path):
@@ -505,21 +660,39 @@ def test_retention_and_schema_versions(tmp_path):
     assert [r["client_id"] for r in store.checkins()] == ["recent"] and not store.audit_log()
     window = (recent - dt.timedelta(minutes=1), recent)
     assert [r["client_id"] for r in store.latest_checkins([TEAM, "Nobody"], *window)] == ["recent"]
-    # a version 1 database (before the index of latest_checkins) is brought up to date
-    with sqlite3.connect(store.path) as db:
-        db.execute("DROP INDEX checkins_by_team_tap")
+    # a version 1 database (before the index of latest_checkins, with client_id unique across
+    # all accounts) is brought up to date, its check-ins kept
+    from outreach_routes.service import store as store_module
+
+    old_db = tmp_path / "v1.sqlite3"
+    with sqlite3.connect(old_db) as db:
+        db.executescript(store_module._SCHEMA)
+        db.execute(
+            "INSERT INTO checkins VALUES ('a1', ?, '2023-01-01', NULL, 'start', ?, ?, ?, "
+            "NULL, NULL, NULL, NULL, 0, 't')",
+            (TEAM, *[recent.isoformat()] * 3),
+        )
         db.execute("PRAGMA user_version = 1")
     db.close()
-    Store(store.path)
-    with sqlite3.connect(store.path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
-        query = "SELECT * FROM checkins WHERE team = 'x' AND tapped_utc > ''"
-        plan = " ".join(r[-1] for r in db.execute("EXPLAIN QUERY PLAN " + query))
-        assert "checkins_by_team_tap" in plan
+    migrated = Store(old_db)
+    assert [r["client_id"] for r in migrated.checkins()] == ["a1"]
+    row = {"client_id": "a1", "team": OTHER, "night": "2023-01-01", "stop_id": None,
+           "status": "start", "tapped_at": recent.isoformat(), "tapped_utc": recent.isoformat(),
+           "received_at": recent.isoformat(), "reason": None, "lat": None, "lon": None,
+           "scene_request_id": None, "late": 0, "user": "other account"}  # fmt: skip
+    assert migrated.add_checkin(row) == ("stored", [])  # the same id, another account
+    with sqlite3.connect(old_db) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        for query, index in (
+            ("SELECT * FROM checkins WHERE team = 'x' AND tapped_utc > ''", "checkins_by_team_tap"),
+            ("SELECT * FROM checkins WHERE night = 'x'", "checkins_by_night"),
+        ):
+            plan = " ".join(r[-1] for r in db.execute("EXPLAIN QUERY PLAN " + query))
+            assert index in plan
         db.execute("PRAGMA user_version = 99")
     db.close()
     with pytest.raises(InputDataError, match="schema version 99 is newer"):
-        Store(store.path)
+        Store(old_db)
 
 
 def test_retention_follows_the_config_service_table(service, tmp_path):
@@ -579,23 +752,72 @@ def test_the_service_loads_none_of_the_planning_libraries(service):
     assert result.stdout.strip() == "[]"
 
 
-def test_failed_logins_are_limited_per_address(plan_dir: Path, tmp_path: Path):
-    """Ten wrong codes from one address, and the eleventh try is refused before it is checked,
-    even with a good code. Its own server: the limit would lock out the other tests' logins."""
+def _login_from(server: Server, source: str, raw: bytes,
+                content_type: str = "application/json") -> tuple[int, dict, dict]:  # fmt: skip
+    """POST /api/login from the client address ``source`` (any of 127.0.0.0/8)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30,
+                                            source_address=(source, 0))  # fmt: skip
+    try:
+        connection.request("POST", "/api/login", body=raw,
+                           headers={"Content-Type": content_type})  # fmt: skip
+        answer = connection.getresponse()
+        return answer.status, dict(answer.headers), json.loads(answer.read() or b"{}")
+    finally:
+        connection.close()
+
+
+def _code(runs: Path, user: str) -> str:
+    link = run_cli("users", "link", user, "--base-url", "http://x", "--runs-dir", str(runs))
+    assert link.returncode == 0, link.stderr
+    return link.stdout.strip().split("#code=")[1]
+
+
+def test_failed_logins_are_limited_per_address_account_and_code(plan_dir: Path, tmp_path: Path):
+    """Ten bad codes lock their address, yet another account's valid link still works from
+    it (carrier NAT); ten tries of one account's spent link lock that account, from any
+    address; a malformed code counts as a failure; 200 bad codes at once get exactly ten
+    tries (issue 34, points 5-7). Its own server: the limits would lock out other tests."""
     runs = tmp_path / "runs"
     shutil.copytree(plan_dir, runs / "2023-W01")
     (runs / "latest").symlink_to("2023-W01")
     add_user(runs, "t22", "team", TEAM)
+    add_user(runs, "t39", "team", OTHER)
     server = Server(runs)
     server.start()
     try:
-        for k in range(10):
-            status, _, answer = server.call("/api/login", body={"code": f"wrong-{k}"})
-            assert status == 401 and "not valid" in answer["error"]
-        link = run_cli("users", "link", "t22", "--base-url", server.base, "--runs-dir", str(runs))
-        good = link.stdout.strip().split("#code=")[1]
-        status, _, answer = server.call("/api/login", body={"code": good})
+        # a login CSRF form cannot post JSON: text/plain is refused, and not looked at
+        status, _, _ = _login_from(server, "127.0.0.2", b'{"code": "x"}', "text/plain")
+        assert status == 415
+        # one address: a lone surrogate and nine bad codes, then 429; a good link still works
+        status, _, answer = _login_from(server, "127.0.0.2", b'{"code": "\\ud800"}')
+        assert status == 400 and "surrogate" in answer["error"]
+        for k in range(9):
+            status, _, answer = _login_from(server, "127.0.0.2", b'{"code": "wrong-%d"}' % k)
+            assert status == 401 and "not valid" in answer["error"], (k, answer)
+        status, head, answer = _login_from(server, "127.0.0.2", b'{"code": "wrong-10"}')
         assert status == 429 and "too many failed logins" in answer["error"]
+        assert head["retry-after"] == "900"
+        good = _code(runs, "t22").encode()
+        status, _, answer = _login_from(server, "127.0.0.2", b'{"code": "%s"}' % good)
+        assert status == 200 and answer["next"] == "/team/team-22-north-central"
+        # one account: its spent code tried from ten addresses locks it, not the others
+        for k in range(10):
+            status, _, _ = _login_from(server, f"127.0.1.{k + 1}", b'{"code": "%s"}' % good)
+            assert status in (401, 429)
+        fresh = _code(runs, "t22").encode()
+        status, _, answer = _login_from(server, "127.0.2.1", b'{"code": "%s"}' % fresh)
+        assert status == 429, answer
+        other = _code(runs, "t39").encode()
+        assert _login_from(server, "127.0.2.1", b'{"code": "%s"}' % other)[0] == 200
+        # counted in the database, one try at a time: 200 at once get exactly 10 tries
+        with ThreadPoolExecutor(20) as pool:
+            statuses = list(pool.map(
+                lambda k: _login_from(server, "127.0.3.1", b'{"code": "bad-%d"}' % k)[0],
+                range(200)))  # fmt: skip
+        assert statuses.count(401) == 10 and statuses.count(429) == 190
+        _, _, log = server.call("/api/audit?kind=failed+login",
+                                token=add_user(runs, "coord", "coordinator"))  # fmt: skip
+        assert len(log) >= 200 and all("from 127." in r["detail"] for r in log)
     finally:
         server.stop()
 

@@ -125,6 +125,13 @@ def _read_csv(path: Path, delimiter: str | None) -> pd.DataFrame:
     return frame
 
 
+def _umask() -> int:
+    """The process's umask (the command line sets 077: its outputs are its user's alone)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` so that readers see the old file or the whole new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +139,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
-        os.chmod(tmp, 0o644)  # readable like any other output, e.g. by a web server
+        os.chmod(tmp, 0o666 & ~_umask())  # as any file the process makes (mkstemp's is 0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -7,6 +7,7 @@ Exit codes: 0 done; 2 bad input (config or data: one line saying what, where and
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import sys
@@ -423,15 +424,37 @@ def users_add(
     ] = None,
     runs_dir: RunsDir = None,
     db: DbFile = None,
+    reuse: Annotated[
+        bool, typer.Option("--reuse", help="Give a revoked account's name a new account.")
+    ] = False,
 ) -> None:
-    """Add an account; its token is printed once, alone on the last line, and never stored."""
+    """Add an account; its token is printed once, alone on the last line, and never stored.
+    A team account's --team must be a team of the latest plan in --runs-dir."""
+    if team is not None:
+        _check_team(team, runs_dir)
     store = _store(runs_dir, db)
     try:
-        token = store.add_user(name, role, team, _now())
+        token = store.add_user(name, role, team, _now(), reuse=reuse)
     except InputDataError as exc:
         _fail(exc)
     typer.echo(f"added {role} account {name!r}; its token (shown only now):")
     typer.echo(token)
+
+
+def _check_team(team: str, runs_dir: Path | None) -> None:
+    """Fail unless ``team`` is a team of the latest plan in ``runs_dir``."""
+    from .runs import latest_run
+
+    latest = latest_run(runs_dir) if runs_dir is not None and runs_dir.is_dir() else None
+    if latest is None:
+        _fail("a team account is checked against the latest plan: give --runs-dir DIR of "
+              "`plan --runs-dir`, after its first plan")  # fmt: skip
+    teams = dict.fromkeys(
+        r["team"] for r in json.loads((latest / "plan.json").read_text("utf-8"))["teams"]
+    )
+    if team not in teams:
+        _fail(f"--team {team!r} is not a team of the latest plan ({latest.name}); its teams: "
+              f"{', '.join(teams)}")  # fmt: skip
 
 
 @users_app.command("list")
@@ -492,24 +515,16 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the latest run to dispatch, teams and coordinators (see README: Service)."""
-    import uvicorn
-
     from .config import load_service_config
     from .service.app import create_app
+    from .service.server import run
 
     try:
-        application = create_app(runs_dir, db, keep=load_service_config(config))
+        settings = load_service_config(config)
+        application = create_app(runs_dir, db, keep=settings)
     except InputDataError as exc:  # a ConfigError too
         _fail(exc)
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        proxy_headers=forwarded_allow_ips is not None,
-        forwarded_allow_ips=forwarded_allow_ips,
-        server_header=False,
-        log_level="warning",
-    )
+    run(application, settings, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips)
 
 
 @app.command()
@@ -566,6 +581,7 @@ def backup_db(
     store = _store(runs_dir, db)
     partial = to.with_name(f".{to.name}.partial")
     partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # never readable
     backup(store.path, partial)
     partial.replace(to)
     typer.echo(f"backed up {store.path} to {to}")
@@ -584,6 +600,9 @@ def main() -> None:
     # A run told to stop (cron's timeout, systemd, kill) unwinds like an error: the half-written
     # folder and the lock are removed, and what was published before stays.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_TERMINATED))
+    # What a command creates is its user's alone (files 0600, folders 0700): the database and
+    # its WAL hold live positions, and runs, reports and backups the teams' nights (issue 34).
+    os.umask(0o077)
     try:
         app()
     except Exception as exc:  # a stage failed on input that passed validation: a bug

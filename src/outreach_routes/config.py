@@ -185,10 +185,22 @@ class FollowupConfig:
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    """The service (``serve``): how long what the teams send is kept."""
+    """The service (``serve``): how long what the teams send is kept, and the limits that keep
+    one client (or one account) from slowing the rest (docs/config.md)."""
 
     keep_positions_days: int = 30  # positions sent with check-ins are cleared after this
     keep_days: int = 182  # check-ins, scene requests and the audit log: at least 26 weeks
+    # the server: per connection and per client address
+    max_header_kb: int = 64  # a request's line and headers, at most (431 beyond)
+    header_timeout_s: int = 15  # a request's headers must arrive within this (408)
+    body_timeout_s: int = 30  # ... and its body within this after them (the connection closes)
+    keep_alive_s: int = 15  # an idle keep-alive connection is closed after this
+    connections_per_address: int = 50  # open connections of one client address (429 beyond)
+    # per account
+    checkins_per_minute: int = 30  # sustained rate of one account's check-in posts ...
+    checkins_burst: int = 120  # ... with this many at once (a night's offline queue)
+    checkins_per_day: int = 2000  # check-ins stored per account in 24 hours
+    failed_logins: int = 10  # bad login codes per address, account or code in 15 minutes
 
 
 @dataclass(frozen=True)
@@ -241,6 +253,10 @@ class PlanConfig:
     followup: FollowupConfig = field(default_factory=FollowupConfig)
     no_go_zones: tuple[NoGoZoneConfig, ...] = ()
     service: ServiceConfig = field(default_factory=ServiceConfig)
+
+
+_SERVICE_COUNTS = ("connections_per_address", "checkins_per_minute", "checkins_burst",
+                   "checkins_per_day", "failed_logins")  # fmt: skip
 
 
 def default_config_path() -> Path:
@@ -469,6 +485,23 @@ class _Reader:
                     f"{least}" + (" (26 weeks)" if least == 182 else "")
                 )
                 good = False
+        limits = {"max_header_kb": (1, 64), "header_timeout_s": (1, 60),
+                  "body_timeout_s": (1, 300), "keep_alive_s": (1, 30)}  # fmt: skip
+        for key in _SERVICE_COUNTS + tuple(limits):
+            value = getattr(service, key)
+            least, most = limits.get(key, (1, None))
+            if not _whole(value) or value < least or (most is not None and value > most):
+                self.problems.append(
+                    f"[service] `{key}` = {value!r}: give a whole number, at least {least}"
+                    + (f" and at most {most}" if most is not None else "")
+                )
+                good = False
+        if good and service.checkins_burst < service.checkins_per_minute:
+            self.problems.append(
+                f"[service] `checkins_burst` = {service.checkins_burst} is below "
+                f"`checkins_per_minute` = {service.checkins_per_minute}; give at least as many"
+            )
+            good = False
         return service if good else None
 
     def build(

@@ -16,12 +16,18 @@ Locked down, because a leaked live position can put a worker in danger:
   its own team's files and check-ins and posts check-ins for its own team; ``coordinator`` sees
   everything. The runs folder is never served as static files.
 * Every ``where`` answer and every read of team positions goes to the audit log.
-* Failed logins are rate-limited per client address (taken from a proxy's headers only when
-  ``--forwarded-allow-ips`` names the proxy).
+* Failed logins are limited per client address (taken from a proxy's headers only when
+  ``--forwarded-allow-ips`` names the proxy), per account and per code, counted in the
+  database; a valid link of another account still works from a locked address.
+* A request made with the session cookie that changes anything must come from the service's own
+  pages: ``Content-Type: application/json`` and a same-origin ``Origin`` (or
+  ``Sec-Fetch-Site: same-origin``). Tokens in ``Authorization`` cannot be sent by another site.
+* Each team account posts check-ins at a limited rate, checked before its body is read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import functools
@@ -30,11 +36,13 @@ import json
 import math
 import os
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -42,21 +50,30 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
+from .._assets import assets_dir
 from .._errors import InputDataError
 from ..config import ServiceConfig
 from ..runs import WEEK_FOLDER, latest_run
 from ..schedule import Schedule, load_schedule, nearest_teams, place_lat_lon, where_question
+from .limits import Buckets
+from .maps import VENDOR, page_csp, vendored
 from .store import Store, User, utc
 
 __all__ = ["create_app"]
 
 SESSION_COOKIE = "outreach_session"
 MAX_BODY = 16 * 1024
+MAX_DEPTH = 4  # of a JSON body: the service's bodies are flat objects
+PAGE = 500  # check-ins a page of GET /api/checkins by default ...
+MAX_PAGE = 5000  # ... and at most
+OFF_STREET_M = 1000.0  # a place this far from every walkable street is not the city's (422)
+BOARD_SESSION_S = 600  # an open board's refreshes this close together are one audited session
+EARLIEST, LATEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 CHECK_IN_FRESH_MIN = 30  # a check-in younger than this replaces the plan's place in `where`
 LATE_AFTER_MIN = 5  # a check-in received this long after it was tapped came from the queue
-MAX_FAILED_LOGINS = 10  # per client address in 15 minutes
 STATUSES = ("start", "arrived", "left", "skipped", "responding", "end")
 AT_STOP = ("arrived", "left", "skipped")
 REPORT_FILES = {"report.html": "text/html; charset=utf-8", "report.json": "application/json"}
@@ -74,12 +91,13 @@ _TEMPLATES = Environment(
 
 
 class Refused(Exception):
-    """A request refused with ``status`` and a one-line reason."""
+    """A request refused with ``status`` and a one-line reason (and when to try again)."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, *, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.retry_after = retry_after
 
 
 def now() -> dt.datetime:
@@ -171,9 +189,10 @@ def create_app(
     runs_dir: str | Path, db: str | Path | None = None, *, keep: ServiceConfig | None = None
 ) -> Starlette:
     """The service for ``runs_dir``, its database at ``db`` (default
-    ``runs_dir/service.sqlite3``). Retention follows ``keep`` (the config's ``[service]``):
-    positions in check-ins older than ``keep_positions_days`` are cleared, and check-ins, scene
-    requests and the audit log are kept ``keep_days``: at start, then hourly."""
+    ``runs_dir/service.sqlite3``), with the config's ``[service]`` settings ``keep``.
+    Retention follows it: positions in check-ins older than ``keep_positions_days`` are
+    cleared, and check-ins, scene requests and the audit log are kept ``keep_days``: at start,
+    then hourly. So do the per-account limits on check-ins and failed logins."""
     keep = keep or ServiceConfig()
     runs = Runs(Path(runs_dir))
     store = Store(db or Path(runs_dir) / "service.sqlite3")
@@ -189,7 +208,7 @@ def create_app(
     store.forget(now(), keep.keep_positions_days, keep.keep_days)  # before the first request
 
     threading.Thread(target=retention, name="outreach-routes retention", daemon=True).start()
-    service = _Service(runs, store)
+    service = _Service(runs, store, keep)
     routes = [
         Route("/login", service.login_page, methods=["GET"]),
         Route("/api/login", service.login, methods=["POST"]),
@@ -204,12 +223,15 @@ def create_app(
         Route("/team/{slug}", service.team_page, methods=["GET"]),
         Route("/run/{path:path}", service.run_file, methods=["GET"]),
         Route("/reports/{week}/{name}", service.report_file, methods=["GET"]),
+        Mount("/static", StaticFiles(packages=[("outreach_routes.service", "static")])),
+        Mount(VENDOR.rstrip("/"), StaticFiles(directory=service.vendor, check_dir=False)),
     ]
     app = Starlette(
         routes=routes,
         exception_handlers={Refused: _refused, InputDataError: _no_plan},
         lifespan=_warm_up,
     )
+    app.state.service = service
     app.add_middleware(_Locked, service=service)
     return app
 
@@ -228,7 +250,64 @@ async def _no_plan(request: Request, exc: Exception) -> Response:
 
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
-    return JSONResponse({"error": exc.reason}, status_code=exc.status)
+    headers = {} if exc.retry_after is None else {"retry-after": str(exc.retry_after)}
+    if exc.status in AUDITED:
+        user = getattr(request.state, "user", None)
+        await _audit_refusal(request, user.name if user else "-", exc.status, exc.reason)
+    return JSONResponse({"error": exc.reason}, status_code=exc.status, headers=headers)
+
+
+AUDITED = (401, 403, 429)  # refusals that go to the audit log, with the address
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _audit_refusal(request: Request, user: str, status: int, reason: str) -> None:
+    """An audit line for a refused request, on disk before the refusal answers. The
+    same refusal again (account, address, status, method and path) within
+    ``REFUSALS_EVERY_S`` is counted, not written: its next line says how many there were, so a
+    flood of refusals cannot flood the log."""
+    service: _Service = request.app.state.service
+    address = _address(request)
+    key = (user, address, status, request.method, request.url.path)
+    repeats = service.refusals.count(key)
+    if repeats is None:
+        return
+    detail = f"{status} {request.method} {request.url.path} from {address}: {reason}"
+    if repeats:
+        detail += f" ({repeats} more like it before this, not written)"
+    await asyncio.wrap_future(
+        service.store.audit_soon(user, f"refused {status}", detail[:500], now())
+    )
+
+
+REFUSALS_EVERY_S = 60.0  # the same refusal is written to the audit log at most this often
+
+
+class _Repeats:
+    """Refusals seen, by key: whether to write one now, and how many went unwritten."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[tuple, tuple[float, int]] = {}  # key -> (last written, since then)
+
+    def count(self, key: tuple) -> int | None:
+        """None when a line for ``key`` was written under ``REFUSALS_EVERY_S`` ago (this one is
+        counted); else how many were counted since, the line to write now."""
+        moment = time.monotonic()
+        with self._lock:
+            if len(self._seen) > 100_000:  # many addresses: keep only the recent ones
+                self._seen = {
+                    k: v for k, v in self._seen.items() if moment - v[0] < REFUSALS_EVERY_S
+                }
+            last, unwritten = self._seen.get(key, (-math.inf, 0))
+            if moment - last < REFUSALS_EVERY_S:
+                self._seen[key] = (last, unwritten + 1)
+                return None
+            self._seen[key] = (moment, 0)
+            return unwritten
 
 
 class _Locked:
@@ -236,6 +315,7 @@ class _Locked:
     keep it out of caches and referrers."""
 
     OPEN = {"/login", "/api/login"}
+    OPEN_UNDER = ("/static/", VENDOR)  # the pages' scripts, styles, map libraries: public
 
     def __init__(self, app, service: _Service) -> None:
         self.app = app
@@ -258,32 +338,73 @@ class _Locked:
                 message = {**message, "headers": headers}
             await send(message)
 
-        if scope["path"] not in self.OPEN:
+        path = scope["path"]
+        if path not in self.OPEN and not path.startswith(self.OPEN_UNDER):
             request = Request(scope)
             user = await run_in_threadpool(self.service.user, request)
+            refusal = None
             if user is None:
-                response = JSONResponse(
-                    {"error": "log in first: send `Authorization: Bearer TOKEN`, or open your "
-                     "login link"},
-                    status_code=401,
-                )  # fmt: skip
+                refusal = Refused(401, "log in first: send `Authorization: Bearer TOKEN`, or "
+                                  "open your login link")  # fmt: skip
+            elif request.method not in SAFE_METHODS and not _bearer(request):
+                refusal = _cross_site(request)
+            if refusal is not None:
+                await _audit_refusal(
+                    request, user.name if user else "-", refusal.status, refusal.reason
+                )
+                response = JSONResponse({"error": refusal.reason}, status_code=refusal.status)
                 await response(scope, receive, with_headers)
                 return
             scope["state"] = {**scope.get("state", {}), "user": user}
         await self.app(scope, receive, with_headers)
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _bearer(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer TOKEN``, if the request sends one."""
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def _cross_site(request: Request) -> Refused | None:
+    """Why a cookie-authenticated request that changes something may not be from our own
+    pages (CSRF), or None: it must be JSON, from this origin."""
+    if not _is_json(request):
+        return Refused(415, "send the body as JSON, with `Content-Type: application/json`")
+    origin = request.headers.get("origin")
+    host = request.headers.get("host", "")
+    if origin is not None:
+        if origin.split("://", 1)[-1].rstrip("/").lower() != host.lower() or not host:
+            return Refused(403, "this request came from another site; use the service's pages")
+        return None
+    if request.headers.get("sec-fetch-site") == "same-origin":
+        return None
+    return Refused(403, "send an `Origin` header (the service's own pages do)")
+
+
+def _is_json(request: Request) -> bool:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return kind == "application/json"
+
+
 class _Service:
-    def __init__(self, runs: Runs, store: Store) -> None:
+    def __init__(self, runs: Runs, store: Store, settings: ServiceConfig) -> None:
         self.runs = runs
         self.store = store
+        self.settings = settings
+        self.checkin_rate = Buckets(settings.checkins_per_minute, settings.checkins_burst)
+        self._boards: dict[str, float] = {}  # user -> when its board was last read
+        self.refusals = _Repeats()
+        self.vendor = vendor_dir()
 
     # --- who is asking --------------------------------------------------------------------
 
     def user(self, request: Request) -> User | None:
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            return self.store.user_by_token(header[7:].strip())
+        token = _bearer(request)
+        if token is not None:
+            return self.store.user_by_token(token)
         session = request.cookies.get(SESSION_COOKIE)
         if session:
             return self.store.user_by_session(session, now())
@@ -302,16 +423,33 @@ class _Service:
         return _page("login.html")
 
     async def login(self, request: Request) -> Response:
-        return await run_in_threadpool(self._login, request, await _json_body(request))
+        try:
+            body = await _json_body(request)
+            if not isinstance(body, dict) or set(body) != {"code"}:
+                raise Refused(400, "send a JSON object with the link's `code`, and nothing else")
+            code = _text(body, "code", 200, required=True)
+        except Refused as refused:  # a malformed code counts as a failed login too
+            if refused.status == 400:
+                await run_in_threadpool(self._failed_login, request, refused.reason)
+            raise
+        return await run_in_threadpool(self._login, request, code)
 
-    def _login(self, request: Request, body: Any) -> Response:
-        address = request.client.host if request.client else "unknown"
-        if self.store.recent_failures(address, now()) >= MAX_FAILED_LOGINS:
-            raise Refused(429, "too many failed logins from this address; wait 15 minutes")
-        code = body.get("code") if isinstance(body, dict) else None
-        redeemed = self.store.redeem(code, now()) if isinstance(code, str) and code else None
+    def _failed_login(self, request: Request, why: str) -> None:
+        """Count and audit a login whose body held no code."""
+        address = _address(request)
+        outcome, _ = self.store.log_in(None, address, now(), limit=self.settings.failed_logins)
+        self.store.audit("-", "failed login", f"from {address}: {outcome}, {why}"[:500], now())
+
+    def _login(self, request: Request, code: str) -> Response:
+        address = _address(request)
+        outcome, redeemed = self.store.log_in(
+            code, address, now(), limit=self.settings.failed_logins
+        )
         if redeemed is None:
-            self.store.failed_login(address, now())
+            self.store.audit("-", "failed login", f"from {address}: {outcome}", now())
+            if outcome == "locked":
+                raise Refused(429, "too many failed logins from this address, for this account "
+                              "or with this link; wait 15 minutes", retry_after=900)  # fmt: skip
             raise Refused(401, "this login link is not valid (used, expired or revoked); ask "
                           "the coordinators for a new one")  # fmt: skip
         user, session = redeemed
@@ -353,13 +491,20 @@ class _Service:
         served = self.runs.current()
         when = now().astimezone(served.timezone)
         night = _night_of(when)
-        checkins = self.store.checkins(since=(when - dt.timedelta(hours=36)).isoformat())
+        by_team: dict[str, list[dict[str, Any]]] = {}
+        for row in self.store.night_checkins(night):
+            by_team.setdefault(row["team"], []).append(row)
         teams = []
         for team, slug in served.slugs().items():
             route = served.route(team, night)
-            mine = [c for c in checkins if c["team"] == team and c["night"] == night]
-            teams.append(_team_board(served, team, slug, route, mine, when))
-        self.store.audit(user.name, "board", f"positions of {len(teams)} teams", now())
+            teams.append(_team_board(served, team, slug, route, by_team.get(team, []), when))
+        if self._board_session_starts(user):
+            self.store.audit(
+                user.name,
+                "board",
+                f"opened: positions of {len(teams)} teams, from {_address(request)}",
+                now(),
+            )
         scenes = self.store.scene_requests((when - dt.timedelta(hours=24)).isoformat())
         return JSONResponse(
             {
@@ -371,13 +516,31 @@ class _Service:
             }
         )
 
+    def _board_session_starts(self, user: User) -> bool:
+        """Whether this read of the board starts a session of it (one audit line a session,
+        not one a refresh): the user's last read was ``BOARD_SESSION_S`` ago or more."""
+        moment = time.monotonic()
+        last = self._boards.get(user.name)
+        self._boards[user.name] = moment
+        return last is None or moment - last >= BOARD_SESSION_S
+
     def audit_page(self, request: Request) -> Response:
         self._allow(request, "coordinator")
-        return _page("audit.html", rows=self.store.audit_log())
+        kind, account, before = _audit_filter(request)
+        rows = self.store.audit_log(action=kind, user=account, before=before)
+        older = None
+        if len(rows) == 500:
+            older = "/audit?" + urlencode(
+                {k: v for k, v in (("kind", kind), ("user", account)) if v}
+                | {"before": rows[-1]["id"]}
+            )
+        return _page("audit.html", rows=rows, kind=kind or "", account=account or "",
+                     kinds=self.store.audit_actions(), older=older)  # fmt: skip
 
     def audit(self, request: Request) -> Response:
         self._allow(request, "coordinator")
-        return JSONResponse(self.store.audit_log())
+        kind, account, before = _audit_filter(request)
+        return JSONResponse(self.store.audit_log(action=kind, user=account, before=before))
 
     # --- dispatch -------------------------------------------------------------------------
 
@@ -389,17 +552,16 @@ class _Service:
     def where(self, request: Request) -> Response:
         user = self._allow(request, "dispatch", "coordinator")
         served = self.runs.current()
+        _only(request.query_params, "near", "at")
         near = request.query_params.get("near", "").strip()
         if not near or len(near) > 200:
             raise Refused(400, 'give `near`: "lat,lon" or a corner such as "Lake St & Chicago Ave"')
         at = request.query_params.get("at") or now().astimezone(served.timezone).isoformat()
+        when = _time(at, served.timezone, "at", 400)
         try:
-            when = _aware(at, served.timezone)
             where_question(served.schedule, when, near)
         except InputDataError as exc:
             raise Refused(422, str(exc)) from exc
-        except ValueError as exc:
-            raise Refused(400, f"`at` {at!r} is not a time; write it as YYYY-MM-DDTHH:MM") from exc
         # a good question: its audit line is written while the answer is worked out, and the
         # answer waits for it (under load, the wait was a third of the answer's time)
         audited = self.store.audit_soon(
@@ -407,6 +569,7 @@ class _Service:
         )
         rows = nearest_teams(served.schedule, when, near, reported=self._reported(served, when))
         audited.result()
+        _on_the_streets(near, rows)
         return JSONResponse(rows)
 
     def _reported(self, served: Served, when: dt.datetime) -> dict[str, dict[str, Any]]:
@@ -434,13 +597,15 @@ class _Service:
         return out
 
     async def scene_requests(self, request: Request) -> Response:
+        if request.method == "POST":
+            self._allow(request, "dispatch", "coordinator")
         body = await _json_body(request) if request.method == "POST" else None
         return await run_in_threadpool(self._scene_requests, request, body)
 
     def _scene_requests(self, request: Request, body: Any) -> Response:
         served = self.runs.current()
         when = now()
-        if request.method == "GET":
+        if request.method != "POST":
             user = self._allow(request, "coordinator", "team", "dispatch")
             rows = self.store.scene_requests((when - dt.timedelta(hours=24)).isoformat())
             if user.role == "team":
@@ -449,6 +614,7 @@ class _Service:
         user = self._allow(request, "dispatch", "coordinator")
         if not isinstance(body, dict):
             raise Refused(400, "send a JSON object: near, asked_by, note")
+        _known(body, "near", "asked_by", "note")
         near = _text(body, "near", 200, required=True)
         asked_by = _text(body, "asked_by", 200, required=True)
         note = _text(body, "note", 1000) or ""
@@ -457,6 +623,7 @@ class _Service:
             lat, lon = place_lat_lon(served.schedule, near)
         except InputDataError as exc:
             raise Refused(422, str(exc)) from exc
+        _on_the_streets(near, rows)
         on = [r for r in rows if r["on_shift"]]
         nearest = (on or rows)[0]["team"] if rows else None
         request_id = f"scene-{when:%Y%m%d%H%M%S}-{hashlib.sha256(os.urandom(8)).hexdigest()[:6]}"
@@ -507,32 +674,61 @@ class _Service:
         return page.replace("</body>", panel + "\n</body>", 1)
 
     async def checkins(self, request: Request) -> Response:
-        body = await _json_body(request) if request.method == "POST" else None
-        return await run_in_threadpool(self._checkins, request, body)
-
-    def _checkins(self, request: Request, body: Any) -> Response:
-        served = self.runs.current()
-        if request.method == "GET":
-            user = self._allow(request, "team", "coordinator")
-            team = request.query_params.get("team") or user.team
-            if user.role == "team" and team != user.team:
-                raise Refused(403, "a team account reads its own team's check-ins only")
-            since = request.query_params.get("since")
-            if since is not None:
-                try:
-                    since = _aware(since, served.timezone).isoformat()
-                except ValueError as exc:
-                    raise Refused(400, f"`since` {since!r} is not a time") from exc
-            rows = self.store.checkins(team=team, since=since)
-            self.store.audit(user.name, "check-ins", f"team {team!r} since {since}", now())
-            return JSONResponse(rows)
+        if request.method != "POST":
+            return await run_in_threadpool(self._read_checkins, request)
         user = self._allow(request, "team")
-        row = _checkin(body, served, user, now())
-        stored = self.store.add_checkin(row)
+        await run_in_threadpool(self._admit_checkin, user)  # before the body is read
+        body = await _json_body(request)
+        return await run_in_threadpool(self._add_checkin, user, body)
+
+    def _admit_checkin(self, user: User) -> None:
+        """The account's limits, or 429 with when to try again."""
+        wait = self.checkin_rate.take(user.name)
+        if wait:
+            raise Refused(429, f"more than {self.settings.checkins_per_minute} check-ins a "
+                          "minute from this account; the phone tries again later",
+                          retry_after=Buckets.retry_after(wait))  # fmt: skip
+        day = self.settings.checkins_per_day
+        if self.store.checkins_stored_by(user.name, now() - dt.timedelta(days=1)) >= day:
+            raise Refused(429, f"this account has sent {day} check-ins in 24 hours, the most "
+                          "it may; ask the coordinators", retry_after=3600)  # fmt: skip
+
+    def _read_checkins(self, request: Request) -> Response:
+        """A page of check-ins, oldest first: ``limit`` rows (default ``PAGE``) after the row
+        ``after``; a ``Link: <...>; rel="next"`` header when more remain."""
+        served = self.runs.current()
+        user = self._allow(request, "team", "coordinator")
+        query = request.query_params
+        _only(query, "team", "since", "limit", "after")
+        team = query.get("team") or user.team
+        if user.role == "team" and team != user.team:
+            raise Refused(403, "a team account reads its own team's check-ins only")
+        since = query.get("since")
+        if since is not None:
+            since = _time(since, served.timezone, "since", 400).isoformat()
+        limit = _whole(query, "limit", PAGE, 1, MAX_PAGE)
+        after = _whole(query, "after", 0, 0, 2**62)
+        rows = self.store.checkins(team=team, since=since, after=after, limit=limit + 1)
+        headers = {}
+        if len(rows) > limit:
+            rows = rows[:limit]
+            following = {k: v for k, v in query.items() if k != "after"} | {"after": rows[-1]["id"]}
+            headers["link"] = f'<{request.url.path}?{urlencode(following)}>; rel="next"'
+        self.store.audit(user.name, "check-ins", f"team {team!r} since {since}, {len(rows)} rows "
+                         f"after {after}", now())  # fmt: skip
+        return JSONResponse(rows, headers=headers)
+
+    def _add_checkin(self, user: User, body: Any) -> Response:
+        row = _checkin(body, self.runs.current(), user, now())
+        outcome, differ = self.store.add_checkin(row)
+        if outcome == "conflict":
+            raise Refused(409, f"check-in {row['client_id']!r} was sent before with another "
+                          f"{', '.join(differ)}; a new check-in needs a new client_id")  # fmt: skip
         return JSONResponse(
-            {"client_id": row["client_id"], "stored": stored, "late": bool(row["late"])},
-            status_code=201 if stored else 200,
-        )
+            {"client_id": row["client_id"], "stored": outcome == "stored",
+             "late": bool(row["late"])},
+            status_code=201 if outcome == "stored" else 200,
+        )  # fmt: skip
 
     def run_file(self, request: Request) -> Response:
         """A file of the run being served, by the role's allow-list."""
@@ -545,7 +741,9 @@ class _Service:
         target = served.folder / path
         slug = path.removeprefix("teams/").removesuffix(".html")
         if path == f"teams/{slug}.html" and slug in served.slugs().values():
-            return HTMLResponse(self._team_map(served, user, slug))
+            return self._run_page(self._team_map(served, user, slug))
+        if target.suffix == ".html":
+            return self._run_page(target.read_text("utf-8"))
         media = {
             ".html": "text/html; charset=utf-8",
             ".gpx": "application/gpx+xml",
@@ -562,17 +760,48 @@ class _Service:
         if not WEEK_FOLDER.match(week) or name not in REPORT_FILES or not target.is_file():
             raise Refused(404, f"no report {name!r} for week {week!r}; make it with "
                           "`outreach-routes report --week`")  # fmt: skip
+        if name.endswith(".html"):
+            return self._run_page(target.read_text("utf-8"))
         return Response(target.read_bytes(), media_type=REPORT_FILES[name])
+
+    def _run_page(self, page: str) -> HTMLResponse:
+        """One of the run's HTML pages: its map libraries from ``/vendor/``, under a CSP."""
+        page = vendored(page, self.vendor)
+        return HTMLResponse(page, headers={"content-security-policy": page_csp(page)})
 
 
 # --- helpers --------------------------------------------------------------------------------------
 
 
+# The service's own pages: their scripts and styles are files it serves (static/), nothing inline.
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def vendor_dir() -> Path | None:
+    """The npm copies of the map libraries (``make`` installs them; ``OUTREACH_ROUTES_ASSETS``
+    names another folder), or None with a warning: the maps then show without them."""
+    try:
+        return assets_dir()
+    except InputDataError as exc:
+        print(f"warning: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
 def _page(name: str, **values: Any) -> HTMLResponse:
-    return HTMLResponse(_TEMPLATES.get_template(name).render(**values))
+    return HTMLResponse(
+        _TEMPLATES.get_template(name).render(**values),
+        headers={"content-security-policy": PAGE_CSP},
+    )
 
 
 async def _json_body(request: Request) -> Any:
+    """The request's JSON body: at most ``MAX_BODY`` bytes of strict UTF-8 (no lone
+    surrogates, even escaped), nested at most ``MAX_DEPTH`` deep; else 400, 413 or 415."""
+    if not _is_json(request):
+        raise Refused(415, "send the body as JSON, with `Content-Type: application/json`")
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
         raise Refused(413, f"the body is larger than {MAX_BODY // 1024} KB")
@@ -582,9 +811,88 @@ async def _json_body(request: Request) -> Any:
         if len(body) > MAX_BODY:
             raise Refused(413, f"the body is larger than {MAX_BODY // 1024} KB")
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Refused(400, f"the body is not JSON ({exc})") from exc
+        value = json.loads(body.decode("utf-8"))
+    except RecursionError as exc:
+        raise Refused(400, f"the body is nested more than {MAX_DEPTH} deep") from exc
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise Refused(400, f"the body is not JSON in UTF-8 ({str(exc)[:200]})") from exc
+    _plain(value)
+    return value
+
+
+def _plain(value: Any) -> None:
+    """Refuse (400) a JSON value nested over ``MAX_DEPTH``, or holding a string that is not
+    Unicode text (a lone surrogate such as "\\ud800")."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise Refused(400, f"the body is nested more than {MAX_DEPTH} deep")
+        if isinstance(item, dict):
+            stack += [(k, depth + 1) for k in item] + [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item]
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise Refused(400, "the body holds a lone surrogate (\\ud800-\\udfff); "
+                              "send Unicode text") from exc  # fmt: skip
+
+
+def _known(body: dict, *fields: str) -> None:
+    extra = sorted(set(body) - set(fields))
+    if extra:
+        raise Refused(422, f"unknown field(s) {', '.join(map(repr, extra))}; known: "
+                      f"{', '.join(fields)}")  # fmt: skip
+
+
+def _only(query: Any, *names: str) -> None:
+    extra = sorted(set(query) - set(names))
+    if extra:
+        raise Refused(400, f"unknown parameter(s) {', '.join(map(repr, extra))}; known: "
+                      f"{', '.join(names)}")  # fmt: skip
+
+
+def _whole(query: Any, name: str, default: int, least: int, most: int) -> int:
+    text = query.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or not least <= int(text) <= most:
+        raise Refused(400, f"`{name}` must be a whole number from {least} to {most}")
+    return int(text)
+
+
+def _time(text: str, zone: ZoneInfo, name: str, status: int) -> dt.datetime:
+    """``text`` as an aware time (in ``zone`` when it has no offset) between ``EARLIEST``
+    and ``LATEST``, or :class:`Refused` with ``status``."""
+    try:
+        when = _aware(text, zone)
+        if EARLIEST <= when <= LATEST:
+            return when
+    except (ValueError, OverflowError):
+        pass
+    raise Refused(status, f"`{name}` {text[:40]!r} is not a time from {EARLIEST.year} to "
+                  f"{LATEST.year}; write it as YYYY-MM-DDTHH:MM[:SS][+HH:MM]")  # fmt: skip
+
+
+def _on_the_streets(near: str, rows: list[dict[str, Any]]) -> None:
+    """Refuse (422) a place farther than ``OFF_STREET_M`` from every walkable street."""
+    gap = rows[0].get("off_network_m") if rows else None
+    if gap is not None and gap > OFF_STREET_M:
+        raise Refused(
+            422,
+            f"{near!r} is {gap / 1000:.1f} km from the nearest walkable street "
+            "of this plan: not a place in the city; check the numbers (lat first)",
+        )
+
+
+def _audit_filter(request: Request) -> tuple[str | None, str | None, int | None]:
+    """``kind``, ``user`` and ``before`` (an id: older lines) of an audit log request."""
+    query = request.query_params
+    _only(query, "kind", "user", "before")
+    before = _whole(query, "before", 0, 1, 2**62) or None
+    return query.get("kind") or None, query.get("user") or None, before
 
 
 def _text(body: dict, key: str, limit: int, *, required: bool = False) -> str | None:
@@ -615,11 +923,8 @@ def _checkin(body: Any, served: Served, user: User, received: dt.datetime) -> di
     """A check-in as stored, or :class:`Refused` with the one reason it cannot be."""
     if not isinstance(body, dict):
         raise Refused(400, "send a JSON object (see docs: POST /api/checkins)")
-    known = {"client_id", "team", "night", "stop_id", "status", "tapped_at", "reason", "lat",
-             "lon", "scene_request_id"}  # fmt: skip
-    extra = sorted(set(body) - known)
-    if extra:
-        raise Refused(422, f"unknown field(s) {', '.join(map(repr, extra))}")
+    _known(body, "client_id", "team", "night", "stop_id", "status", "tapped_at", "reason", "lat",
+           "lon", "scene_request_id")  # fmt: skip
     client_id = _text(body, "client_id", 100, required=True)
     team = _text(body, "team", 200, required=True)
     night = _text(body, "night", 10, required=True)
@@ -635,10 +940,13 @@ def _checkin(body: Any, served: Served, user: User, received: dt.datetime) -> di
     route = served.route(team, night)
     if route is None:
         raise Refused(422, f"team {team!r} has no shift on the night of {night} in this plan")
+    tapped_text = _text(body, "tapped_at", 40, required=True) or ""
     try:
-        tapped = dt.datetime.fromisoformat(_text(body, "tapped_at", 40, required=True))
+        tapped = dt.datetime.fromisoformat(tapped_text)
     except ValueError as exc:
         raise Refused(422, "`tapped_at` must be an ISO time with its offset") from exc
+    if tapped.tzinfo is not None:
+        tapped = _time(tapped_text, served.timezone, "tapped_at", 422)
     if tapped.tzinfo is None:
         raise Refused(422, "`tapped_at` needs its UTC offset, e.g. 2023-01-04T20:15:00-05:00")
     start = dt.datetime.fromisoformat(route["shift_start"])

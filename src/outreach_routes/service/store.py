@@ -13,13 +13,16 @@ up by it, and compared with :func:`hmac.compare_digest`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import os
 import queue
 import secrets
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -32,7 +35,7 @@ from .._errors import InputDataError
 __all__ = ["ROLES", "Store", "User", "digest"]
 
 T = TypeVar("T")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ROLES = ("coordinator", "dispatch", "team")
 
 _SCHEMA = """
@@ -98,10 +101,55 @@ CREATE TABLE failed_logins (
 CREATE INDEX failed_logins_by_address ON failed_logins (address, at);
 """
 
-# What takes a database of version ``k - 1`` to version ``k``.
+# What takes a database of version ``k - 1`` to version ``k`` (statements split at ";").
 _MIGRATIONS = {
     2: "CREATE INDEX checkins_by_team_tap ON checkins (team, tapped_utc, received_at)",
+    # issue 34: a check-in's `client_id` is unique per account, not across all teams (another
+    # team's id no longer collides), and each row has an `id` to page by; the board reads a
+    # night's rows through an index; failed logins are counted per address, account and code.
+    3: """
+CREATE TABLE checkins_v3 (
+    id INTEGER PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    team TEXT NOT NULL,
+    night TEXT NOT NULL,
+    stop_id TEXT,
+    status TEXT NOT NULL,
+    tapped_at TEXT NOT NULL,
+    tapped_utc TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    reason TEXT,
+    lat REAL,
+    lon REAL,
+    scene_request_id TEXT,
+    late INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    UNIQUE (user, client_id)
+);
+INSERT INTO checkins_v3 (client_id, team, night, stop_id, status, tapped_at, tapped_utc,
+    received_at, reason, lat, lon, scene_request_id, late, user)
+    SELECT client_id, team, night, stop_id, status, tapped_at, tapped_utc, received_at, reason,
+        lat, lon, scene_request_id, late, user FROM checkins ORDER BY received_at, client_id;
+DROP TABLE checkins;
+ALTER TABLE checkins_v3 RENAME TO checkins;
+CREATE INDEX checkins_by_team ON checkins (team, received_at);
+CREATE INDEX checkins_by_tap ON checkins (tapped_utc);
+CREATE INDEX checkins_by_team_tap ON checkins (team, tapped_utc, received_at);
+CREATE INDEX checkins_by_night ON checkins (night, team);
+CREATE INDEX checkins_by_user ON checkins (user, received_at);
+CREATE INDEX checkins_by_received ON checkins (received_at);
+ALTER TABLE failed_logins ADD COLUMN account TEXT;
+ALTER TABLE failed_logins ADD COLUMN code_sha256 TEXT;
+CREATE INDEX failed_logins_by_account ON failed_logins (account, at);
+CREATE INDEX failed_logins_by_code ON failed_logins (code_sha256, at);
+CREATE INDEX audit_by_action ON audit (action, id);
+CREATE INDEX audit_by_user ON audit (user, id)
+""",
 }
+
+# What a resend must repeat for it to be the same check-in (not when it arrived).
+_CHECKIN_CONTENT = ("team", "night", "stop_id", "status", "tapped_at", "reason", "lat", "lon",
+                    "scene_request_id")  # fmt: skip
 
 
 def utc(when: dt.datetime | str) -> str:
@@ -123,12 +171,40 @@ class User:
     team: str | None
 
 
+def account_name(name: str) -> str:
+    """``name`` in NFC if it can name an account: printable (no line breaks, tabs or terminal
+    escapes), 1-64 characters, no space at either end; else :class:`InputDataError`."""
+    name = unicodedata.normalize("NFC", name)
+    if not 1 <= len(name) <= 64:
+        raise InputDataError(f"user name of {len(name)} characters: give 1 to 64")
+    if not name.isprintable() or name != name.strip():
+        raise InputDataError(
+            f"user name {name[:64]!r}: use printable characters only (no line breaks, tabs or "
+            "control codes), with no space at either end"
+        )
+    return name
+
+
+def _owner_only(path: Path) -> None:
+    """Make the database file its owner's alone (0600) before SQLite opens it, which gives its
+    ``-wal`` and ``-shm`` files the same mode; a database of an older version made with the
+    process's umask (0644) is put right, with its WAL and shared memory."""
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):  # missing, or another user's: SQLite says so
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+
+
 class Store:
     """The service's SQLite database at ``path`` (made, with its schema, when missing)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _owner_only(self.path)
         self._writer: _GroupCommit | None = None
         self._readers = threading.local()
         with self.transaction() as db:  # one writer at a time: two workers may start at once
@@ -145,7 +221,9 @@ class Store:
                         db.execute(statement)
                 version = 1
             for step in range(version + 1, SCHEMA_VERSION + 1):
-                db.execute(_MIGRATIONS[step])
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
@@ -217,27 +295,51 @@ class Store:
 
     # --- accounts -----------------------------------------------------------------------------
 
-    def add_user(self, name: str, role: str, team: str | None, now: dt.datetime) -> str:
-        """Create an account; returns its token (shown once, never stored)."""
+    def add_user(
+        self, name: str, role: str, team: str | None, now: dt.datetime, *, reuse: bool = False
+    ) -> str:
+        """Create an account; returns its token (shown once, never stored). The name must be
+        printable text of 1-64 characters (kept in NFC), unlike every other account's, revoked
+        or not, after case and look-alike folding ("Аna" in Cyrillic is "Ana"); a revoked
+        account's own name is taken again only with ``reuse``."""
         if role not in ROLES:
             raise InputDataError(f"role {role!r}: give one of {', '.join(ROLES)}")
+        name = account_name(name)
         if (role == "team") != (team is not None):
             raise InputDataError(
                 f"user {name!r}: a team account needs --team (the team's name in the plan), "
                 "and only a team account takes one"
             )
+        import confusables  # here, not at the top: 0.08 s the service's start does not need
+
         token = secrets.token_urlsafe(32)
-        try:
-            with self.transaction() as db:
-                db.execute(
-                    "INSERT INTO users (name, role, team, token_sha256, created_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (name, role, team, digest(token), utc(now)),
-                )
-        except sqlite3.IntegrityError as exc:
-            raise InputDataError(
-                f"user {name!r} exists already; revoke it first or choose another name"
-            ) from exc
+        with self.transaction() as db:
+            for other, revoked in db.execute("SELECT name, revoked_at FROM users"):
+                if other == name and revoked is not None and reuse:
+                    db.execute("DELETE FROM login_codes WHERE user = ?", (name,))
+                    db.execute(
+                        "UPDATE users SET role = ?, team = ?, token_sha256 = ?, created_at = ?, "
+                        "revoked_at = NULL WHERE name = ?",
+                        (role, team, digest(token), utc(now), name),
+                    )
+                    return token
+                if other == name and revoked is not None:
+                    raise InputDataError(
+                        f"user {name!r} was revoked; to give the name a new account, add it "
+                        "again with --reuse"
+                    )
+                if other == name:
+                    raise InputDataError(f"user {name!r} exists already; choose another name")
+                if other.casefold() == name.casefold() or confusables.is_confusable(other, name):
+                    raise InputDataError(
+                        f"user {name!r} looks like the account {other!r}; choose a name no one "
+                        "can mistake for another"
+                    )
+            db.execute(
+                "INSERT INTO users (name, role, team, token_sha256, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (name, role, team, digest(token), utc(now)),
+            )
         return token
 
     def users(self) -> list[dict[str, Any]]:
@@ -288,34 +390,6 @@ class Store:
             )
         return code
 
-    def redeem(self, code: str, now: dt.datetime, days: int = 14) -> tuple[User, str] | None:
-        """Exchange a login code (once, before it expires) for a session id."""
-        wanted = digest(code)
-        with self.transaction() as db:
-            row = db.execute(
-                "SELECT c.code_sha256, c.user, c.expires_at, c.used_at, u.role, u.team "
-                "FROM login_codes c JOIN users u ON u.name = c.user "
-                "WHERE c.code_sha256 = ? AND u.revoked_at IS NULL",
-                (wanted,),
-            ).fetchone()
-            if (
-                row is None
-                or not hmac.compare_digest(row["code_sha256"], wanted)
-                or row["used_at"] is not None
-                or dt.datetime.fromisoformat(row["expires_at"]) < now
-            ):
-                return None
-            db.execute(
-                "UPDATE login_codes SET used_at = ? WHERE code_sha256 = ?",
-                (utc(now), wanted),
-            )
-            session = secrets.token_urlsafe(32)
-            db.execute(
-                "INSERT INTO sessions (id_sha256, user, expires_at) VALUES (?, ?, ?)",
-                (digest(session), row["user"], utc(now + dt.timedelta(days=days))),
-            )
-        return User(row["user"], row["role"], row["team"]), session
-
     def user_by_session(self, session: str, now: dt.datetime) -> User | None:
         wanted = digest(session)
         with self._read() as db:
@@ -332,32 +406,93 @@ class Store:
             return None
         return User(row["name"], row["role"], row["team"])
 
-    def failed_login(self, address: str, now: dt.datetime, window_min: int = 15) -> None:
-        """Record a failed login from ``address`` (those older than ``window_min`` go)."""
+    def log_in(
+        self,
+        code: str | None,
+        address: str,
+        now: dt.datetime,
+        *,
+        limit: int = 10,
+        window_min: int = 15,
+        days: int = 14,
+    ) -> tuple[str, tuple[User, str] | None]:
+        """Try a login code from ``address``, in one write transaction (so concurrent tries are
+        counted exactly): ``("ok", (user, session id))`` for a valid code whose account and
+        code are not locked; else the failure is recorded and ``("bad", None)``, or
+        ``("locked", None)`` once ``address``, the code's account or the code itself has
+        ``limit`` failures in ``window_min`` minutes. A locked address still takes a valid
+        code: a lockout never blocks another account's link (carrier NAT, a proxy)."""
+        wanted = digest(code) if code else None
         since = utc(now - dt.timedelta(minutes=window_min))
 
-        def work(db: sqlite3.Connection) -> None:
-            db.execute("INSERT INTO failed_logins VALUES (?, ?)", (address, utc(now)))
+        def work(db: sqlite3.Connection) -> tuple[str, tuple[User, str] | None]:
+            row = None
+            if wanted is not None:
+                row = db.execute(
+                    "SELECT c.code_sha256, c.user, c.expires_at, c.used_at, u.role, u.team "
+                    "FROM login_codes c JOIN users u ON u.name = c.user "
+                    "WHERE c.code_sha256 = ? AND u.revoked_at IS NULL",
+                    (wanted,),
+                ).fetchone()
+            account = row["user"] if row is not None else None
+
+            def failures(column: str, value: str | None) -> int:
+                if value is None:
+                    return 0
+                return db.execute(
+                    f"SELECT COUNT(*) FROM failed_logins WHERE {column} = ? AND at >= ?",
+                    (value, since),
+                ).fetchone()[0]
+
+            locked_account = failures("account", account) >= limit
+            locked_code = failures("code_sha256", wanted) >= limit
+            valid = (
+                row is not None
+                and hmac.compare_digest(row["code_sha256"], wanted or "")
+                and row["used_at"] is None
+                and dt.datetime.fromisoformat(row["expires_at"]) >= now
+            )
+            if valid and not locked_account and not locked_code:
+                db.execute(
+                    "UPDATE login_codes SET used_at = ? WHERE code_sha256 = ?", (utc(now), wanted)
+                )
+                session = secrets.token_urlsafe(32)
+                db.execute(
+                    "INSERT INTO sessions (id_sha256, user, expires_at) VALUES (?, ?, ?)",
+                    (digest(session), account, utc(now + dt.timedelta(days=days))),
+                )
+                return "ok", (User(account, row["role"], row["team"]), session)
+            locked = locked_account or locked_code or failures("address", address) >= limit
+            db.execute(
+                "INSERT INTO failed_logins (address, at, account, code_sha256) VALUES (?, ?, ?, ?)",
+                (address, utc(now), account, wanted),
+            )
             db.execute("DELETE FROM failed_logins WHERE at < ?", (since,))
+            return ("locked" if locked else "bad"), None
 
-        self.write(work)
-
-    def recent_failures(self, address: str, now: dt.datetime, window_min: int = 15) -> int:
-        since = utc(now - dt.timedelta(minutes=window_min))
-        with self._read() as db:
-            return db.execute(
-                "SELECT COUNT(*) FROM failed_logins WHERE address = ? AND at >= ?",
-                (address, since),
-            ).fetchone()[0]
+        return self.write(work)
 
     # --- check-ins, scene requests, audit -----------------------------------------------------
 
-    def add_checkin(self, row: dict[str, Any]) -> bool:
-        """Store a check-in; False when its ``client_id`` was stored before (a repeat)."""
+    def add_checkin(self, row: dict[str, Any]) -> tuple[str, list[str]]:
+        """Store a check-in: ``("stored", [])``; ``("repeat", [])`` when its account sent this
+        ``client_id`` before with the same content (a resend: nothing changes);
+        ``("conflict", fields)`` when it did with other content (those fields differ)."""
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         sql = f"INSERT OR IGNORE INTO checkins ({columns}) VALUES ({marks})"
-        return bool(self.write(lambda db: db.execute(sql, tuple(row.values())).rowcount))
+
+        def work(db: sqlite3.Connection) -> tuple[str, list[str]]:
+            if db.execute(sql, tuple(row.values())).rowcount:
+                return "stored", []
+            old = db.execute(
+                "SELECT * FROM checkins WHERE user = ? AND client_id = ?",
+                (row["user"], row["client_id"]),
+            ).fetchone()
+            differ = [k for k in _CHECKIN_CONTENT if old[k] != row.get(k)]
+            return ("conflict", differ) if differ else ("repeat", [])
+
+        return self.write(work)
 
     def checkins(
         self,
@@ -366,21 +501,47 @@ class Store:
         *,
         tapped_from: dt.datetime | None = None,
         tapped_to: dt.datetime | None = None,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[dict]:
-        """Check-ins, oldest first: of ``team``, received ``since``, tapped in a window."""
+        """Check-ins in the order they were stored (by ``id``): of ``team``, received
+        ``since``, tapped in a window; at most ``limit`` of them with an ``id`` above
+        ``after`` (a page: the next starts after the last one's ``id``)."""
         query, args = "SELECT * FROM checkins WHERE 1 = 1", []
         for sql, value in (
             ("team = ?", team),
             ("received_at >= ?", since and utc(since)),
             ("tapped_utc >= ?", tapped_from and utc(tapped_from)),
             ("tapped_utc <= ?", tapped_to and utc(tapped_to)),
+            ("id > ?", after),
         ):
             if value is not None:
                 query += f" AND {sql}"
                 args.append(value)
+        query += " ORDER BY id"
+        if limit is not None:
+            query += " LIMIT ?"
+            args.append(limit)
         with self._read() as db:
-            rows = db.execute(query + " ORDER BY received_at, client_id", args).fetchall()
+            rows = db.execute(query, args).fetchall()
         return [dict(r) for r in rows]
+
+    def night_checkins(self, night: str) -> list[dict]:
+        """Every team's check-ins of one night, as stored: one index range, however many
+        other nights the database holds (the board reads this every second)."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT * FROM checkins WHERE night = ? ORDER BY id", (night,)
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def checkins_stored_by(self, user: str, since: dt.datetime) -> int:
+        """How many check-ins ``user`` has had stored since ``since`` (its daily limit)."""
+        with self._read() as db:
+            return db.execute(
+                "SELECT COUNT(*) FROM checkins WHERE user = ? AND received_at >= ?",
+                (user, utc(since)),
+            ).fetchone()[0]
 
     def latest_checkins(
         self, teams: Iterable[str], tapped_from: dt.datetime, tapped_to: dt.datetime
@@ -435,12 +596,29 @@ class Store:
             )
         )
 
-    def audit_log(self, limit: int = 500) -> list[dict]:
+    def audit_log(
+        self,
+        limit: int = 500,
+        *,
+        action: str | None = None,
+        user: str | None = None,
+        before: int | None = None,
+    ) -> list[dict]:
+        """The newest ``limit`` lines of the audit log (of one ``action`` and ``user`` when
+        given), older than the line ``before`` when given: the next page back."""
+        query, args = "SELECT id, at, user, action, detail FROM audit WHERE 1 = 1", []
+        for sql, value in (("action = ?", action), ("user = ?", user), ("id < ?", before)):
+            if value is not None:
+                query += f" AND {sql}"
+                args.append(value)
         with self._read() as db:
-            rows = db.execute(
-                "SELECT at, user, action, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
-            ).fetchall()
+            rows = db.execute(query + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         return [dict(r) for r in rows]
+
+    def audit_actions(self) -> list[str]:
+        """The kinds of line in the audit log."""
+        with self._read() as db:
+            return [r[0] for r in db.execute("SELECT DISTINCT action FROM audit ORDER BY 1")]
 
     def forget(self, now: dt.datetime, keep_positions_days: int, keep_days: int = 182) -> None:
         """Retention: positions in check-ins older than ``keep_positions_days`` are cleared;
