@@ -41,6 +41,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_load import wait_for_port
+
 COMMAND = [sys.executable, "-m", "outreach_routes"]
 
 
@@ -84,7 +87,7 @@ def main() -> None:
         env={**os.environ, "OUTREACH_ROUTES_NOW": now},
     )
     try:
-        _wait(port)
+        wait_for_port(port)
         places = [(s["lat"], s["lon"]) for r in tonight for s in r["stops"][1:-1]]
         where = _Where(port, tokens["dispatch"], places)
         where.start()
@@ -283,17 +286,6 @@ def _board(port: int, token: str) -> str:
         assert answer.status == 200, answer.status
         times.append(time.perf_counter() - started)
     return f"/api/board afterwards: median {statistics.median(times) * 1000:.0f} ms"
-
-
-def _wait(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit("the service did not start")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(port)
+        wait_for_port(port)
         stops = route["stops"][1:-1]
         # dispatch asks about many places: every stop of the night in turn, as scenes
         places = [(s["lat"], s["lon"]) for r in plan["teams"] if r["night"] == night
@@ -151,7 +151,8 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _wait(port: int) -> None:
+def wait_for_port(port: int) -> None:
+    """Return once something listens on 127.0.0.1:``port``; exit after 60 s."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
