@@ -191,6 +191,10 @@ class ServiceConfig:
     keep_days: int = 182  # check-ins, scene requests and the audit log: at least 26 weeks
 
 
+# The contact line `init` writes for each team: `validate` and `plan` warn while it is there.
+PLACEHOLDER_CONTACT = "CHANGE ME: the team lead's phone"
+
+
 @dataclass(frozen=True)
 class TeamConfig:
     """One team: where it starts, where it works, when, how fast, how to reach it."""
