@@ -34,6 +34,7 @@ __all__ = [
     "corner_outcomes",
     "find_corner",
     "normalise_street",
+    "short_street",
     "street_corners",
 ]
 
@@ -105,6 +106,24 @@ def normalise_street(name: str) -> str:
         if token.isdigit():
             token += _ordinal_suffix(int(token))
         tokens.append(token)
+    return " ".join(tokens)
+
+
+def short_street(name: str) -> str:
+    """A street name as a sign or a person shortens it, its case kept: ``"Southeast Yamhill
+    Street"`` -> ``"SE Yamhill St"`` (a leading or trailing direction, a trailing suffix)."""
+    tokens = str(name).split()
+    if len(tokens) < 2:
+        return str(name).strip()
+    if tokens[0].upper() in _DIRECTIONS:
+        tokens[0] = _DIRECTIONS[tokens[0].upper()]
+    if tokens[-1].upper() in _DIRECTIONS:
+        tokens[-1] = _DIRECTIONS[tokens[-1].upper()]
+    for i in (-1, -2) if len(tokens) > 2 else (-1,):
+        word = tokens[i].upper()
+        if word in _SUFFIXES:
+            tokens[i] = _SUFFIXES[word].title()
+            break
     return " ".join(tokens)
 
 

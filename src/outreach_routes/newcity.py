@@ -71,7 +71,7 @@ FREEWAY_PATTERNS = {
     r"\bHOV\b": "HOV lanes",
     r"\bRAMP\b": "ramps",
     r"\bTO\b": 'ramps named like "EB I94 TO 25TH AVE S"',
-    r"\b(FREEWAY|FWY|EXPRESSWAY|EXPY)\b": "freeways and expressways",
+    r"\b(?:FREEWAY|FWY|EXPRESSWAY|EXPY)\b": "freeways and expressways",
 }
 FREEWAY_CLASSES = re.compile(
     r"freeway|motorway|interstate|expressway|limited access|highway ramp|\bramp\b",
@@ -108,6 +108,7 @@ class CityProposal:
     points: gpd.GeoDataFrame  # every located incident row, ``outside`` the limits or not
     extent: shapely.Geometry  # the walking network's extent
     crs: str = "EPSG:4326"  # of each team's ``shape``
+    streets: shapely.Geometry | None = None  # the walkable streets, simplified, in WGS 84
     problems: list[str] = field(default_factory=list)
 
 
@@ -224,6 +225,7 @@ def propose_city(
         points=points.to_crs("EPSG:4326"),
         extent=gpd.GeoSeries([extent], crs=crs).to_crs("EPSG:4326").iloc[0],
         crs=crs,
+        streets=_street_lines(network),
         problems=problems,
     )
 
@@ -331,6 +333,7 @@ def init_city(
     page = setup_page(
         city=proposal.name,
         extent=proposal.extent,
+        streets=proposal.streets,
         incidents=proposal.points,
         territories=shapes,
         bases=bases,
@@ -351,6 +354,15 @@ SETUP_CHECKS = [
     "each territory is an area one team can walk; each base a safe place to meet;",
     "the hotspots sit where the program knows shootings happen.",
 ]
+
+
+def _street_lines(network: WalkingNetwork) -> shapely.Geometry:
+    """The network's streets for the map: each two-way street once, simplified to 3 m."""
+    edges = network.edges
+    u, v = edges.index.get_level_values(0), edges.index.get_level_values(1)
+    once = edges.geometry[np.asarray(u <= v)].simplify(3).to_numpy()
+    lines = gpd.GeoSeries([shapely.MultiLineString(list(once))], crs=edges.crs)
+    return lines.to_crs("EPSG:4326").iloc[0]
 
 
 def _relative(path: Path, folder: Path) -> str:
@@ -858,6 +870,15 @@ def cut_territories(
     diagram (Voronoi cells with a weight each, convex, so each area is one piece), the weights
     moved until the shares of risk come close to equal.
     """
+    centres, weights = _balanced_centres(xy, risk, n, seed=seed)
+    return [_power_cell(k, centres, weights, extent) for k in range(len(centres))]
+
+
+def _balanced_centres(
+    xy: np.ndarray, risk: np.ndarray, n: int, *, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` centres (KMeans weighted by risk) and the power-diagram weights that give each
+    centre's cell a similar share of the risk (within 5% where the points allow)."""
     from sklearn.cluster import KMeans
 
     n = max(1, min(n, len(xy)))
@@ -870,12 +891,16 @@ def cut_territories(
     spread = float(np.mean(np.square(xy - xy.mean(axis=0)).sum(axis=1))) or 1.0
     target = risk.sum() / n
     for _ in range(200):
-        power = np.square(xy[:, None, :] - centres[None, :, :]).sum(axis=2) - weights
-        share = np.bincount(power.argmin(axis=1), weights=risk, minlength=n)
+        share = np.bincount(_power_labels(xy, centres, weights), weights=risk, minlength=n)
         if np.abs(share - target).max() < 0.05 * target:
             break
         weights += 0.5 * spread / n * (target - share) / target
-    return [_power_cell(k, centres, weights, extent) for k in range(n)]
+    return centres, weights
+
+
+def _power_labels(xy: np.ndarray, centres: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The power-diagram cell of each point."""
+    return (np.square(xy[:, None, :] - centres[None, :, :]).sum(axis=2) - weights).argmin(axis=1)
 
 
 def _power_cell(
@@ -909,22 +934,49 @@ def _power_cell(
 
 
 def group_areas(
-    areas: gpd.GeoDataFrame, weights: np.ndarray, n: int, *, seed: int = SEED
+    areas: gpd.GeoDataFrame, xy: np.ndarray, risk: np.ndarray, n: int, *, seed: int = SEED
 ) -> np.ndarray:
-    """A group label (0 .. n-1) per polygon: ``n`` groups of neighbouring polygons (Ward's
-    agglomerative clustering on the centroids, joined only where polygons touch, so each group
-    is one piece where the polygons are)."""
+    """A group label (0 .. n-1) per polygon of ``areas``: ``n`` groups of neighbouring polygons
+    with similar shares of ``risk`` (per point ``xy``, in the areas' CRS).
+
+    Each polygon joins the cell of :func:`cut_territories`'s power diagram that holds most of
+    its risk, so the groups share the risk as evenly as whole polygons allow. Where that leaves
+    a group in pieces, the polygons are grouped by Ward's agglomerative clustering of their
+    centroids instead, joined only where polygons touch: each group one piece.
+    """
+    if n >= len(areas):
+        return np.arange(len(areas))
+    centres, weights = _balanced_centres(xy, risk, n, seed=seed)
+    point_cell = _power_labels(xy, centres, weights)
+    held = np.zeros((len(areas), len(centres)))
+    tree = shapely.STRtree(shapely.points(xy))
+    area_index, point_index = tree.query(areas.geometry.to_numpy(), predicate="contains")
+    np.add.at(held, (area_index, point_cell[point_index]), risk[point_index])
+    middle = shapely.get_coordinates(areas.geometry.representative_point().to_numpy())
+    labels = np.where(
+        held.sum(axis=1) > 0, held.argmax(axis=1), _power_labels(middle, centres, weights)
+    )
+    labels = np.unique(labels, return_inverse=True)[1]
+    pieces = [
+        shapely.get_num_geometries(
+            areas.geometry[labels == g].buffer(5).union_all().buffer(-5)
+        )
+        for g in range(labels.max() + 1)
+    ]
+    if max(pieces) == 1 and labels.max() + 1 == n:
+        return labels
+    return _ward_groups(areas, n)
+
+
+def _ward_groups(areas: gpd.GeoDataFrame, n: int) -> np.ndarray:
     from scipy.sparse import csr_matrix
     from sklearn.cluster import AgglomerativeClustering
 
-    if n >= len(areas):
-        return np.arange(len(areas))
     shapes = areas.geometry.buffer(5).to_numpy()
     tree = shapely.STRtree(shapes)
     left, right = tree.query(shapes, predicate="intersects")
     touching = csr_matrix((np.ones(len(left)), (left, right)), shape=(len(areas),) * 2)
     xy = shapely.get_coordinates(areas.geometry.centroid.to_numpy())
-    del weights, seed  # Ward's method is deterministic and unweighted
     return (
         AgglomerativeClustering(n_clusters=n, connectivity=touching, linkage="ward")
         .fit(xy)
@@ -976,7 +1028,7 @@ def _from_area_file(
     ]
     nodes = network.nodes[["x", "y"]].to_numpy()
     held = _risk_by_area(areas.geometry, nodes, risk)
-    labels = group_areas(areas, held, n or len(areas))
+    labels = group_areas(areas, nodes, risk, n or len(areas))
     groups = []
     for label in sorted(set(labels.tolist()), key=lambda g: -held[labels == g].sum()):
         members = np.flatnonzero(labels == label)
@@ -1043,15 +1095,18 @@ def _street_names(
     network: WalkingNetwork, shapes: list[shapely.Geometry], risk: np.ndarray
 ) -> list[str]:
     """Each area's two main streets: the named streets with the most risk along them inside."""
+    from .corners import short_street
     from .routing import pretty_street, street_name
 
     edges = network.edges
     if "name" not in edges:
         return [f"Territory {i + 1}" for i in range(len(shapes))]
+    if "kind" in edges and (edges["kind"] == "street").any():
+        edges = edges[edges["kind"] == "street"]  # a street, not a path or a parking aisle
     node_risk = pd.Series(risk, index=network.nodes.index)
     u = edges.index.get_level_values(0)
     weight = node_risk.reindex(u).to_numpy() * edges["length"].to_numpy()
-    names = edges["name"].map(street_name).to_numpy()
+    names = edges["name"].map(street_name).map(pretty_street).map(short_street).to_numpy()
     middle = shapely.line_interpolate_point(edges.geometry.to_numpy(), 0.5, normalized=True)
     out: list[str] = []
     for i, shape in enumerate(shapes):
@@ -1059,7 +1114,7 @@ def _street_names(
         ranked = (
             pd.Series(weight[inside]).groupby(names[inside]).sum().sort_values(ascending=False)
         )
-        top = [pretty_street(n) for n in ranked.index[:2]]
+        top = list(ranked.index[:2])
         name = " & ".join(top) if top else f"Territory {i + 1}"
         while name in out:
             name += f" {i + 1}"

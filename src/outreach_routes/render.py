@@ -1570,7 +1570,8 @@ _SETUP_CSS = """<style>
   vertical-align: middle; border-radius: 6px; }
 .setup-base { width: 18px; height: 18px; border-radius: 9px; border: 3px solid #000;
   box-shadow: 0 0 3px #fff; }
-@media (max-width: 600px) { .setup-note ul { display: none; } .setup-note { font-size: 12px; } }
+@media (max-width: 600px) { .setup-note ul, .setup-checks { display: none; }
+  .setup-note { font-size: 12px; } }
 </style>"""
 
 
@@ -1578,6 +1579,7 @@ def setup_page(
     *,
     city: str,
     extent: shapely.Geometry,
+    streets: shapely.Geometry | None,
     incidents: Any,
     territories: Any,
     bases: list[dict[str, Any]],
@@ -1587,7 +1589,7 @@ def setup_page(
 ) -> str:
     """``setup.html``: one map of what ``init`` proposes for a new city, to look it over.
 
-    ``extent`` is the walking network's extent; ``incidents`` a GeoDataFrame of located rows
+    ``extent`` is the walking network's extent, ``streets`` its lines; ``incidents`` a GeoDataFrame of located rows
     with ``outside`` (beyond the limits: drawn red); ``territories`` the teams' areas (``team``);
     ``bases`` ``{"name", "lat", "lon", "corner"}`` per team; ``hotspots`` those the first plan
     would use. Everything is in WGS 84; every text from the data is escaped.
@@ -1602,6 +1604,13 @@ def setup_page(
         style_function=lambda _f: {"color": "#333", "weight": 2, "fillOpacity": 0.03},
         interactive=False,
     ).add_to(fmap)
+    if streets is not None:
+        folium.GeoJson(
+            shapely.geometry.mapping(streets),
+            name="Walkable streets",
+            style_function=lambda _f: {"color": "#8a8a8a", "weight": 1, "opacity": 0.8},
+            interactive=False,
+        ).add_to(fmap)
     colours = {}
     group = folium.FeatureGroup(name="Proposed territories", show=True)
     for i, row in enumerate(territories.itertuples()):
@@ -1664,7 +1673,7 @@ def setup_page(
     folium.LayerControl(collapsed=True).add_to(fmap)
     everything = shapely.union_all([extent, *territories.geometry])
     west, south, east, north = everything.bounds
-    _frame(fmap, [[south, west], [north, east]], padding_top_left=(10, 10))
+    _frame(fmap, [[south, west], [north, east]], padding_top_left=(10, 190))
     items = "".join(f"<li>{safe_text(c)}</li>" for c in checks)
     key = (
         '<div class="setup-key"><div><i style="background:#1f3a93"></i>shooting</div>'
@@ -1675,7 +1684,8 @@ def setup_page(
     )
     note = (
         f'<div class="setup-note"><h1>{safe_text(city)}: proposed set-up</h1>'
-        f"Check before the first plan:<ul>{items}</ul>{key}</div>"
+        f'<span class="setup-checks">Check before the first plan:</span><ul>{items}</ul>'
+        f"{key}</div>"
     )
     root = fmap.get_root()
     root.html.add_child(folium.Element(note))
