@@ -957,22 +957,24 @@ def group_areas(
         held.sum(axis=1) > 0, held.argmax(axis=1), _power_labels(middle, centres, weights)
     )
     labels = np.unique(labels, return_inverse=True)[1]
-    pieces = [
-        shapely.get_num_geometries(
-            areas.geometry[labels == g].buffer(5).union_all().buffer(-5)
-        )
-        for g in range(labels.max() + 1)
-    ]
+    pieces = [_pieces(areas.geometry[labels == g]) for g in range(labels.max() + 1)]
     if max(pieces) == 1 and labels.max() + 1 == n:
         return labels
     return _ward_groups(areas, n)
+
+
+def _pieces(shapes: gpd.GeoSeries) -> int:
+    """How many separate pieces polygons make together (gaps up to 10 m closed; slivers of
+    under 1 m², left by the buffering, not counted)."""
+    union = shapes.buffer(5).union_all().buffer(-5)
+    return sum(part.area >= 1 for part in getattr(union, "geoms", [union]))
 
 
 def _ward_groups(areas: gpd.GeoDataFrame, n: int) -> np.ndarray:
     from scipy.sparse import csr_matrix
     from sklearn.cluster import AgglomerativeClustering
 
-    shapes = areas.geometry.buffer(5).to_numpy()
+    shapes = areas.geometry.buffer(2).to_numpy()  # neighbours: 4 m apart at most
     tree = shapely.STRtree(shapes)
     left, right = tree.query(shapes, predicate="intersects")
     touching = csr_matrix((np.ones(len(left)), (left, right)), shape=(len(areas),) * 2)
