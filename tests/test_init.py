@@ -96,7 +96,7 @@ def test_every_choice_is_commented(portland):
     assert "State Plane zone is EPSG:2269" in text  # the local zone, as a comment
     assert "dates only" in text
     # The incident type column: its common values and a filter to switch on, commented out.
-    assert "# filter_column = \"incident_characteristics\"" in text
+    assert '# filter_column = "incident_characteristics"' in text
     suggested = next(line for line in lines if line.startswith("# filter_contains = "))
     assert "Shot - Wounded/Injured" in suggested
     assert "Non-Shooting" not in suggested
@@ -108,7 +108,9 @@ def test_every_stop_has_a_corner_and_no_hotspot_is_over_3_km2(portland):
     stops = [s for team in document["teams"] for s in team["stops"]]
     assert stops
     assert all(isinstance(s["corner"], str) and s["corner"] for s in stops)
-    hotspots = [_utm10(shapely.geometry.shape(f["geometry"])) for f in document["hotspots"]["features"]]
+    hotspots = [
+        _utm10(shapely.geometry.shape(f["geometry"])) for f in document["hotspots"]["features"]
+    ]
     assert hotspots
     assert max(h.area for h in hotspots) <= 3e6
 
@@ -265,15 +267,17 @@ def test_street_names_and_freeway_rules_of_centerlines():
     streets = gpd.read_parquet(MINNEAPOLIS / "streets.parquet")
     import re
 
-    dropped = streets["streetname"].fillna("").str.contains(
-        re.compile(config.drop_name_pattern, re.IGNORECASE)
+    dropped = (
+        streets["streetname"]
+        .fillna("")
+        .str.contains(re.compile(config.drop_name_pattern, re.IGNORECASE))
     )
     assert dropped.any()
     assert not streets["streetname"][dropped].isin(["LAKE", "NICOLLET", "CHICAGO"]).any()
     assert all(c.why for c in choices if c.key != "path")
 
 
-# --- detections that defeat the naive guess --------------------------------------------------------
+# --- detections that defeat the naive guess ----------------------------------------------------
 
 
 def _portland_area() -> shapely.Geometry:

@@ -380,7 +380,9 @@ def init(
     config = result.config
     typer.echo(f"wrote {config} and {result.setup}: open setup.html to check the proposal")
     if result.problems:
-        typer.echo(f"fix the errors above in {config}, then: outreach-routes validate --config {config}")
+        typer.echo(
+            f"fix the errors above in {config}, then: outreach-routes validate --config {config}"
+        )
         raise typer.Exit(EXIT_BAD_INPUT)
     typer.echo(f"ok: {config} is ready to plan. Next:")
     typer.echo(f"  outreach-routes plan --config {config} --out {config.parent / 'out'}")

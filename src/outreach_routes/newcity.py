@@ -138,7 +138,11 @@ def propose_city(
     folder = Path(folder)
     missing = [
         f"{path}: no such file (--{what})"
-        for what, path in (("incidents", incidents), ("streets", streets), ("territories", territories))
+        for what, path in (
+            ("incidents", incidents),
+            ("streets", streets),
+            ("territories", territories),
+        )
         if path is not None and not Path(path).is_file()
     ]
     if missing:
@@ -179,7 +183,9 @@ def propose_city(
         {"name": ["city limits proposed by init"]}, geometry=[limits_shape], crs=crs
     )
     if not points.empty:
-        points["outside"] = ~shapely.dwithin(limits_shape, points.geometry.to_numpy(), MAX_OUTSIDE_M)
+        points["outside"] = ~shapely.dwithin(
+            limits_shape, points.geometry.to_numpy(), MAX_OUTSIDE_M
+        )
     city.append(
         Choice(
             "limits",
@@ -639,7 +645,7 @@ def detect_incidents(
     else:
         comments.append(
             "No incident id column found: each row is counted as a shooting. If the file has "
-            "one row per victim, set `id_column` and `rows = \"victims\"`."
+            'one row per victim, set `id_column` and `rows = "victims"`.'
         )
     fatal = _detect(frame, FATAL_NAMES)
     if fatal is not None:
@@ -721,7 +727,11 @@ def _coordinates(
     empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=crs))
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.notna().any():
         if frame.crs is None:
-            return empty, [], [f"{path}: geometry without a CRS; set the file's CRS and export again"]
+            return (
+                empty,
+                [],
+                [f"{path}: geometry without a CRS; set the file's CRS and export again"],
+            )
         points = frame.geometry.to_crs(crs)
         points = points.where(points.geom_type == "Point", points.representative_point())
         return gpd.GeoDataFrame(geometry=points), [], []
@@ -760,11 +770,12 @@ def _coordinates(
             if best is None or score > best[0]:
                 best = (score, a, b, source, pts, int(ok.sum()))
     if best is None or best[0][0] == 0:
+        shown = ", ".join(f"`{c}`" for c in dict.fromkeys(sum(pairs, ())))
         return (
             empty,
             [],
             [
-                f"{path}: the coordinates in {', '.join(f'`{c}`' for c in dict.fromkeys(sum(pairs, ())))} "
+                f"{path}: the coordinates in {shown} "
                 "land nowhere near the streets, read as degrees either way round or in the "
                 f"local projections ({', '.join(projected)}); set `source_crs` in [incidents] "
                 "to the CRS the export names, and check the street file is of the same city"
@@ -847,7 +858,11 @@ def _node_risk(
         usable = points[~points["outside"] & points["occurred_at"].notna()].copy()
         if len(usable):
             stamps = usable["occurred_at"]
-            stamps = stamps.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT") if stamps.dt.tz is None else stamps.dt.tz_convert(tz)
+            stamps = (
+                stamps.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+                if stamps.dt.tz is None
+                else stamps.dt.tz_convert(tz)
+            )
             usable["occurred_at"] = stamps
             usable = usable[usable["occurred_at"].notna()]
             week = usable["occurred_at"].max().normalize() + pd.Timedelta(days=7)
@@ -980,9 +995,7 @@ def _ward_groups(areas: gpd.GeoDataFrame, n: int) -> np.ndarray:
     touching = csr_matrix((np.ones(len(left)), (left, right)), shape=(len(areas),) * 2)
     xy = shapely.get_coordinates(areas.geometry.centroid.to_numpy())
     return (
-        AgglomerativeClustering(n_clusters=n, connectivity=touching, linkage="ward")
-        .fit(xy)
-        .labels_
+        AgglomerativeClustering(n_clusters=n, connectivity=touching, linkage="ward").fit(xy).labels_
     )
 
 
@@ -1010,7 +1023,9 @@ def _from_area_file(
         for c in text
         if areas[c].notna().all() and areas[c].astype(str).is_unique and _is_text(areas[c])
     ]
-    unique = unique or [c for c in text if areas[c].notna().all() and areas[c].astype(str).is_unique]
+    unique = unique or [
+        c for c in text if areas[c].notna().all() and areas[c].astype(str).is_unique
+    ]
     if not unique:
         raise InputDataError(
             f"{path}: no column names each area once (columns: {', '.join(map(str, text))}); "
@@ -1113,9 +1128,7 @@ def _street_names(
     out: list[str] = []
     for i, shape in enumerate(shapes):
         inside = shapely.contains(shape, middle) & (names != "")
-        ranked = (
-            pd.Series(weight[inside]).groupby(names[inside]).sum().sort_values(ascending=False)
-        )
+        ranked = pd.Series(weight[inside]).groupby(names[inside]).sum().sort_values(ascending=False)
         top = list(ranked.index[:2])
         name = " & ".join(top) if top else f"Territory {i + 1}"
         while name in out:
@@ -1140,13 +1153,20 @@ def _team(group: _Group, network: WalkingNetwork, risk: np.ndarray) -> dict[str,
     middle = (xy[inside] * risk[inside, None]).sum(axis=0) / risk[inside].sum()
     u = network.edges.index.get_level_values(0)
     names = network.edges["name"].map(street_name) if "name" in network.edges else None
-    meeting = streets_meeting(zip(u.tolist(), names.tolist(), strict=True)) if names is not None else {}
+    meeting = (
+        streets_meeting(zip(u.tolist(), names.tolist(), strict=True)) if names is not None else {}
+    )
     ids = nodes.index.to_numpy()
     corner = np.array([len(meeting.get(n, ())) >= 2 for n in ids]) & inside
     pool = corner if corner.any() else inside
     distance = np.hypot(*(xy - middle).T)
     best = int(np.flatnonzero(pool)[np.argmin(distance[pool])])
-    lon, lat = gpd.GeoSeries([shapely.Point(xy[best])], crs=nodes.crs).to_crs("EPSG:4326").iloc[0].coords[0]
+    lon, lat = (
+        gpd.GeoSeries([shapely.Point(xy[best])], crs=nodes.crs)
+        .to_crs("EPSG:4326")
+        .iloc[0]
+        .coords[0]
+    )
     streets = meeting.get(ids[best], ())
     where = (
         f"{pretty_street(streets[0])} & {pretty_street(streets[1])}"
@@ -1167,9 +1187,7 @@ def _team(group: _Group, network: WalkingNetwork, risk: np.ndarray) -> dict[str,
 # --- the config text -----------------------------------------------------------------------------
 
 
-def config_text(
-    proposal: CityProposal, *, incidents: str, streets: str, territories: str
-) -> str:
+def config_text(proposal: CityProposal, *, incidents: str, streets: str, territories: str) -> str:
     """``plan.toml`` as init writes it: every value with a comment saying why it was chosen
     and what to check."""
     lines = [

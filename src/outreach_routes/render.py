@@ -1589,8 +1589,9 @@ def setup_page(
 ) -> str:
     """``setup.html``: one map of what ``init`` proposes for a new city, to look it over.
 
-    ``extent`` is the walking network's extent, ``streets`` its lines; ``incidents`` a GeoDataFrame of located rows
-    with ``outside`` (beyond the limits: drawn red); ``territories`` the teams' areas (``team``);
+    ``extent`` is the walking network's extent, ``streets`` its lines; ``incidents`` a
+    GeoDataFrame of located rows with ``outside`` (beyond the limits: drawn red);
+    ``territories`` the teams' areas (``team``);
     ``bases`` ``{"name", "lat", "lon", "corner"}`` per team; ``hotspots`` those the first plan
     would use. Everything is in WGS 84; every text from the data is escaped.
     """
@@ -1649,7 +1650,10 @@ def setup_page(
             folium.GeoJson(
                 json.loads(rows[["geometry"]].to_json(drop_id=True)),
                 marker=folium.CircleMarker(
-                    radius=3 if not outside else 5, color=colour, fill=True, fill_opacity=0.7,
+                    radius=3 if not outside else 5,
+                    color=colour,
+                    fill=True,
+                    fill_opacity=0.7,
                     weight=1,
                 ),
                 interactive=False,
