@@ -23,7 +23,8 @@ from conftest import ROOT, run_cli
 from pyproj import Transformer
 
 from outreach_routes.config import PLACEHOLDER_CONTACT
-from outreach_routes.newcity import cut_territories, detect_incidents, detect_streets, group_areas
+from outreach_routes.districts import cut_territories, group_areas
+from outreach_routes.newcity import detect_incidents, detect_streets
 
 PORTLAND = ROOT / "tests" / "data" / "portland"
 MINNEAPOLIS = ROOT / "data" / "minneapolis"
@@ -120,7 +121,7 @@ def test_territories_are_contiguous_named_by_streets_with_similar_risk(portland)
     areas = gpd.read_file(folder / "territories.geojson")
     assert len(areas) == 3
     assert all(g.geom_type == "Polygon" for g in areas.geometry)
-    assert all(" & " in name for name in areas["name"])  # "SE Yamhill St & SE 16th Ave"
+    assert all(" / " in name for name in areas["name"])  # "SE Yamhill St / SE 16th Ave"
     assert areas["risk_share"].max() - areas["risk_share"].min() < 0.15
     config = tomllib.loads((folder / "plan.toml").read_text("utf-8"))
     for team, area in zip(config["teams"], areas.itertuples(), strict=True):

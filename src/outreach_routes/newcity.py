@@ -30,16 +30,15 @@ import shapely
 from ._errors import InputDataError
 from ._io import read_table, read_vector, write_text_atomic
 from .config import PLACEHOLDER_CONTACT, HotspotConfig, IncidentConfig, NetworkConfig
+from .districts import cut_territories, group_areas
 from .incidents import DATE_NAMES, LAT_NAMES, LON_NAMES, X_NAMES, Y_NAMES
-from .network import OSM_SUFFIXES, WalkingNetwork, load_walking_network
+from .network import OSM_SUFFIXES, WalkingNetwork, cache_network, load_walking_network
 from .projection import state_plane_crs, utm_crs
 
 __all__ = [
     "CityProposal",
-    "cut_territories",
     "detect_incidents",
     "detect_streets",
-    "group_areas",
     "init_city",
     "propose_city",
     "write_city",
@@ -47,7 +46,6 @@ __all__ = [
 
 DEFAULT_TEAMS = 4
 MAX_OUTSIDE_M = 2000.0  # [incidents] max_outside_m's default: "far away" in the notes
-SEED = 42  # territories are cut the same way on every run
 
 ID_NAMES = ("incident_id", "incident_number", "incident_num", "case_number", "dc_key", "id")
 ID_NAMES += ("objectid", "event_id", "cad_number", "report_number")
@@ -149,6 +147,8 @@ def propose_city(
         raise InputDataError(*missing)
     if teams is not None and teams < 1:
         raise InputDataError(f"--teams {teams}: give at least 1 team")
+    streets, incidents = Path(streets).resolve(), Path(incidents).resolve()
+    territories = Path(territories).resolve() if territories is not None else None
     say("reading the streets ...")
     lon, lat = _streets_centre(streets)
     crs = utm_crs(round(lon, 3), round(lat, 3))
@@ -158,7 +158,11 @@ def propose_city(
             "write the config by hand with a local projected CRS in metres"
         )
     network_choices, network_comments, network_config = detect_streets(streets, crs=crs)
-    network = load_walking_network(network_config, crs=crs)
+    # Built in full (OpenStreetMap's classes name the main streets, and a cached network keeps
+    # fewer columns), then cached under the path the config resolves to: validate and plan
+    # read it back.
+    network = load_walking_network(network_config, crs=crs, cache=False)
+    cache_network(network, network_config, crs)
     lon, lat = network.centre
     city, problems = _city_choices(lon, lat, crs, timezone, name, streets)
     tz = next(c.value for c in city if c.key == "timezone")
@@ -876,129 +880,6 @@ def _node_risk(
     return risk + 0.05 / max(len(nodes), 1)
 
 
-def cut_territories(
-    xy: np.ndarray, risk: np.ndarray, extent: shapely.Geometry, n: int, *, seed: int = SEED
-) -> list[shapely.Geometry]:
-    """``n`` contiguous areas of ``extent`` holding similar shares of ``risk`` (per point ``xy``).
-
-    KMeans weighted by risk places ``n`` centres; the extent is then split into their power
-    diagram (Voronoi cells with a weight each, convex, so each area is one piece), the weights
-    moved until the shares of risk come close to equal.
-    """
-    centres, weights = _balanced_centres(xy, risk, n, seed=seed)
-    return [_power_cell(k, centres, weights, extent) for k in range(len(centres))]
-
-
-def _balanced_centres(
-    xy: np.ndarray, risk: np.ndarray, n: int, *, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` centres (KMeans weighted by risk) and the power-diagram weights that give each
-    centre's cell a similar share of the risk (within 5% where the points allow)."""
-    from sklearn.cluster import KMeans
-
-    n = max(1, min(n, len(xy)))
-    centres = (
-        KMeans(n_clusters=n, n_init=10, random_state=seed)
-        .fit(xy, sample_weight=risk)
-        .cluster_centers_
-    )
-    weights = np.zeros(n)
-    spread = float(np.mean(np.square(xy - xy.mean(axis=0)).sum(axis=1))) or 1.0
-    target = risk.sum() / n
-    for _ in range(200):
-        share = np.bincount(_power_labels(xy, centres, weights), weights=risk, minlength=n)
-        if np.abs(share - target).max() < 0.05 * target:
-            break
-        weights += 0.5 * spread / n * (target - share) / target
-    return centres, weights
-
-
-def _power_labels(xy: np.ndarray, centres: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The power-diagram cell of each point."""
-    return (np.square(xy[:, None, :] - centres[None, :, :]).sum(axis=2) - weights).argmin(axis=1)
-
-
-def _power_cell(
-    k: int, centres: np.ndarray, weights: np.ndarray, extent: shapely.Geometry
-) -> shapely.Geometry:
-    """The part of ``extent`` nearer (in power distance) to centre ``k`` than to any other."""
-    xmin, ymin, xmax, ymax = extent.bounds
-    big = 4 * max(xmax - xmin, ymax - ymin, 1.0)
-    cell = extent
-    for j in range(len(centres)):
-        if j == k:
-            continue
-        # |p - c_k|² - w_k <= |p - c_j|² - w_j  <=>  2 (c_j - c_k) . p <= rhs
-        normal = 2 * (centres[j] - centres[k])
-        rhs = centres[j] @ centres[j] - centres[k] @ centres[k] - weights[j] + weights[k]
-        length = float(np.hypot(*normal)) or 1.0
-        unit = normal / length
-        middle = np.array(extent.centroid.coords[0])
-        on_line = middle - unit * (unit @ middle - rhs / length)  # the line, beside the city
-        along = np.array([-unit[1], unit[0]])
-        half = shapely.Polygon(
-            [
-                on_line + big * along,
-                on_line - big * along,
-                on_line - big * along - 2 * big * unit,
-                on_line + big * along - 2 * big * unit,
-            ]
-        )
-        cell = cell.intersection(half)
-    return cell
-
-
-def group_areas(
-    areas: gpd.GeoDataFrame, xy: np.ndarray, risk: np.ndarray, n: int, *, seed: int = SEED
-) -> np.ndarray:
-    """A group label (0 .. n-1) per polygon of ``areas``: ``n`` groups of neighbouring polygons
-    with similar shares of ``risk`` (per point ``xy``, in the areas' CRS).
-
-    Each polygon joins the cell of :func:`cut_territories`'s power diagram that holds most of
-    its risk, so the groups share the risk as evenly as whole polygons allow. Where that leaves
-    a group in pieces, the polygons are grouped by Ward's agglomerative clustering of their
-    centroids instead, joined only where polygons touch: each group one piece.
-    """
-    if n >= len(areas):
-        return np.arange(len(areas))
-    centres, weights = _balanced_centres(xy, risk, n, seed=seed)
-    point_cell = _power_labels(xy, centres, weights)
-    held = np.zeros((len(areas), len(centres)))
-    tree = shapely.STRtree(shapely.points(xy))
-    area_index, point_index = tree.query(areas.geometry.to_numpy(), predicate="contains")
-    np.add.at(held, (area_index, point_cell[point_index]), risk[point_index])
-    middle = shapely.get_coordinates(areas.geometry.representative_point().to_numpy())
-    labels = np.where(
-        held.sum(axis=1) > 0, held.argmax(axis=1), _power_labels(middle, centres, weights)
-    )
-    labels = np.unique(labels, return_inverse=True)[1]
-    pieces = [_pieces(areas.geometry[labels == g]) for g in range(labels.max() + 1)]
-    if max(pieces) == 1 and labels.max() + 1 == n:
-        return labels
-    return _ward_groups(areas, n)
-
-
-def _pieces(shapes: gpd.GeoSeries) -> int:
-    """How many separate pieces polygons make together (gaps up to 10 m closed; slivers of
-    under 1 m², left by the buffering, not counted)."""
-    union = shapes.buffer(5).union_all().buffer(-5)
-    return sum(part.area >= 1 for part in getattr(union, "geoms", [union]))
-
-
-def _ward_groups(areas: gpd.GeoDataFrame, n: int) -> np.ndarray:
-    from scipy.sparse import csr_matrix
-    from sklearn.cluster import AgglomerativeClustering
-
-    shapes = areas.geometry.buffer(2).to_numpy()  # neighbours: 4 m apart at most
-    tree = shapely.STRtree(shapes)
-    left, right = tree.query(shapes, predicate="intersects")
-    touching = csr_matrix((np.ones(len(left)), (left, right)), shape=(len(areas),) * 2)
-    xy = shapely.get_coordinates(areas.geometry.centroid.to_numpy())
-    return (
-        AgglomerativeClustering(n_clusters=n, connectivity=touching, linkage="ward").fit(xy).labels_
-    )
-
-
 @dataclass(frozen=True)
 class _Group:
     """One team's territory: its name, its parts in the territories file, its shape."""
@@ -1108,10 +989,21 @@ def _cut(
     return choices, comments, groups, frame
 
 
+# How much more a street of an OpenStreetMap class counts in naming an area by its main streets.
+_MAIN_STREET = {"trunk": 4.0, "primary": 4.0, "secondary": 3.0, "tertiary": 2.0}
+
+
+def _main_street(highway: Any) -> float:
+    """The weight of a way's class (its first, for a way osmnx merged from several)."""
+    values = highway if isinstance(highway, list | tuple | np.ndarray) else [highway]
+    return max((_MAIN_STREET.get(str(v), 1.0) for v in values), default=1.0)
+
+
 def _street_names(
     network: WalkingNetwork, shapes: list[shapely.Geometry], risk: np.ndarray
 ) -> list[str]:
-    """Each area's two main streets: the named streets with the most risk along them inside."""
+    """Each area's two main streets ("SE Hawthorne Blvd / SE 11th Ave"): the named streets
+    with the most risk along them inside, arterials counting more."""
     from .corners import short_street
     from .routing import pretty_street, street_name
 
@@ -1123,6 +1015,8 @@ def _street_names(
     node_risk = pd.Series(risk, index=network.nodes.index)
     u = edges.index.get_level_values(0)
     weight = node_risk.reindex(u).to_numpy() * edges["length"].to_numpy()
+    if "highway" in edges:  # main streets first: a block of an arterial counts more
+        weight = weight * np.array([_main_street(v) for v in edges["highway"]])
     names = edges["name"].map(street_name).map(pretty_street).map(short_street).to_numpy()
     middle = shapely.line_interpolate_point(edges.geometry.to_numpy(), 0.5, normalized=True)
     out: list[str] = []
@@ -1130,7 +1024,7 @@ def _street_names(
         inside = shapely.contains(shape, middle) & (names != "")
         ranked = pd.Series(weight[inside]).groupby(names[inside]).sum().sort_values(ascending=False)
         top = list(ranked.index[:2])
-        name = " & ".join(top) if top else f"Territory {i + 1}"
+        name = " / ".join(top) if top else f"Territory {i + 1}"  # not a corner: no "&"
         while name in out:
             name += f" {i + 1}"
         out.append(name)
