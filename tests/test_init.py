@@ -336,3 +336,62 @@ def test_coordinates_of_another_city_are_a_problem_naming_the_fix():
     found = detect_incidents(rows, Path("x.csv"), crs="EPSG:32610", area=_portland_area())
     assert found.problems and "land nowhere near the streets" in found.problems[0]
     assert "source_crs" in found.problems[0]
+
+
+def test_incidents_in_a_geojson_are_placed_by_their_geometry(tmp_path):
+    rows = _portland_rows().dropna(subset=["latitude", "longitude"])
+    frame = gpd.GeoDataFrame(
+        rows.drop(columns=["latitude", "longitude"]),
+        geometry=gpd.points_from_xy(rows["longitude"], rows["latitude"]),
+        crs="EPSG:4326",
+    )
+    found = detect_incidents(frame, Path("x.geojson"), crs="EPSG:32610", area=_portland_area())
+    keys = {c.key for c in found.choices}
+    assert not keys & {"lat_column", "lon_column", "x_column", "y_column", "source_crs"}
+    assert found.problems == [] and len(found.points) == len(rows)
+
+
+def test_the_time_zone_is_looked_up_offline_and_none_at_sea():
+    from outreach_routes.newcity import _timezone_at
+
+    assert _timezone_at(-93.26, 44.97) == "America/Chicago"
+    assert _timezone_at(0.0, 0.0) is None  # the Gulf of Guinea: init asks for --timezone
+
+
+def test_init_builds_the_network_once_for_itself_validate_and_plan(tmp_path, monkeypatch):
+    import outreach_routes.network as network
+    from outreach_routes.newcity import init_city
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    built = []
+    original = network._build_walking_network
+    monkeypatch.setattr(
+        network, "_build_walking_network", lambda *a: built.append(a) or original(*a)
+    )
+    monkeypatch.chdir(ROOT)  # the files named as a user names them, relative to here
+    result = init_city(
+        tmp_path / "city",
+        incidents=Path("tests/data/portland/incidents.csv"),
+        streets=Path("tests/data/portland/streets.osm.pbf"),
+        teams=2,
+    )
+    assert result.problems == []
+    assert len(built) == 1
+
+
+def test_setup_page_escapes_text_from_the_files():
+    from outreach_routes.render import setup_page
+
+    square = shapely.box(-122.67, 45.51, -122.66, 45.52)
+    page = setup_page(
+        city="<script>alert(1)</script>",
+        extent=square,
+        streets=None,
+        incidents=gpd.GeoDataFrame({"outside": [False]}, geometry=[square.centroid]),
+        territories=gpd.GeoDataFrame({"team": ["<b>x</b>"]}, geometry=[square]),
+        bases=[{"name": "<b>x</b>", "lat": 45.515, "lon": -122.665, "corner": "A & <i>B</i>"}],
+        hotspots=None,
+        checks=["<img src=x>"],
+    )
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    assert "<img src=x>" not in page and "<i>B</i>" not in page and "<b>x</b>" not in page
