@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -37,22 +38,27 @@ def _utm10(geometry: shapely.Geometry) -> shapely.Geometry:
     )
 
 
+def _init(folder: Path, incidents: Path, streets: Path, *more: str):
+    """``init FOLDER --incidents ... --streets ... MORE`` as a user runs it."""
+    return run_cli(
+        "init", str(folder), "--incidents", str(incidents), "--streets", str(streets), *more
+    )
+
+
+def _init_and_plan(folder: Path, incidents: Path, streets: Path, *more: str):
+    made = _init(folder, incidents, streets, *more)
+    planned = run_cli("plan", "--config", str(folder / "plan.toml"), "--out", str(folder / "out"))
+    return folder, made, planned
+
+
+PORTLAND_FILES = (PORTLAND / "incidents.csv", PORTLAND / "streets.osm.pbf")
+
+
 @pytest.fixture(scope="module")
 def portland(tmp_path_factory: pytest.TempPathFactory):
     """init --teams 3 on the fixture's streets and shootings (not its plan.toml), then plan."""
     folder = tmp_path_factory.mktemp("init") / "portland"
-    made = run_cli(
-        "init",
-        str(folder),
-        "--incidents",
-        str(PORTLAND / "incidents.csv"),
-        "--streets",
-        str(PORTLAND / "streets.osm.pbf"),
-        "--teams",
-        "3",
-    )
-    planned = run_cli("plan", "--config", str(folder / "plan.toml"), "--out", str(folder / "out"))
-    return folder, made, planned
+    return _init_and_plan(folder, *PORTLAND_FILES, "--teams", "3")
 
 
 def test_init_writes_a_config_that_validates_and_plans(portland):
@@ -144,28 +150,14 @@ def test_validate_warns_about_the_placeholder_contact_until_it_is_changed(portla
 def test_init_refuses_to_overwrite_a_config_without_force(portland):
     folder, _, _ = portland
     before = (folder / "plan.toml").read_bytes()
-    again = run_cli(
-        "init",
-        str(folder),
-        "--incidents",
-        str(PORTLAND / "incidents.csv"),
-        "--streets",
-        str(PORTLAND / "streets.osm.pbf"),
-    )
+    again = _init(folder, *PORTLAND_FILES)
     assert again.returncode == 2
     assert "exists" in again.stderr and "--force" in again.stderr
     assert (folder / "plan.toml").read_bytes() == before
 
 
 def test_a_missing_file_is_named_without_a_traceback(tmp_path):
-    result = run_cli(
-        "init",
-        str(tmp_path / "city"),
-        "--incidents",
-        str(tmp_path / "nothere.csv"),
-        "--streets",
-        str(PORTLAND / "streets.osm.pbf"),
-    )
+    result = _init(tmp_path / "city", tmp_path / "nothere.csv", PORTLAND / "streets.osm.pbf")
     assert result.returncode == 2
     assert "nothere.csv: no such file (--incidents)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -198,21 +190,15 @@ def test_setup_html_opens_in_chromium_without_a_console_error(portland):
 
 @pytest.fixture(scope="module")
 def minneapolis(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("init") / "minneapolis"
-    made = run_cli(
-        "init",
-        str(folder),
-        "--incidents",
-        str(MINNEAPOLIS / "gva_minneapolis_2013-2018.csv"),
-        "--streets",
-        str(MINNEAPOLIS / "streets.parquet"),
+    return _init_and_plan(
+        tmp_path_factory.mktemp("init") / "minneapolis",
+        MINNEAPOLIS / "gva_minneapolis_2013-2018.csv",
+        MINNEAPOLIS / "streets.parquet",
         "--territories",
         str(MINNEAPOLIS / "neighborhoods.geojson"),
         "--teams",
         "6",
     )
-    planned = run_cli("plan", "--config", str(folder / "plan.toml"), "--out", str(folder / "out"))
-    return folder, made, planned
 
 
 def test_minneapolis_areas_grouped_into_six_teams(minneapolis):
@@ -360,7 +346,7 @@ def test_the_time_zone_is_looked_up_offline_and_none_at_sea():
 
 def test_init_builds_the_network_once_for_itself_validate_and_plan(tmp_path, monkeypatch):
     import outreach_routes.network as network
-    from outreach_routes.newcity import init_city
+    from outreach_routes.newcity import CityFiles, init_city
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     built = []
@@ -369,12 +355,10 @@ def test_init_builds_the_network_once_for_itself_validate_and_plan(tmp_path, mon
         network, "_build_walking_network", lambda *a: built.append(a) or original(*a)
     )
     monkeypatch.chdir(ROOT)  # the files named as a user names them, relative to here
-    result = init_city(
-        tmp_path / "city",
-        incidents=Path("tests/data/portland/incidents.csv"),
-        streets=Path("tests/data/portland/streets.osm.pbf"),
-        teams=2,
+    given = CityFiles(
+        Path("tests/data/portland/incidents.csv"), Path("tests/data/portland/streets.osm.pbf")
     )
+    result = init_city(tmp_path / "city", replace(given, teams=2))
     assert result.problems == []
     assert len(built) == 1
 

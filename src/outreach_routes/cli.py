@@ -354,23 +354,11 @@ def init(
 ) -> None:
     """Propose a working config for a new city from its shooting export and its streets:
     FOLDER/plan.toml (every choice commented) and FOLDER/setup.html, a map to check it on."""
-    from .newcity import init_city
+    from .newcity import CityFiles, init_city
 
-    def say(message: str) -> None:
-        typer.echo(message, err=True)
-
+    given = CityFiles(incidents, streets, territories, teams, name, timezone)
     try:
-        result = init_city(
-            folder,
-            incidents=incidents,
-            streets=streets,
-            territories=territories,
-            teams=teams,
-            name=name,
-            timezone=timezone,
-            force=force,
-            progress=say,
-        )
+        result = init_city(folder, given, force=force, progress=lambda m: typer.echo(m, err=True))
     except InputDataError as exc:
         _fail(exc)
     for note in result.notes:

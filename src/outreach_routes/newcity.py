@@ -36,6 +36,7 @@ from .network import OSM_SUFFIXES, WalkingNetwork, cache_network, load_walking_n
 from .projection import state_plane_crs, utm_crs
 
 __all__ = [
+    "CityFiles",
     "CityProposal",
     "detect_incidents",
     "detect_streets",
@@ -113,18 +114,23 @@ class CityProposal:
 # --- the whole proposal ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CityFiles:
+    """What ``init`` is given: the two files, the program's areas if any, and the choices a
+    person makes (``init``'s options)."""
+
+    incidents: Path
+    streets: Path
+    territories: Path | None = None
+    teams: int | None = None  # territories cut (default 4), or the areas grouped into
+    name: str | None = None
+    timezone: str | None = None  # when the lookup from the streets' centre finds none
+
+
 def propose_city(
-    folder: Path,
-    *,
-    incidents: Path,
-    streets: Path,
-    territories: Path | None = None,
-    teams: int | None = None,
-    name: str | None = None,
-    timezone: str | None = None,
-    progress: Callable[[str], None] | None = None,
+    folder: Path, given: CityFiles, *, progress: Callable[[str], None] | None = None
 ) -> CityProposal:
-    """Propose a config for the city of ``incidents`` and ``streets`` (see the module).
+    """Propose a config for the city of ``given``'s files (see the module).
 
     Raises
     ------
@@ -134,6 +140,8 @@ def propose_city(
     """
     say = progress or (lambda _m: None)
     folder = Path(folder)
+    incidents, streets, territories = given.incidents, given.streets, given.territories
+    teams, name, timezone = given.teams, given.name, given.timezone
     missing = [
         f"{path}: no such file (--{what})"
         for what, path in (
@@ -240,16 +248,7 @@ def propose_city(
     )
 
 
-def write_city(
-    proposal: CityProposal,
-    *,
-    incidents: Path,
-    streets: Path,
-    territories: Path | None,
-    force: bool = False,
-    hotspots: gpd.GeoDataFrame | None = None,
-    territory_shapes: gpd.GeoDataFrame | None = None,
-) -> Path:
+def write_city(proposal: CityProposal, given: CityFiles, *, force: bool = False) -> Path:
     """Write ``plan.toml``, ``limits.geojson`` and the proposed ``territories.geojson`` into the
     proposal's folder (created when missing); the input files are named by paths relative to it.
 
@@ -260,20 +259,18 @@ def write_city(
     """
     folder = proposal.folder
     config = folder / "plan.toml"
-    if config.exists() and not force:
-        raise InputDataError(
-            f"{config} exists; init does not overwrite a config: give another folder, or "
-            "--force to replace it (and the files init wrote beside it)"
-        )
+    _refuse_overwrite(config, force)
     folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(folder / "limits.geojson", proposal.limits.to_json(drop_id=True))
     if proposal.areas is not None:
         write_text_atomic(folder / "territories.geojson", proposal.areas.to_json(drop_id=True))
     text = config_text(
         proposal,
-        incidents=_relative(incidents, folder),
-        streets=_relative(streets, folder),
-        territories=_relative(territories, folder) if territories else "territories.geojson",
+        incidents=_relative(given.incidents, folder),
+        streets=_relative(given.streets, folder),
+        territories=(
+            _relative(given.territories, folder) if given.territories else "territories.geojson"
+        ),
     )
     write_text_atomic(config, text)
     return config
@@ -291,13 +288,8 @@ class InitResult:
 
 def init_city(
     folder: Path,
+    given: CityFiles,
     *,
-    incidents: Path,
-    streets: Path,
-    territories: Path | None = None,
-    teams: int | None = None,
-    name: str | None = None,
-    timezone: str | None = None,
     force: bool = False,
     modules: Path | None = None,
     progress: Callable[[str], None] | None = None,
@@ -311,24 +303,9 @@ def init_city(
     from .render import setup_page
 
     folder = Path(folder)
-    if (folder / "plan.toml").exists() and not force:  # before the work, not after
-        raise InputDataError(
-            f"{folder / 'plan.toml'} exists; init does not overwrite a config: give another "
-            "folder, or --force to replace it (and the files init wrote beside it)"
-        )
-    proposal = propose_city(
-        folder,
-        incidents=incidents,
-        streets=streets,
-        territories=territories,
-        teams=teams,
-        name=name,
-        timezone=timezone,
-        progress=progress,
-    )
-    config = write_city(
-        proposal, incidents=incidents, streets=streets, territories=territories, force=force
-    )
+    _refuse_overwrite(folder / "plan.toml", force)  # before the work, not after
+    proposal = propose_city(folder, given, progress=progress)
+    config = write_city(proposal, given, force=force)
     (progress or (lambda _m: None))("checking the config as validate does ...")
     problems, notes, hotspots = validate_with_hotspots(config)
     shapes = gpd.GeoDataFrame(
@@ -364,6 +341,14 @@ SETUP_CHECKS = [
     "each territory is an area one team can walk; each base a safe place to meet;",
     "the hotspots sit where the program knows shootings happen.",
 ]
+
+
+def _refuse_overwrite(config: Path, force: bool) -> None:
+    if config.exists() and not force:
+        raise InputDataError(
+            f"{config} exists; init does not overwrite a config: give another folder, or "
+            "--force to replace it (and the files init wrote beside it)"
+        )
 
 
 def _street_lines(network: WalkingNetwork) -> shapely.Geometry:

@@ -1599,19 +1599,18 @@ def setup_page(
     fmap = folium.Map(location=[lat, lon], zoom_start=13, tiles=TILES, control_scale=True)
     lean(fmap)
     fmap.get_root().html.add_child(folium.Element(_NO_LEAFLET))
-    folium.GeoJson(
-        shapely.geometry.mapping(extent),
-        name="Street network's extent",
-        style_function=lambda _f: {"color": "#333", "weight": 2, "fillOpacity": 0.03},
-        interactive=False,
-    ).add_to(fmap)
-    if streets is not None:
-        folium.GeoJson(
-            shapely.geometry.mapping(streets),
-            name="Walkable streets",
-            style_function=lambda _f: {"color": "#8a8a8a", "weight": 1, "opacity": 0.8},
-            interactive=False,
-        ).add_to(fmap)
+    layers = [
+        (extent, "Street network's extent", {"color": "#333", "weight": 2, "fillOpacity": 0.03}),
+        (streets, "Walkable streets", {"color": "#8a8a8a", "weight": 1, "opacity": 0.8}),
+    ]
+    for shape, name, style in layers:
+        if shape is not None:
+            folium.GeoJson(
+                shapely.geometry.mapping(shape),
+                name=name,
+                style_function=lambda _f, s=style: s,
+                interactive=False,
+            ).add_to(fmap)
     colours = {}
     group = folium.FeatureGroup(name="Proposed territories", show=True)
     for i, row in enumerate(territories.itertuples()):
