@@ -422,7 +422,7 @@ def _city_choices(
         Choice(
             "name",
             city_name,
-            "from --name" if name else "from the street file's name: change it (map titles)",
+            "from --name" if name else "from the street file's (or its folder's) name: check it",
         ),
         Choice("timezone", tz, f"{tz_why} Dates without an offset are read in it."),
         Choice(
