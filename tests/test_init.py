@@ -156,6 +156,19 @@ def test_init_refuses_to_overwrite_a_config_without_force(portland):
     assert (folder / "plan.toml").read_bytes() == before
 
 
+def test_an_export_without_dates_or_places_is_written_with_each_problem_once(tmp_path):
+    rows = _portland_rows()[["incident_id"]].assign(when="unknown")
+    rows.to_csv(tmp_path / "export.csv", index=False)
+    result = _init(tmp_path / "city", tmp_path / "export.csv", PORTLAND / "streets.osm.pbf")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2, errors
+    assert "no column holds dates" in errors[0] and "no coordinate columns" in errors[1]
+    assert (tmp_path / "city" / "plan.toml").exists()
+    assert (tmp_path / "city" / "setup.html").exists()
+    assert "Traceback" not in result.stderr
+
+
 def test_a_missing_file_is_named_without_a_traceback(tmp_path):
     result = _init(tmp_path / "city", tmp_path / "nothere.csv", PORTLAND / "streets.osm.pbf")
     assert result.returncode == 2

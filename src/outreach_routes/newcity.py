@@ -194,6 +194,7 @@ def propose_city(
     limits = gpd.GeoDataFrame(
         {"name": ["city limits proposed by init"]}, geometry=[limits_shape], crs=crs
     )
+    points["outside"] = np.zeros(len(points), dtype=bool)
     if not points.empty:
         points["outside"] = ~shapely.dwithin(
             limits_shape, points.geometry.to_numpy(), MAX_OUTSIDE_M
@@ -330,6 +331,10 @@ def init_city(
     )
     setup = folder / "setup.html"
     write_text_atomic(setup, page)
+    # What init found wrong with a file comes first; validate's lines on the same file say it
+    # again in other words.
+    told = {problem.split(": ")[0] for problem in proposal.problems}
+    problems = [p for p in problems if p.split(": ")[0] not in told]
     return InitResult(config, setup, proposal.problems + problems, notes)
 
 
@@ -812,7 +817,7 @@ def _type_suggestion(frame: pd.DataFrame, used: set[str]) -> list[str]:
         values = values[values != ""]
         distinct = values.nunique()
         hinted = any(h in str(column).lower() for h in TYPE_HINTS)
-        if distinct <= 300 and (hinted or distinct <= 50) and distinct < 0.5 * len(text):
+        if 2 <= distinct <= 300 and (hinted or distinct <= 50) and distinct < 0.5 * len(text):
             candidates.append((hinted, -distinct, column, values))
     if not candidates:
         return []
