@@ -392,3 +392,16 @@ def test_setup_page_escapes_text_from_the_files():
     )
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
     assert "<img src=x>" not in page and "<i>B</i>" not in page and "<b>x</b>" not in page
+
+
+def test_with_no_time_zone_found_init_asks_for_timezone():
+    from outreach_routes.newcity import _city_choices
+
+    streets = Path("sea.osm.pbf")
+    city, problems = _city_choices(0.0, 0.0, "EPSG:32631", None, None, streets)
+    assert next(c.value for c in city if c.key == "timezone") == "UTC"
+    assert problems and "give --timezone" in problems[0]
+    city, problems = _city_choices(0.0, 0.0, "EPSG:32631", "Africa/Lagos", "Gulf", streets)
+    assert {c.key: c.value for c in city}["timezone"] == "Africa/Lagos"
+    assert {c.key: c.value for c in city}["name"] == "Gulf"
+    assert problems == []
