@@ -32,7 +32,14 @@ import pandas as pd
 import shapely
 
 from ._io import code_digest, dumps_json, sha256_file
-from .network import EDGES_FILE, NODES_FILE, NetworkReport, WalkingNetwork, write_network_files
+from .network import (
+    EDGES_FILE,
+    NODES_FILE,
+    NetworkReport,
+    WalkingNetwork,
+    read_network_files,
+    write_network_files,
+)
 from .network import network_key as streets_key
 
 if TYPE_CHECKING:
@@ -129,14 +136,13 @@ def _copied(
     return True
 
 
-def load_saved_network(folder: Path, key: str | None) -> WalkingNetwork | None:
+def load_saved_network(folder: Path, key: str | None, crs: str) -> WalkingNetwork | None:
     """The walking graph of the run in ``folder`` when its key is ``key``, else None."""
     meta = _meta(folder).get("network")
     if key is None or not meta or meta.get("key") != key:
         return None
     try:
-        nodes = gpd.read_parquet(folder / NODES_FILE)
-        edges = gpd.read_parquet(folder / EDGES_FILE)
+        nodes, edges = read_network_files(folder, crs)
         report = NetworkReport(**{**meta["report"], "notes": tuple(meta["report"]["notes"])})
     except (OSError, ValueError, TypeError, KeyError):
         return None

@@ -274,7 +274,7 @@ def load_walking_network(config: NetworkConfig, *, crs: str, cache: bool = True)
     """
     folder = _cache_folder(config, crs) if cache else None
     if folder is not None:
-        cached = read_network(folder)
+        cached = read_network(folder, crs)
         if cached is not None:
             return cached
     walking = _build_walking_network(config, crs)
@@ -358,17 +358,25 @@ def write_network_files(network: WalkingNetwork, folder: Path) -> None:
     edges.to_parquet(folder / EDGES_FILE)
 
 
-def read_network(folder: Path) -> WalkingNetwork | None:
-    """The walking network saved in ``folder`` by :func:`write_network`, or None when there is
-    none or it cannot be read."""
+def read_network(folder: Path, crs: str) -> WalkingNetwork | None:
+    """The walking network saved in ``folder`` by :func:`write_network`, in ``crs`` (the CRS it
+    was built in, named as the config names it), or None when there is none or it cannot be
+    read."""
     try:
-        nodes = gpd.read_parquet(folder / NODES_FILE)
-        edges = gpd.read_parquet(folder / EDGES_FILE)
+        nodes, edges = read_network_files(folder, crs)
         report = json.loads((folder / REPORT_FILE).read_text("utf-8"))
         report = NetworkReport(**{**report, "notes": tuple(report["notes"])})
     except (OSError, ValueError, TypeError, KeyError):
         return None
     return WalkingNetwork(nodes, edges, report)
+
+
+def read_network_files(folder: Path, crs: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The nodes and edges :func:`write_network_files` saved in ``folder``, in ``crs`` (named as
+    the config names it: a CRS read back from Parquet would print as PROJJSON)."""
+    nodes = gpd.read_parquet(folder / NODES_FILE).set_crs(crs, allow_override=True)
+    edges = gpd.read_parquet(folder / EDGES_FILE).set_crs(crs, allow_override=True)
+    return nodes, edges
 
 
 def _build_walking_network(config: NetworkConfig, crs: str) -> WalkingNetwork:

@@ -456,7 +456,7 @@ def _gather(
             network = WalkingNetwork.of(*network)
         streets_key = network_key(config)
         if network is None and reuse is not None:
-            network = load_saved_network(reuse, streets_key)
+            network = load_saved_network(reuse, streets_key, crs)
         loaded = network or check(lambda: load_walking_network(config.network, crs=crs))
         if loaded is not None:
             nodes, edges = loaded.nodes, loaded.edges
