@@ -221,6 +221,9 @@ def test_minneapolis_areas_grouped_into_six_teams(minneapolis):
     assert config["territories"]["name_column"] == "BDNAME"
     assert config["network"]["name_column"] == "streetname"
     assert "INTERSTATE" in config["network"]["drop_name_pattern"]
+    # The guesses are shown as init makes them, not only in the file.
+    assert 'chose [territories] name_column = "BDNAME"' in made.stderr
+    assert 'chose [network] name_column = "streetname"' in made.stderr
     assert config["city"]["crs"] == "EPSG:32615"
     assert config["city"]["timezone"] == "America/Chicago"
     assert len(config["teams"]) == 6

@@ -363,6 +363,8 @@ def init(
         _fail(exc)
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
+    for line in result.chosen:
+        typer.echo(f"chose {line}", err=True)
     for problem in result.problems:
         typer.echo(f"error: {problem}", err=True)
     config = result.config

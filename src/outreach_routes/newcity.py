@@ -285,6 +285,7 @@ class InitResult:
     setup: Path
     problems: list[str]
     notes: list[str]
+    chosen: list[str] = field(default_factory=list)  # "[city] crs = EPSG:32615", ...
 
 
 def init_city(
@@ -335,7 +336,27 @@ def init_city(
     # again in other words.
     told = {problem.split(": ")[0] for problem in proposal.problems}
     problems = [p for p in problems if p.split(": ")[0] not in told]
-    return InitResult(config, setup, proposal.problems + problems, notes)
+    return InitResult(config, setup, proposal.problems + problems, notes, _chosen(proposal))
+
+
+def _chosen(proposal: CityProposal) -> list[str]:
+    """The choices a person checks first, one line each, as the config writes them."""
+    tables = {
+        "city": proposal.city,
+        "incidents": proposal.incidents,
+        "network": proposal.network,
+        "territories": proposal.territories,
+    }
+    lines = [
+        f"[{table}] {c.key} = {_toml(c.value)}"
+        for table, choices in tables.items()
+        for c in choices
+        if c.key not in ("path", "limits", "drop_name_pattern")
+    ]
+    return lines + [
+        f"team {_toml(t['name'])}: base at {t['corner']} ({t['share']:.0%} of the risk)"
+        for t in proposal.teams
+    ]
 
 
 # What a person checks on setup.html (docs/new-city.md says more).
