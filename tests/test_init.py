@@ -192,8 +192,11 @@ def test_setup_html_opens_in_chromium_without_a_console_error(portland):
             browser, page, report = open_page(p, folder / "setup.html", width=width, height=height)
             territories = page.locator("path.leaflet-interactive").count()
             title = page.inner_text(".setup-note h1")
+            note = page.locator(".setup-note").bounding_box()
+            layers = page.locator(".leaflet-control-layers").bounding_box()
             browser.close()
             assert report.errors == []
+            assert note["x"] + note["width"] < layers["x"], width  # the title clears the button
             assert territories >= 3
             assert title == "Portland: proposed set-up"
 

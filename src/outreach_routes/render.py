@@ -1562,7 +1562,7 @@ def public_page(summary: dict[str, Any]) -> str:
 _SETUP_CSS = """<style>
 .setup-note { position: fixed; top: 10px; left: 55px; z-index: 1000; background: #fff;
   padding: 6px 10px; border-radius: 6px; box-shadow: 0 1px 4px rgba(0,0,0,.4);
-  font: 13px/1.35 system-ui, sans-serif; max-width: min(460px, calc(100vw - 120px)); }
+  font: 13px/1.35 system-ui, sans-serif; max-width: min(460px, calc(100vw - 150px)); }
 .setup-note h1 { font-size: 16px; margin: 0 0 2px; }
 .setup-note ul { margin: 2px 0; padding-left: 1.2em; }
 .setup-key { display: flex; flex-wrap: wrap; gap: 2px 12px; margin-top: 4px; }
@@ -1571,7 +1571,7 @@ _SETUP_CSS = """<style>
 .setup-base { width: 18px; height: 18px; border-radius: 9px; border: 3px solid #000;
   box-shadow: 0 0 3px #fff; }
 @media (max-width: 600px) { .setup-note ul, .setup-checks { display: none; }
-  .setup-note { font-size: 12px; } }
+  .setup-note { font-size: 12px; } .setup-note h1 { font-size: 14px; } }
 </style>"""
 
 
