@@ -198,3 +198,66 @@ def test_corner_groups_are_dbscans_with_one_sample():
             best = members[np.argmin(np.hypot(*(members - members.mean(axis=0)).T))]
             expected.append((float(best[0]), float(best[1])))
         assert _cluster([tuple(p) for p in points], 120.0) == expected
+
+
+# A city's own spelling (#39): ordinals and words spelled out, several names on one way.
+SPELLED = [
+    (1, 2, "East Eleventh Avenue"),
+    (2, 3, "East Eleventh Avenue"),
+    (4, 2, "Mount Vernon Street"),
+    (2, 5, "Mount Vernon Street"),
+    (6, 7, "Leonard Avenue; Fifth Avenue"),
+    (7, 8, "Leonard Avenue; Fifth Avenue"),
+    (9, 7, "Northeast Twenty-First Avenue"),
+    (7, 10, "Northeast Twenty-First Avenue"),
+    (11, 12, ["Thirty Second Street", "Oak Street"]),
+    (12, 13, "Elm Street"),
+]
+
+
+@pytest.fixture(scope="module")
+def spelled():
+    from outreach_routes.corners import street_corners
+
+    return street_corners(SPELLED, {i: (i * 100.0, 0.0) for i in range(1, 14)})
+
+
+@pytest.mark.parametrize(
+    ("written", "node"),
+    [
+        ("E 11th Ave & Mt Vernon", 2),
+        ("East 11th Avenue & Mount Vernon St", 2),
+        ("Fifth Ave & NE 21st Ave", 7),
+        ("Leonard Ave & Northeast Twenty First Avenue", 7),
+        ("32nd St & Elm St", 12),
+        ("Oak St & Elm", 12),
+    ],
+)
+def test_a_citys_own_spelling_is_read_both_ways(spelled, written, node):
+    assert find_corner(written, spelled) == (node * 100.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("Twenty-First Avenue", "21ST AVE"),
+        ("Thirty Second St", "32ND ST"),
+        ("Fortieth Street", "40TH ST"),
+        ("Mount Vernon", "MT VERNON"),
+        ("Wilkes-Barre Street", "WILKES-BARRE ST"),
+    ],
+)
+def test_ordinals_beyond_twentieth_and_mount_are_normalised(written, expected):
+    assert normalise_street(written) == expected
+
+
+def test_suggestions_are_spelled_as_the_network_spells_them(spelled):
+    with pytest.raises(InputDataError, match=r"closest names: Mount Vernon Street$"):
+        find_corner("E 11th Ave & Mt Vernnon Rd", spelled)
+
+
+def test_the_first_of_several_names_names_a_street():
+    from outreach_routes.routing import street_name
+
+    assert street_name("Leonard Avenue; Fifth Avenue") == "Leonard Avenue"
+    assert street_name("Northeast 15th Avenue;") == "Northeast 15th Avenue"

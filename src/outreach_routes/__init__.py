@@ -21,6 +21,7 @@ from ._errors import ConfigError, InputDataError, StageError
 _LAZY = {
     "PlanConfig": "config",
     "load_config": "config",
+    "cut_territories": "districts",
     "find_hotspots": "hotspots",
     "incident_weights": "hotspots",
     "risk_cells": "hotspots",
@@ -29,6 +30,7 @@ _LAZY = {
     "graph_from_centerlines": "network",
     "load_network": "network",
     "walkable_centerlines": "network",
+    "init_city": "newcity",
     "Plan": "pipeline",
     "plan_document": "pipeline",
     "plan_week": "pipeline",
@@ -54,9 +56,11 @@ _LAZY = {
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .config import PlanConfig, load_config
+    from .districts import cut_territories
     from .hotspots import find_hotspots, incident_weights, risk_cells
     from .incidents import IncidentTable, load_incidents
     from .network import graph_from_centerlines, load_network, walkable_centerlines
+    from .newcity import init_city
     from .pipeline import (
         Plan,
         plan_document,
@@ -104,9 +108,11 @@ __all__ = [
     "Team",
     "TeamNetwork",
     "build_stops",
+    "cut_territories",
     "find_hotspots",
     "graph_from_centerlines",
     "incident_weights",
+    "init_city",
     "load_config",
     "load_incidents",
     "load_network",

@@ -325,6 +325,65 @@ def streets(
             typer.echo(f"  {row.corner}  ({row.lat:.5f}, {row.lon:.5f})")
 
 
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder for plan.toml (created when missing).")],
+    incidents: Annotated[
+        Path, typer.Option(help="The city's shooting export (CSV, GeoJSON, Parquet, ...).")
+    ] = ...,
+    streets: Annotated[
+        Path,
+        typer.Option(help="An OpenStreetMap extract (.osm.pbf, ...) or a centerline file."),
+    ] = ...,
+    territories: Annotated[
+        Path | None,
+        typer.Option(help="The program's own areas (polygons); default: cut from the data."),
+    ] = None,
+    teams: Annotated[
+        int | None,
+        typer.Option(
+            help="How many teams: territories cut from the data (default 4), or the areas of "
+            "--territories grouped into this many (default: one team per area)."
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="The city's name, for map titles.")] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(help="The city's IANA time zone, when the lookup from its streets fails."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing plan.toml.")] = False,
+) -> None:
+    """Propose a working config for a new city from its shooting export and its streets:
+    FOLDER/plan.toml (every choice commented) and FOLDER/setup.html, a map to check it on."""
+    from .newcity import CityFiles, init_city
+
+    given = CityFiles(incidents, streets, territories, teams, name, timezone)
+    try:
+        result = init_city(folder, given, force=force, progress=lambda m: typer.echo(m, err=True))
+    except InputDataError as exc:
+        _fail(exc)
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    for line in result.chosen:
+        typer.echo(f"chose {line}", err=True)
+    for problem in result.problems:
+        typer.echo(f"error: {problem}", err=True)
+    config = result.config
+    typer.echo(f"wrote {config} and {result.setup}: open setup.html to check the proposal")
+    if result.problems:
+        typer.echo(
+            f"fix the errors above in {config}, then: outreach-routes validate --config {config}"
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    typer.echo(f"ok: {config} is ready to plan. Next:")
+    typer.echo(f"  outreach-routes plan --config {config} --out {config.parent / 'out'}")
+    typer.echo(f'  outreach-routes streets --config {config} --near "LAT,LON"   # to move a base')
+    typer.echo(
+        f"  0 6 * * 1  outreach-routes plan --config {config.resolve()} "
+        f"--runs-dir {config.parent.resolve() / 'runs'} --quiet   # cron: every Monday 06:00"
+    )
+
+
 @app.command("route-backtest")
 def route_backtest_command(
     config: Annotated[

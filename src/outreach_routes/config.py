@@ -203,6 +203,10 @@ class ServiceConfig:
     failed_logins: int = 10  # bad login codes per address, account or code in 15 minutes
 
 
+# The contact line `init` writes for each team: `validate` and `plan` warn while it is there.
+PLACEHOLDER_CONTACT = "CHANGE ME: the team lead's phone"
+
+
 @dataclass(frozen=True)
 class TeamConfig:
     """One team: where it starts, where it works, when, how fast, how to reach it."""

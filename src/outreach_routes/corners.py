@@ -34,7 +34,9 @@ __all__ = [
     "corner_outcomes",
     "find_corner",
     "normalise_street",
+    "short_street",
     "street_corners",
+    "street_names",
 ]
 
 
@@ -56,6 +58,8 @@ _SUFFIXES = {
     "TRAIL": "TRL",
 }
 _SUFFIX_SET = set(_SUFFIXES.values()) | {"PKY", "MALL"}
+# Words a name may spell out or shorten, anywhere in it: "Mount Vernon" is "Mt Vernon".
+_WORDS = {"MOUNT": "MT", "SAINT": "ST", "FORT": "FT"}
 _DIRECTIONS = {
     "NORTH": "N",
     "SOUTH": "S",
@@ -88,23 +92,85 @@ _ORDINAL_WORDS = {
     "EIGHTEENTH": 18,
     "NINETEENTH": 19,
     "TWENTIETH": 20,
+    "THIRTIETH": 30,
+    "FORTIETH": 40,
+    "FIFTIETH": 50,
+    "SIXTIETH": 60,
+    "SEVENTIETH": 70,
+    "EIGHTIETH": 80,
+    "NINETIETH": 90,
 }
+# The tens of "Twenty-First", "Thirty Second": the word before an ordinal word under ten.
+_TENS = {
+    "TWENTY": 20,
+    "THIRTY": 30,
+    "FORTY": 40,
+    "FIFTY": 50,
+    "SIXTY": 60,
+    "SEVENTY": 70,
+    "EIGHTY": 80,
+    "NINETY": 90,
+}
+# OpenStreetMap keeps a way with several names as one value: "Leonard Avenue; Fifth Avenue".
+_MULTI = re.compile(r"\s*;\s*")
 _SPLIT = re.compile(r"\s*(?:&|\+|/|@|\band\b|\bat\b)\s*", flags=re.IGNORECASE)
 _BLOCK = re.compile(r"^\s*\d+\s+block\s+of\s+", flags=re.IGNORECASE)
 
 
 def normalise_street(name: str) -> str:
-    """Upper case, abbreviated suffix and directions, ordinal numbers: ``"42nd Street N."`` ->
-    ``"42ND ST N"``."""
+    """Upper case, abbreviated suffix, directions and words such as Mount, ordinal numbers in
+    figures: ``"42nd Street N."`` -> ``"42ND ST N"``, ``"East Twenty-First Avenue"`` ->
+    ``"E 21ST AVE"``, ``"Mount Vernon"`` -> ``"MT VERNON"``."""
     text = _BLOCK.sub("", str(name)).upper().replace(".", " ").replace(",", " ")
-    tokens = []
+    text = re.sub(r"\b([A-Z]+)-([A-Z]+)\b", _joined_ordinal, text)
+    tokens: list[str] = []
     for token in text.split():
-        token = _SUFFIXES.get(token, _DIRECTIONS.get(token, token))
+        token = _SUFFIXES.get(token, _DIRECTIONS.get(token, _WORDS.get(token, token)))
         if token in _ORDINAL_WORDS:
-            token = str(_ORDINAL_WORDS[token])
+            number = _ORDINAL_WORDS[token]
+            if number < 10 and tokens and tokens[-1] in _TENS:
+                number += _TENS[tokens.pop()]
+            token = str(number)
         if token.isdigit():
             token += _ordinal_suffix(int(token))
         tokens.append(token)
+    return " ".join(tokens)
+
+
+def _joined_ordinal(match: re.Match[str]) -> str:
+    """ "TWENTY-FIRST" as two words; other hyphenated names ("WILKES-BARRE") stay whole."""
+    tens, unit = match.group(1), match.group(2)
+    if tens in _TENS and unit in _ORDINAL_WORDS:
+        return f"{tens} {unit}"
+    return match.group(0)
+
+
+def street_names(value: Any) -> list[str]:
+    """The street names an edge carries: OpenStreetMap's several names of one way (a list from
+    osmnx, or one value joined by ``;``) each on its own; [] for none."""
+    values = value if isinstance(value, list | tuple | np.ndarray) else [value]
+    out = []
+    for item in values:
+        if isinstance(item, str):
+            out += [n for n in _MULTI.split(item.strip()) if n]
+    return out
+
+
+def short_street(name: str) -> str:
+    """A street name as a sign or a person shortens it, its case kept: ``"Southeast Yamhill
+    Street"`` -> ``"SE Yamhill St"`` (a leading or trailing direction, a trailing suffix)."""
+    tokens = str(name).split()
+    if len(tokens) < 2:
+        return str(name).strip()
+    if tokens[0].upper() in _DIRECTIONS:
+        tokens[0] = _DIRECTIONS[tokens[0].upper()]
+    if tokens[-1].upper() in _DIRECTIONS:
+        tokens[-1] = _DIRECTIONS[tokens[-1].upper()]
+    for i in (-1, -2) if len(tokens) > 2 else (-1,):
+        word = tokens[i].upper()
+        if word in _SUFFIXES:
+            tokens[i] = _SUFFIXES[word].title()
+            break
     return " ".join(tokens)
 
 
@@ -148,6 +214,11 @@ class CornerIndex:
     nodes_by_name: dict[str, frozenset[int]]
     xy: dict[int, tuple[float, float]]
     crs: str | None = None  # of ``xy``; messages give places as "lat, lon"
+    spelled: dict[str, str] | None = None  # each normalised name as the network writes it
+
+    def spelling(self, key: str) -> str:
+        """A normalised name as the network spells it ("East Eleventh Avenue")."""
+        return (self.spelled or {}).get(key, key)
 
     def latlon(self, points: list[tuple[float, float]]) -> str:
         """Places for a message: "44.94837, -93.26231; ..." (at most five)."""
@@ -188,21 +259,27 @@ def street_corners(
     edges: Iterable[tuple[int, int, Any]], xy: dict[int, tuple[float, float]], crs: Any = None
 ) -> CornerIndex:
     """:func:`corner_index` from plain data: ``(u, v, street name)`` per edge (names that are
-    not text are skipped) and each node's ``(x, y)`` in ``crs``."""
+    not text are skipped; several names of one way, as a list or joined by ``;``, each count)
+    and each node's ``(x, y)`` in ``crs``."""
     by_name: dict[str, set[int]] = {}
     keys: dict[str, str] = {}  # a street's name is on many edges: normalise it once
-    for u, v, name in edges:
-        if not isinstance(name, str) or not name.strip():
-            continue
-        key = keys.get(name)
-        if key is None:
-            key = keys[name] = normalise_street(name)
-        by_name.setdefault(key, set()).update((u, v))
+    spelled: dict[str, str] = {}
+    for u, v, value in edges:
+        plain = isinstance(value, str) and ";" not in value  # the usual case, kept fast
+        for name in [value] if plain else street_names(value):
+            key = keys.get(name)
+            if key is None:
+                if not name.strip():
+                    continue
+                key = keys[name] = normalise_street(name)
+                spelled.setdefault(key, name.strip())
+            by_name.setdefault(key, set()).update((u, v))
     return CornerIndex(
         names=frozenset(by_name),
         nodes_by_name={k: frozenset(v) for k, v in by_name.items()},
         xy=xy,
         crs=str(crs) if crs else None,
+        spelled=spelled,
     )
 
 
@@ -338,19 +415,21 @@ def _on_both_streets(address: str, point: shapely.Point, index: CornerIndex, gap
 
 def _street_keys(text: str, part: str, index: CornerIndex) -> list[str]:
     """Names in the index that ``part`` may mean, most literal first."""
-    found = [v for v in _variants(part) if v in index.names]
-    if not found:
-        close = difflib.get_close_matches(_variants(part)[-1], index.names, n=4, cutoff=0.6)
-        raise InputDataError(
-            f"corner {text!r}: no street named {part.strip()!r} in the network; closest "
-            f"names: {', '.join(sorted(close)) or 'none'}"
-        )
+    variants = _variants(part)
+    found = [v for v in variants if v in index.names]
     # A bare name may be a directional street people shorten ("Broadway" for WEST
-    # BROADWAY), or a name whose file form keeps a suffix ("Nicollet" for NICOLLET MALL):
-    # try those after the exact forms.
-    base = found[-1]
+    # BROADWAY), or a name whose file form keeps a suffix ("Nicollet" for NICOLLET MALL,
+    # "Mt Vernon" for Mount Vernon Street): try those after the exact forms.
+    base = found[-1] if found else variants[-1]
     found += [f"{d} {base}" for d in sorted(_DIRECTION_SET) if f"{d} {base}" in index.names]
     found += [f"{base} {s}" for s in sorted(_SUFFIX_SET) if f"{base} {s}" in index.names]
+    if not found:
+        close = difflib.get_close_matches(variants[-1], index.names, n=4, cutoff=0.6)
+        shown = sorted({index.spelling(name) for name in close})
+        raise InputDataError(
+            f"corner {text!r}: no street named {part.strip()!r} in the network; closest "
+            f"names: {', '.join(shown) or 'none'}"
+        )
     return list(dict.fromkeys(found))
 
 

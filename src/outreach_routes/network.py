@@ -272,18 +272,30 @@ def load_walking_network(config: NetworkConfig, *, crs: str, cache: bool = True)
     from there while the file, the ``[network]`` settings, the CRS and this package's code are
     the same. The folder is safe to delete; a cache that cannot be written is skipped.
     """
-    key = network_key(config, crs) if cache else None
-    folder = (config.cache_dir or default_cache_dir()) / "networks" / key if key else None
+    folder = _cache_folder(config, crs) if cache else None
     if folder is not None:
         cached = read_network(folder, crs)
         if cached is not None:
             return cached
     walking = _build_walking_network(config, crs)
     if folder is not None:
+        cache_network(walking, config, crs)
+    return walking
+
+
+def cache_network(walking: WalkingNetwork, config: NetworkConfig, crs: str) -> None:
+    """Keep a network just built where :func:`load_walking_network` looks for it (``init``
+    builds one in full, with every column, then leaves it for ``validate`` and ``plan``)."""
+    folder = _cache_folder(config, crs)
+    if folder is not None and not folder.exists():
         # A read-only or full disk, or another run writing it first: the next run builds it.
         with contextlib.suppress(OSError):
             write_network(walking, folder)
-    return walking
+
+
+def _cache_folder(config: NetworkConfig, crs: str) -> Path | None:
+    key = network_key(config, crs)
+    return (config.cache_dir or default_cache_dir()) / "networks" / key if key else None
 
 
 def default_cache_dir() -> Path:

@@ -43,7 +43,7 @@ from ._weekstate import (
     week_key,
 )
 from .backtest import recent_skill
-from .config import PlanConfig, load_config
+from .config import PLACEHOLDER_CONTACT, PlanConfig, load_config
 from .corners import network_corners
 from .hotspots import find_hotspots, has_times_of_day, hotspot_row, hourly_risk, risk_cells
 from .incidents import IncidentTable, load_incidents
@@ -504,6 +504,12 @@ def _gather(
     week_start = week_start_for(week_of or dt.date.today(), tz)
     week_end = (week_start + pd.Timedelta(days=6)).date()
     with stage("teams"):
+        notes += [
+            f"warning: team {team.name!r}: `contact` is still the placeholder init wrote; write "
+            "the team lead's phone there (it is printed on the route sheets)"
+            for team in config.teams
+            if PLACEHOLDER_CONTACT in team.contact
+        ]
         placed = check(lambda: load_teams(config, week_start=week_start))
         networks: dict[str, TeamNetwork] = {}
         if loaded is not None and placed is not None:
@@ -1290,10 +1296,34 @@ def validate_inputs(config_path: str | Path | None = None) -> tuple[list[str], l
         can run. ``notes`` say what was detected or will be ignored (rejected rows, expired
         requests and zones).
     """
+    problems, notes, _ = _validated(config_path)
+    return problems, notes
+
+
+def validate_with_hotspots(
+    config_path: str | Path,
+) -> tuple[list[str], list[str], gpd.GeoDataFrame | None]:
+    """:func:`validate_inputs`, and the hotspots the first plan would use (``init`` draws them
+    on ``setup.html``): None when the inputs have problems."""
+    problems, notes, found = _validated(config_path)
+    if found is None:
+        return problems, notes, None
+    config, inputs = found
+    try:
+        _cells, hotspots, _off = _hotspots(config, inputs, inputs.incidents.incidents)
+    except InputDataError as exc:
+        return problems + exc.problems, notes, None
+    return problems, notes, hotspots
+
+
+def _validated(
+    config_path: str | Path | None,
+) -> tuple[list[str], list[str], tuple[PlanConfig, Inputs] | None]:
+    """Every problem and note of a config's inputs, and the config and inputs when none."""
     try:
         config = load_config(config_path)
     except InputDataError as exc:
-        return exc.problems, []
+        return exc.problems, [], None
     inputs, problems, notes = _gather(config)
     if inputs is not None:
         table = inputs.incidents
@@ -1306,7 +1336,7 @@ def validate_inputs(config_path: str | Path | None = None) -> tuple[list[str], l
             f"{row.reason}"
             for row in inputs.not_located.itertuples()
         ]
-    return problems, notes
+    return problems, notes, (config, inputs) if inputs is not None else None
 
 
 def _km2(square_metres: float) -> str:

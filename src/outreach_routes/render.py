@@ -1597,3 +1597,144 @@ def public_page(summary: dict[str, Any]) -> str:
     page = root.render()
     cut = page.rindex("</body>")
     return page[:cut] + body + page[cut:]
+
+
+# --- the new city's proposal (`init`) ----------------------------------------------------------
+
+_SETUP_CSS = """<style>
+.setup-note { position: fixed; top: 10px; left: 55px; z-index: 1000; background: #fff;
+  padding: 6px 10px; border-radius: 6px; box-shadow: 0 1px 4px rgba(0,0,0,.4);
+  font: 13px/1.35 system-ui, sans-serif; max-width: min(460px, calc(100vw - 150px)); }
+.setup-note h1 { font-size: 16px; margin: 0 0 2px; }
+.setup-note ul { margin: 2px 0; padding-left: 1.2em; }
+.setup-key { display: flex; flex-wrap: wrap; gap: 2px 12px; margin-top: 4px; }
+.setup-key i { display: inline-block; width: 12px; height: 12px; margin-right: 4px;
+  vertical-align: middle; border-radius: 6px; }
+.setup-base { width: 18px; height: 18px; border-radius: 9px; border: 3px solid #000;
+  box-shadow: 0 0 3px #fff; }
+@media (max-width: 600px) { .setup-note ul, .setup-checks { display: none; }
+  .setup-note { font-size: 12px; } .setup-note h1 { font-size: 14px; } }
+</style>"""
+
+
+def setup_page(
+    *,
+    city: str,
+    extent: shapely.Geometry,
+    streets: shapely.Geometry | None,
+    incidents: Any,
+    territories: Any,
+    bases: list[dict[str, Any]],
+    hotspots: Any | None,
+    checks: list[str],
+    modules: Path | None = None,
+) -> str:
+    """``setup.html``: one map of what ``init`` proposes for a new city, to look it over.
+
+    ``extent`` is the walking network's extent, ``streets`` its lines; ``incidents`` a
+    GeoDataFrame of located rows with ``outside`` (beyond the limits: drawn red);
+    ``territories`` the teams' areas (``team``);
+    ``bases`` ``{"name", "lat", "lon", "corner"}`` per team; ``hotspots`` those the first plan
+    would use. Everything is in WGS 84; every text from the data is escaped.
+    """
+    lat, lon = extent.centroid.y, extent.centroid.x
+    fmap = folium.Map(location=[lat, lon], zoom_start=13, tiles=TILES, control_scale=True)
+    lean(fmap)
+    fmap.get_root().html.add_child(folium.Element(_NO_LEAFLET))
+    layers = [
+        (extent, "Street network's extent", {"color": "#333", "weight": 2, "fillOpacity": 0.03}),
+        (streets, "Walkable streets", {"color": "#8a8a8a", "weight": 1, "opacity": 0.8}),
+    ]
+    for shape, name, style in layers:
+        if shape is not None:
+            folium.GeoJson(
+                shapely.geometry.mapping(shape),
+                name=name,
+                style_function=lambda _f, s=style: s,
+                interactive=False,
+            ).add_to(fmap)
+    colours = {}
+    group = folium.FeatureGroup(name="Proposed territories", show=True)
+    for i, row in enumerate(territories.itertuples()):
+        colour = colours[row.team] = TEAM_COLOURS[i % len(TEAM_COLOURS)]
+        folium.GeoJson(
+            shapely.geometry.mapping(row.geometry),
+            style_function=lambda _f, c=colour: {
+                "color": c,
+                "weight": 3,
+                "fillColor": c,
+                "fillOpacity": 0.08,
+            },
+            tooltip=folium.Tooltip(safe_text(row.team)),
+        ).add_to(group)
+    group.add_to(fmap)
+    if hotspots is not None and len(hotspots):
+        layer = folium.FeatureGroup(name="Hotspots of the first plan", show=True)
+        folium.GeoJson(
+            json.loads(hotspots[["geometry"]].to_json(drop_id=True)),
+            style_function=lambda _f: {
+                "color": "#b10026",
+                "weight": 1,
+                "fillColor": "#fd8d3c",
+                "fillOpacity": 0.5,
+            },
+            interactive=False,
+        ).add_to(layer)
+        layer.add_to(fmap)
+    for outside, name, colour in (
+        (False, "Shootings inside the limits", "#1f3a93"),
+        (True, "Shootings outside the limits (rejected)", "#d7191c"),
+    ):
+        rows = incidents[incidents["outside"] == outside]
+        layer = folium.FeatureGroup(name=f"{name} ({len(rows):,})", show=True)
+        if len(rows):
+            folium.GeoJson(
+                json.loads(rows[["geometry"]].to_json(drop_id=True)),
+                marker=folium.CircleMarker(
+                    radius=3 if not outside else 5,
+                    color=colour,
+                    fill=True,
+                    fill_opacity=0.7,
+                    weight=1,
+                ),
+                interactive=False,
+            ).add_to(layer)
+        layer.add_to(fmap)
+    group = folium.FeatureGroup(name="Bases", show=True)
+    for base in bases:
+        colour = colours.get(base["name"], "#000")
+        folium.Marker(
+            [base["lat"], base["lon"]],
+            icon=folium.DivIcon(
+                html=f'<div class="setup-base" style="background:{colour}"></div>',
+                icon_size=(24, 24),
+                icon_anchor=(12, 12),
+            ),
+            tooltip=folium.Tooltip(
+                f"<b>{safe_text(base['name'])}</b>: base at {safe_text(base['corner'])}"
+            ),
+        ).add_to(group)
+    group.add_to(fmap)
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    everything = shapely.union_all([extent, *territories.geometry])
+    west, south, east, north = everything.bounds
+    _frame(fmap, [[south, west], [north, east]], padding_top_left=(10, 190))
+    items = "".join(f"<li>{safe_text(c)}</li>" for c in checks)
+    key = (
+        '<div class="setup-key"><div><i style="background:#1f3a93"></i>shooting</div>'
+        '<div><i style="background:#d7191c"></i>outside the limits</div>'
+        '<div><i style="background:#fd8d3c;border-radius:0"></i>hotspot</div>'
+        '<div><i style="background:#fff;border:3px solid #000;width:8px;height:8px"></i>base'
+        "</div></div>"
+    )
+    note = (
+        f'<div class="setup-note"><h1>{safe_text(city)}: proposed set-up</h1>'
+        f'<span class="setup-checks">Check before the first plan:</span><ul>{items}</ul>'
+        f"{key}</div>"
+    )
+    root = fmap.get_root()
+    root.html.add_child(folium.Element(note))
+    root.header.add_child(folium.Element(_SETUP_CSS))
+    with _literal_pieces():
+        page = root.render()
+    return inline_assets(page, modules) if modules is not None else page

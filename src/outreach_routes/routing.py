@@ -891,7 +891,11 @@ def street_name(value: object) -> str:
     """An edge's street name: osmnx gives a list where merged OSM ways had several."""
     if isinstance(value, list | tuple | np.ndarray):
         value = next((v for v in value if isinstance(v, str) and v.strip()), "")
-    return value.strip() if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    # OpenStreetMap's several names of one way in one value ("Leonard Avenue; Fifth Avenue"):
+    # the first names it (corners.street_names matches requests against each).
+    return next((part.strip() for part in value.split(";") if part.strip()), "")
 
 
 def route_from_document(
