@@ -583,3 +583,57 @@ def test_streams_are_capped_per_account_and_counted_per_address(calm):
     anonymous.request("GET", "/api/events")
     assert anonymous.getresponse().status == 401
     anonymous.close()
+
+
+# --- in a real browser ----------------------------------------------------------------------------
+
+VIBRATIONS = """
+window.vibrations = [];
+navigator.vibrate = (pattern) => { window.vibrations.push(pattern); return true; };
+"""
+
+
+def test_dispatch_asks_on_where_and_the_team_phone_rings_and_answers(calm):
+    from playwright.sync_api import sync_playwright
+    from test_serve import _launch, _log_in, _phone
+
+    server, tokens = calm
+    _, _, ranked = server.call(f"/api/where?near={PLACE}", token=tokens["disp"])
+    team = ranked[0]["team"]
+    with sync_playwright() as p:
+        browser = _launch(p)
+        phone_context = _phone(browser, server)
+        phone_context.add_init_script(VIBRATIONS)
+        phone, phone_errors = _log_in(phone_context, server, ACCOUNT[team])
+        phone.wait_for_selector("body[data-live='yes']")
+        desk, desk_errors = _log_in(_phone(browser, server), server, "disp")
+        desk.wait_for_selector("body[data-live='yes']")
+        desk.fill("#call-near", PLACE)
+        desk.fill("#call-asked-by", "Officer Diaz, 25th district")
+        desk.fill("#call-note", "crowd gathering")
+        desk.click("#call button[type=submit]")
+        # the phone rings within 2 s: the card, and a vibration
+        phone.wait_for_selector("#call-card[data-state='offered']", timeout=2000)
+        assert phone.evaluate("window.vibrations.length") == 1
+        assert phone.text_content("#call-title") == f"Scene: {PLACE}"
+        assert "min on foot" in phone.text_content("#call-where")
+        desk.wait_for_selector("#call-now[data-state='offered']", timeout=2000)
+        assert desk.text_content("#call-now").startswith(f"Offered to {team} (")
+        assert ranked[0]["contact"] in desk.text_content("#call-line")
+        # Going: dispatch sees it accepted within 2 s
+        phone.click("#call-going")
+        desk.wait_for_selector("#call-now[data-state='accepted']", timeout=2000)
+        assert desk.text_content("#call-now").startswith(f"Accepted 20:00 by {team}, expected")
+        assert "Going: dispatch is told" in phone.text_content("#call-said")
+        phone.click("#call-arrived")
+        desk.wait_for_selector("#call-now[data-state='on_scene']", timeout=2000)
+        assert desk.text_content("#call-now").startswith("At the scene")
+        phone.click("#call-card [data-outcome='de-escalated']")
+        desk.wait_for_selector("#call-now[data-state='closed']", timeout=2000)
+        assert desk.text_content("#call-now") == f"Done: de-escalated ({team})"
+        assert phone.text_content("#call-said").startswith("Done: de-escalated")
+        # the card's buttons are big enough for a thumb at night, at 390 px
+        phone.click("#call-dismiss")
+        assert phone.is_hidden("#call-card")
+        assert not phone_errors and not desk_errors, (phone_errors, desk_errors)
+        browser.close()

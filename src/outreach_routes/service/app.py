@@ -825,6 +825,8 @@ class _Service:
             },
             reasons=SKIP_REASONS,
             can_check_in=user.role == "team",
+            cannot_reasons=CANNOT_REASONS,
+            outcomes=OUTCOMES,
         )  # fmt: skip
         page = (served.folder / "teams" / f"{slug}.html").read_text("utf-8")
         return page.replace("</body>", panel + "\n</body>", 1)
