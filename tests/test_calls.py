@@ -401,6 +401,48 @@ def test_changes_of_calls_are_limited_per_account(quick):
                        body={})[0] == 404  # fmt: skip
 
 
+def test_the_board_and_the_weeks_report_time_each_call(quick):
+    from conftest import run_cli
+
+    server, tokens = quick
+    _cancel_open(server, tokens)
+    call = _ask(server, tokens)
+    team = call["offered_to"]
+    _, _, board = server.call("/api/board", token=tokens["coord"])
+    mine = next(c for c in board["calls"] if c["id"] == call["id"])
+    assert mine["state"] == "offered" and mine["offer_due"] and mine["team"] == team
+    time.sleep(1.0)  # the team takes a moment to answer, and to walk there
+    status, _, accepted = _answer(server, tokens, call, team, answer="going")
+    assert status == 200, accepted
+    time.sleep(1.0)
+    path = f"/api/scene-requests/{call['id']}"
+    assert server.call(path + "/arrived", token=tokens[ACCOUNT[team]], body={})[0] == 200
+    body = {"outcome": "other", "note": "talked them down"}
+    status, _, closed = server.call(path + "/close", token=tokens["coord"], body=body)
+    assert status == 200 and closed["outcome"] == "other: talked them down"
+    _, _, board = server.call("/api/board", token=tokens["coord"])
+    mine = next(c for c in board["calls"] if c["id"] == call["id"])
+    assert mine["state"] == "closed" and mine["arrived_at"] and mine["eta"]
+    result = run_cli("report", "--runs-dir", str(server.runs), "--week", "2023-W01")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((server.runs / "reports" / "2023-W01" / "report.json").read_text("utf-8"))
+    row = next(r for r in report["scene_requests"] if r["id"] == call["id"])
+    asked = _at(closed["created_at"])
+    events = {e["state"]: _at(e["at"]) for e in closed["events"]}
+
+    def minutes(state: str) -> float:
+        return round((events[state] - asked).total_seconds() / 60, 1)
+
+    assert row["minutes_to_acceptance"] == minutes("accepted")
+    assert row["minutes_to_arrival"] == minutes("on_scene")
+    assert row["teams_offered"] == [team] and row["accepted_by"] == team
+    assert row["outcome"] == "other: talked them down" and row["state"] == "closed"
+    summary = report["calls"]
+    assert summary["calls"] == len(report["scene_requests"]) >= 1
+    accepted = [r for r in report["scene_requests"] if r["minutes_to_acceptance"] is not None]
+    assert summary["share_accepted"] == round(len(accepted) / summary["calls"], 2)
+
+
 # --- before calls had states ----------------------------------------------------------------------
 
 

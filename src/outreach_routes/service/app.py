@@ -544,13 +544,13 @@ class _Service:
                 f"opened: positions of {len(teams)} teams, from {_address(request)}",
                 now(),
             )
-        scenes = self.store.scene_requests((when - dt.timedelta(hours=24)).isoformat())
+        calls = self.store.calls_since(when - dt.timedelta(hours=24))
         return JSONResponse(
             {
                 "night": night,
                 "now": when.isoformat(timespec="seconds"),
                 "teams": teams,
-                "scene_requests": scenes,
+                "calls": [self.calls.view(c) for c in calls],
                 "week_of": served.document["week_of"],
             }
         )

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from .._errors import InputDataError
 
-__all__ = ["ROLES", "Store", "User", "digest"]
+__all__ = ["ROLES", "Store", "User", "digest", "read_calls"]
 
 T = TypeVar("T")
 SCHEMA_VERSION = 4
@@ -884,6 +884,30 @@ class _GroupCommit:
                 future.set_result(value)
             else:
                 future.set_exception(error)
+
+
+def read_calls(db: sqlite3.Connection, since: str, until: str) -> list[dict[str, Any]]:
+    """The calls made from ``since`` to before ``until`` (UTC text), oldest first, each with
+    its ``events``, read from ``db`` (the report's read-only connection). A database from
+    before calls had states (version 3) gives its scene requests with no events."""
+    rows = db.execute(
+        "SELECT * FROM scene_requests WHERE created_at >= ? AND created_at < ? "
+        "ORDER BY created_at, id",
+        (since, until),
+    ).fetchall()
+    calls = [{**dict(r), "events": []} for r in rows]
+    has_events = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'call_events'"
+    ).fetchone()
+    if has_events and calls:
+        by_id = {c["id"]: c for c in calls}
+        for event in db.execute(
+            "SELECT e.* FROM call_events e JOIN scene_requests s ON s.id = e.call_id "
+            "WHERE s.created_at >= ? AND s.created_at < ? ORDER BY e.id",
+            (since, until),
+        ):
+            by_id[event["call_id"]]["events"].append(dict(event))
+    return calls
 
 
 def backup(source: str | Path, target: str | Path) -> None:
