@@ -679,3 +679,15 @@ def test_dispatch_asks_on_where_and_the_team_phone_rings_and_answers(calm):
         assert phone.is_hidden("#call-card")
         assert not phone_errors and not desk_errors, (phone_errors, desk_errors)
         browser.close()
+
+
+def test_the_public_summary_counts_calls_with_the_same_suppression():
+    from test_report import _week
+
+    from outreach_routes.report import public_summary
+
+    plan, figures = _week([10, 12], [[], []])
+    for count, shown in ((2, None), (5, {"count": 5, "share_accepted": 0.8})):
+        figures["calls"] = {"calls": count, "share_accepted": 0.8}
+        week = public_summary([(plan, figures)])["weeks"][0]
+        assert week["calls"] == (shown or {"count": None, "share_accepted": None})

@@ -231,7 +231,9 @@ SMALL = 3  # a published count under this is suppressed
 
 def public_summary(weeks: list[tuple[dict, dict]]) -> dict[str, Any]:
     """What may be published, from ``(plan, figures)`` pairs (:func:`dosage`) of weeks old
-    enough: per territory and week, presence hours, stops done and the response rate.
+    enough: per territory and week, presence hours, stops done and the response rate; per
+    week, dispatch's calls and the share a team accepted (given only for :data:`SMALL` calls or
+    more).
 
     No team position, stop, time finer than the week, contact, victim attribute or text from
     the database or the requests. A territory's stops done (and with them its presence hours)
@@ -271,7 +273,14 @@ def public_summary(weeks: list[tuple[dict, dict]]) -> dict[str, Any]:
             row["stops_done"] = row["presence_hours"] = None
         if total["stops_done"] < SMALL:
             total = {"stops_done": None, "presence_hours": None}
-        out.append({"week_of": plan["week_of"], "territories": rows, "total": total})
+        count = figures.get("calls", {}).get("calls", 0)  # dispatch's calls, the same rule
+        calls = {
+            "count": count if count >= SMALL else None,
+            "share_accepted": figures["calls"]["share_accepted"] if count >= SMALL else None,
+        }
+        out.append(
+            {"week_of": plan["week_of"], "territories": rows, "total": total, "calls": calls}
+        )
     return {
         "city": weeks[-1][0]["city"] if weeks else None,
         "suppressed_under": SMALL,
