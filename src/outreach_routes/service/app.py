@@ -1002,7 +1002,7 @@ def _known(body: dict, *fields: str) -> None:
     extra = sorted(set(body) - set(fields))
     if extra:
         raise Refused(422, f"unknown field(s) {', '.join(map(repr, extra))}; known: "
-                      f"{', '.join(fields)}")  # fmt: skip
+                      f"{', '.join(fields) or 'none'}")  # fmt: skip
 
 
 def _only(query: Any, *names: str) -> None:

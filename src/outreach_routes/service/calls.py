@@ -39,6 +39,7 @@ OPEN = ("offered", "accepted", "on_scene")
 BUSY = ("accepted", "on_scene")
 TONIGHT_H = 12  # calls older than this no longer keep a team busy or hold its offers
 WAKE_S = 0.5  # the timer loop looks at least this often: an offer passes on within a second
+RETRY_S = 10.0  # after a failed turn (no plan being served, a full disk), the loop waits this
 
 
 class CallRefused(Exception):
@@ -233,8 +234,11 @@ class Calls:
         while True:
             try:
                 self.tick()
-            except Exception:  # a bad row or a full disk: say so, keep the loop
+            except Exception:  # no plan yet, a full disk: say so, keep the loop, try later
                 traceback.print_exc(file=sys.stderr)
+                self._wake.wait(RETRY_S)
+                self._wake.clear()
+                continue
             wait = WAKE_S
             due = self.store.next_timer()
             if due is not None:
