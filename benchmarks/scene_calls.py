@@ -23,6 +23,7 @@ clock running from Wednesday 20:00 of the plan's week (every team on shift). The
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -120,6 +121,11 @@ class _Stream(threading.Thread):
             pass
 
     def close(self) -> None:
+        # shut the socket first: a reader blocked in readline() holds the response's lock,
+        # and close() alone would wait for the stream's next line
+        if self.connection.sock is not None:
+            with contextlib.suppress(OSError):
+                self.connection.sock.shutdown(socket.SHUT_RDWR)
         self.connection.close()
 
 

@@ -9,12 +9,14 @@ whose offers wait 3 s (``scene_answer_min = 0.05``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.client
 import json
 import os
 import queue
 import shutil
+import socket
 import sqlite3
 import threading
 import time
@@ -532,6 +534,11 @@ class Stream:
                 return item
 
     def close(self) -> None:
+        # shut the socket first: a reader blocked in readline() holds the response's lock,
+        # and close() alone would wait for the stream's next line
+        if self.connection.sock is not None:
+            with contextlib.suppress(OSError):
+                self.connection.sock.shutdown(socket.SHUT_RDWR)
         self.connection.close()
 
 
