@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_serve import NOW, TEAM, Server, add_user
+from test_serve import NOW, TEAM, Server, _route, add_user
 
 from outreach_routes.service import store as store_module
 
@@ -157,6 +157,10 @@ def test_a_call_is_offered_to_the_nearest_team_as_where_ranks_them(calm):
         {"state": "offered", "team": ranked[0]["team"], "at": call["created_at"], "by": "disp",
          "walk_min": ranked[0]["walk_min"], "distance_km": call["distance_km"]}
     ]  # fmt: skip
+    # the place in words, for the phone: the corner of the plan's stop there (the bundled
+    # Philadelphia streets have no names: none)
+    stop = _route(server, TEAM)["stops"][1]
+    assert _ask(server, tokens, near=f"{stop['lat']},{stop['lon']}")["corner"] == stop["corner"]
     # the answer's time is the city's, with its offset; the offer is due after 2 minutes
     assert call["created_at"] == NOW
     assert _at(call["offer_due"]) - _at(call["created_at"]) == dt.timedelta(minutes=2)
@@ -664,7 +668,10 @@ def test_dispatch_asks_on_where_and_the_team_phone_rings_and_answers(calm):
         # the phone rings within 2 s: the card, and a vibration
         phone.wait_for_selector("#call-card[data-state='offered']", timeout=2000)
         assert phone.evaluate("window.vibrations.length") == 1
-        assert phone.text_content("#call-title") == f"Scene: {PLACE}"
+        _, _, calls = server.call("/api/scene-requests", token=tokens[ACCOUNT[team]])
+        shown = next(c for c in calls if c["state"] == "offered" and c["offered_to"] == team)
+        place = f"near {shown['corner']}" if shown["corner"] else PLACE
+        assert phone.text_content("#call-title") == f"Scene: {place}"
         assert "min on foot" in phone.text_content("#call-where")
         desk.wait_for_selector("#call-now[data-state='offered']", timeout=2000)
         assert desk.text_content("#call-now").startswith(f"Offered to {team} (")

@@ -78,6 +78,7 @@ MAX_DEPTH = 4  # of a JSON body: the service's bodies are flat objects
 PAGE = 500  # check-ins a page of GET /api/checkins by default ...
 MAX_PAGE = 5000  # ... and at most
 OFF_STREET_M = 1000.0  # a place this far from every walkable street is not the city's (422)
+CORNER_NEAR_M = 250.0  # a call's place is named by the corner of a plan's stop this near
 BOARD_SESSION_S = 600  # an open board's refreshes this close together are one audited session
 EARLIEST, LATEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 CHECK_IN_FRESH_MIN = 30  # a check-in younger than this replaces the plan's place in `where`
@@ -433,6 +434,7 @@ class _Service:
             clock=now,
             zone=lambda: self.runs.current().timezone,
             contacts=self._contacts,
+            corner=self._corner,
             publish=self.broker.publish,
             answer_min=settings.scene_answer_min,
             give_up_min=settings.scene_give_up_min,
@@ -764,6 +766,20 @@ class _Service:
              else round(r["walk_min"] / 60 * speeds.get(r["team"], 4.5), 2)}
             for r in rows if r["on_shift"]
         ]  # fmt: skip
+
+    def _corner(self, lat: float, lon: float) -> str | None:
+        """The street corner of the plan's stop nearest ``lat, lon``, within
+        ``CORNER_NEAR_M``: a call's place in words for the phone and dispatch."""
+        best, name = CORNER_NEAR_M, None
+        for route in self.runs.current().document["teams"]:
+            for stop in route["stops"]:
+                if stop.get("corner"):
+                    dy = (stop["lat"] - lat) * 111_320
+                    dx = (stop["lon"] - lon) * 111_320 * math.cos(math.radians(lat))
+                    gap = math.hypot(dx, dy)
+                    if gap < best:
+                        best, name = gap, stop["corner"]
+        return name
 
     def _contacts(self) -> tuple[dict[str, str], str]:
         document = self.runs.current().document

@@ -70,6 +70,8 @@ class Calls:
         The city's time zone, for the times the API gives.
     contacts
         ``() -> (team -> its phone line, the coordinators' line)``.
+    corner
+        ``(lat, lon) -> the name of the street corner there``, or None: the place in words.
     publish
         Called with each stored event and its call, after it is stored.
     answer_min, give_up_min
@@ -84,6 +86,7 @@ class Calls:
         clock: Callable[[], dt.datetime],
         zone: Callable[[], ZoneInfo],
         contacts: Callable[[], tuple[dict[str, str], str]],
+        corner: Callable[[float, float], str | None] = lambda lat, lon: None,
         publish: Callable[[dict[str, Any], dict[str, Any]], None],
         answer_min: float,
         give_up_min: float,
@@ -93,6 +96,7 @@ class Calls:
         self.clock = clock
         self.zone = zone
         self.contacts = contacts
+        self.corner = corner
         self.publish = publish
         self._answer_after = dt.timedelta(minutes=answer_min)
         self._give_up_after = dt.timedelta(minutes=give_up_min)
@@ -275,6 +279,7 @@ class Calls:
             "id": call["id"],
             "state": call["state"],
             "place": call["place"],
+            "corner": self.corner(call["lat"], call["lon"]),
             "lat": call["lat"],
             "lon": call["lon"],
             "asked_by": call["asked_by"],

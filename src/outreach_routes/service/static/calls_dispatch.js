@@ -49,6 +49,7 @@
     box.hidden = false;
     now.dataset.state = c.state;
     now.textContent = headline(c);
+    if (c.corner) now.title = `near ${c.corner}`;
     line.replaceChildren();
     if (c.team && c.team_line) line.append(`${c.team}: `, phone(c.team_line));
     if (c.state === "unanswered" && c.coordinators_line) line.append("Coordinators: ", phone(c.coordinators_line));

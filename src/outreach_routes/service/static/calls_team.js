@@ -26,7 +26,7 @@
     card.hidden = false;
     card.dataset.state = call.state;
     card.dataset.call = call.id;
-    $("call-title").textContent = `Scene: ${call.place}`;
+    $("call-title").textContent = `Scene: ${call.corner ? "near " + call.corner : call.place}`;
     const far = call.distance_km == null ? "" : `${call.distance_km.toFixed(1)} km, `;
     const mins = call.walk_min == null ? "no street path known" : `${Math.round(call.walk_min)} min on foot`;
     $("call-where").textContent = far + mins;
