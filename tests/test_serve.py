@@ -682,7 +682,7 @@ def test_retention_and_schema_versions(tmp_path):
            "scene_request_id": None, "late": 0, "user": "other account"}  # fmt: skip
     assert migrated.add_checkin(row) == ("stored", [])  # the same id, another account
     with sqlite3.connect(old_db) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
         for query, index in (
             ("SELECT * FROM checkins WHERE team = 'x' AND tapped_utc > ''", "checkins_by_team_tap"),
             ("SELECT * FROM checkins WHERE night = 'x'", "checkins_by_night"),

@@ -201,6 +201,13 @@ class ServiceConfig:
     checkins_burst: int = 120  # ... with this many at once (a night's offline queue)
     checkins_per_day: int = 2000  # check-ins stored per account in 24 hours
     failed_logins: int = 10  # bad login codes per address, account or code in 15 minutes
+    # calls (issue 35): how long an offer waits for its team, and the call for any team
+    scene_answer_min: float = 2.0  # an offer unanswered this long passes to the next team
+    scene_give_up_min: float = 10.0  # a call no team accepted in this long is unanswered
+    # live updates (Server-Sent Events)
+    streams_per_account: int = 10  # open event streams of one account (429 beyond)
+    stream_keep_alive_s: int = 15  # a comment line this often keeps proxies from closing one
+    call_changes_per_minute: int = 30  # calls made or answered by one account a minute
 
 
 # The contact line `init` writes for each team: `validate` and `plan` warn while it is there.
@@ -260,7 +267,8 @@ class PlanConfig:
 
 
 _SERVICE_COUNTS = ("connections_per_address", "checkins_per_minute", "checkins_burst",
-                   "checkins_per_day", "failed_logins")  # fmt: skip
+                   "checkins_per_day", "failed_logins", "streams_per_account",
+                   "call_changes_per_minute")  # fmt: skip
 
 
 def default_config_path() -> Path:
@@ -490,7 +498,8 @@ class _Reader:
                 )
                 good = False
         limits = {"max_header_kb": (1, 64), "header_timeout_s": (1, 60),
-                  "body_timeout_s": (1, 300), "keep_alive_s": (1, 30)}  # fmt: skip
+                  "body_timeout_s": (1, 300), "keep_alive_s": (1, 30),
+                  "stream_keep_alive_s": (1, 60)}  # fmt: skip
         for key in _SERVICE_COUNTS + tuple(limits):
             value = getattr(service, key)
             least, most = limits.get(key, (1, None))
@@ -500,6 +509,20 @@ class _Reader:
                     + (f" and at most {most}" if most is not None else "")
                 )
                 good = False
+        for key in ("scene_answer_min", "scene_give_up_min"):
+            value = getattr(service, key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                self.problems.append(
+                    f"[service] `{key}` = {value!r}: give minutes above 0 (fractions allowed, "
+                    "e.g. 0.1 for 6 s)"
+                )
+                good = False
+        if good and service.scene_give_up_min < service.scene_answer_min:
+            self.problems.append(
+                f"[service] `scene_give_up_min` = {service.scene_give_up_min} is below "
+                f"`scene_answer_min` = {service.scene_answer_min}; give at least as many"
+            )
+            good = False
         if good and service.checkins_burst < service.checkins_per_minute:
             self.problems.append(
                 f"[service] `checkins_burst` = {service.checkins_burst} is below "

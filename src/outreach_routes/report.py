@@ -30,6 +30,7 @@ import numpy as np
 from ._errors import InputDataError
 from ._io import dumps_json, write_text_atomic
 from .schedule import _step_metres
+from .service.store import read_calls
 
 __all__ = [
     "dosage",
@@ -63,11 +64,7 @@ def read_service_db(path: Path, first_night: str, last_night: str) -> tuple[list
             (first_night, last_night),
         ).fetchall()
         last = dt.date.fromisoformat(last_night) + dt.timedelta(days=2)
-        scenes = db.execute(
-            "SELECT id, created_at, nearest_team FROM scene_requests "
-            "WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id",
-            (f"{first_night}T12:00:00", last.isoformat()),
-        ).fetchall()
+        scenes = read_calls(db, f"{first_night}T12:00:00", last.isoformat())
     except sqlite3.Error as exc:
         raise InputDataError(
             f"{path}: not a service database of outreach-routes ({exc}); point --db at the "
@@ -75,7 +72,7 @@ def read_service_db(path: Path, first_night: str, last_night: str) -> tuple[list
         ) from exc
     finally:
         db.close()
-    return [dict(r) for r in checkins], [dict(r) for r in scenes]
+    return [dict(r) for r in checkins], scenes
 
 
 def dosage(
@@ -115,6 +112,7 @@ def dosage(
         done_at.update({(key[0], stop_id): when for stop_id, when in first_done.items()})
 
     planned = plan["hotspot_presence_min"]  # the plan's own minutes at each hotspot
+    calls = _scenes(scene_requests, checkins)
     return {
         "week_of": plan["week_of"],
         "city": plan["city"],
@@ -132,7 +130,8 @@ def dosage(
         ],
         "response_stops": _responses(plan, done_at, window_h),
         "shootings": _shootings(plan, checkins, shootings, window_h, radius_m),
-        "scene_requests": _scenes(scene_requests, checkins),
+        "scene_requests": calls,
+        "calls": _calls_summary(calls),
         "problems": dict(sorted(problems.items())),
     }
 
@@ -232,7 +231,9 @@ SMALL = 3  # a published count under this is suppressed
 
 def public_summary(weeks: list[tuple[dict, dict]]) -> dict[str, Any]:
     """What may be published, from ``(plan, figures)`` pairs (:func:`dosage`) of weeks old
-    enough: per territory and week, presence hours, stops done and the response rate.
+    enough: per territory and week, presence hours, stops done and the response rate; per
+    week, dispatch's calls and the share a team accepted (given only for :data:`SMALL` calls or
+    more).
 
     No team position, stop, time finer than the week, contact, victim attribute or text from
     the database or the requests. A territory's stops done (and with them its presence hours)
@@ -272,7 +273,14 @@ def public_summary(weeks: list[tuple[dict, dict]]) -> dict[str, Any]:
             row["stops_done"] = row["presence_hours"] = None
         if total["stops_done"] < SMALL:
             total = {"stops_done": None, "presence_hours": None}
-        out.append({"week_of": plan["week_of"], "territories": rows, "total": total})
+        count = figures.get("calls", {}).get("calls", 0)  # dispatch's calls, the same rule
+        calls = {
+            "count": count if count >= SMALL else None,
+            "share_accepted": figures["calls"]["share_accepted"] if count >= SMALL else None,
+        }
+        out.append(
+            {"week_of": plan["week_of"], "territories": rows, "total": total, "calls": calls}
+        )
     return {
         "city": weeks[-1][0]["city"] if weeks else None,
         "suppressed_under": SMALL,
@@ -443,7 +451,9 @@ def _responses(plan: dict, done_at: dict[tuple[str, str], str], window_h: float)
 
 
 def _scenes(scene_requests: Iterable[dict], checkins: Iterable[dict]) -> list[dict]:
-    """Each scene request and the minutes until a team first said it was responding."""
+    """Each call (scene request): the minutes from dispatch's ask to a team's acceptance
+    ("Going") and to its arrival ("At the scene"), the teams offered it in turn, its outcome;
+    and, as before calls had states, the minutes until a team first checked in responding."""
     answered: dict[str, dt.datetime] = {}
     for row in checkins:
         scene = row.get("scene_request_id")
@@ -453,18 +463,49 @@ def _scenes(scene_requests: Iterable[dict], checkins: Iterable[dict]) -> list[di
     out = []
     for scene in scene_requests:
         asked = _utc(scene["created_at"])
+        events = scene.get("events", [])
+
         first = answered.get(scene["id"])
+        closed = next((e for e in events if e["state"] == "closed"), None)
         out.append(
             {
                 "id": scene["id"],
                 "asked_at": scene["created_at"],
                 "nearest_team": scene["nearest_team"],
+                "state": scene.get("state"),
+                "teams_offered": list(
+                    dict.fromkeys(e["team"] for e in events if e["state"] == "offered")
+                ),
+                "accepted_by": next((e["team"] for e in events if e["state"] == "accepted"), None),
+                "minutes_to_acceptance": _minutes_to(events, "accepted", asked),
+                "minutes_to_arrival": _minutes_to(events, "on_scene", asked),
+                "outcome": closed["reason"] if closed else None,
                 "minutes_to_answer": round((first - asked).total_seconds() / 60, 1)
                 if first
                 else None,
             }
         )
     return out
+
+
+def _minutes_to(events: list[dict], state: str, asked: dt.datetime) -> float | None:
+    """Minutes from ``asked`` to a call's first event of ``state``, or None."""
+    at = next((_utc(e["at"]) for e in events if e["state"] == state), None)
+    return None if at is None else round((at - asked).total_seconds() / 60, 1)
+
+
+def _calls_summary(calls: list[dict]) -> dict[str, Any]:
+    """The week's calls at a glance: how many, the share a team accepted, and the median
+    minutes to acceptance and to arrival (of the calls that got there)."""
+    accepted = [c["minutes_to_acceptance"] for c in calls if c["minutes_to_acceptance"] is not None]
+    arrived = [c["minutes_to_arrival"] for c in calls if c["minutes_to_arrival"] is not None]
+    return {
+        "calls": len(calls),
+        "accepted": len(accepted),
+        "share_accepted": round(len(accepted) / len(calls), 2) if calls else None,
+        "median_minutes_to_acceptance": round(float(np.median(accepted)), 1) if accepted else None,
+        "median_minutes_to_arrival": round(float(np.median(arrived)), 1) if arrived else None,
+    }
 
 
 def _shootings(

@@ -49,7 +49,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -58,6 +64,8 @@ from .._errors import InputDataError
 from ..config import ServiceConfig
 from ..runs import WEEK_FOLDER, latest_run
 from ..schedule import Schedule, load_schedule, nearest_teams, place_lat_lon, where_question
+from .calls import CANNOT_REASONS, OUTCOMES, CallRefused, Calls
+from .events import Broker, frame, stream, visible
 from .limits import Buckets
 from .maps import VENDOR, page_csp, vendored
 from .store import Store, User, utc
@@ -70,6 +78,7 @@ MAX_DEPTH = 4  # of a JSON body: the service's bodies are flat objects
 PAGE = 500  # check-ins a page of GET /api/checkins by default ...
 MAX_PAGE = 5000  # ... and at most
 OFF_STREET_M = 1000.0  # a place this far from every walkable street is not the city's (422)
+CORNER_NEAR_M = 250.0  # a call's place is named by the corner of a plan's stop this near
 BOARD_SESSION_S = 600  # an open board's refreshes this close together are one audited session
 EARLIEST, LATEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 CHECK_IN_FRESH_MIN = 30  # a check-in younger than this replaces the plan's place in `where`
@@ -104,7 +113,13 @@ def now() -> dt.datetime:
     """The server's clock; ``OUTREACH_ROUTES_NOW`` (an ISO time with offset) sets it, for tests."""
     fixed = os.environ.get("OUTREACH_ROUTES_NOW")
     if fixed:
-        return dt.datetime.fromisoformat(fixed)
+        start = dt.datetime.fromisoformat(fixed)
+        # ... and with ``OUTREACH_ROUTES_NOW_AT`` (a Unix time), it runs on from that moment:
+        # the calls' timers of a test go off, and a restarted server's clock carries on.
+        since = os.environ.get("OUTREACH_ROUTES_NOW_AT")
+        if since:
+            return start + dt.timedelta(seconds=time.time() - float(since))
+        return start
     return dt.datetime.now(dt.UTC)
 
 
@@ -209,6 +224,7 @@ def create_app(
 
     threading.Thread(target=retention, name="outreach-routes retention", daemon=True).start()
     service = _Service(runs, store, keep)
+    service.calls.start()  # the calls' timer loop: offers due while the server was down go now
     routes = [
         Route("/login", service.login_page, methods=["GET"]),
         Route("/api/login", service.login, methods=["POST"]),
@@ -219,6 +235,9 @@ def create_app(
         Route("/where", service.where_page, methods=["GET"]),
         Route("/api/where", service.where, methods=["GET"]),
         Route("/api/scene-requests", service.scene_requests, methods=["GET", "POST"]),
+        Route("/api/scene-requests/{id}", service.call_read, methods=["GET"]),
+        Route("/api/scene-requests/{id}/{change}", service.call_change, methods=["POST"]),
+        Route("/api/events", service.events, methods=["GET"]),
         Route("/api/checkins", service.checkins, methods=["GET", "POST"]),
         Route("/team/{slug}", service.team_page, methods=["GET"]),
         Route("/run/{path:path}", service.run_file, methods=["GET"]),
@@ -228,7 +247,11 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        exception_handlers={Refused: _refused, InputDataError: _no_plan},
+        exception_handlers={
+            Refused: _refused,
+            InputDataError: _no_plan,
+            CallRefused: _call_refused,
+        },  # fmt: skip
         lifespan=_warm_up,
     )
     app.state.service = service
@@ -255,6 +278,11 @@ async def _refused(request: Request, exc: Exception) -> Response:
         user = getattr(request.state, "user", None)
         await _audit_refusal(request, user.name if user else "-", exc.status, exc.reason)
     return JSONResponse({"error": exc.reason}, status_code=exc.status, headers=headers)
+
+
+async def _call_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CallRefused)
+    return await _refused(request, Refused(exc.status, exc.reason))
 
 
 AUDITED = (401, 403, 429)  # refusals that go to the audit log, with the address
@@ -398,6 +426,19 @@ class _Service:
         self._boards: dict[str, float] = {}  # user -> when its board was last read
         self.refusals = _Repeats()
         self.vendor = vendor_dir()
+        self.call_rate = Buckets(settings.call_changes_per_minute, settings.call_changes_per_minute)
+        self.broker = Broker()
+        self.calls = Calls(
+            store,
+            rank=self._rank,
+            clock=now,
+            zone=lambda: self.runs.current().timezone,
+            contacts=self._contacts,
+            corner=self._corner,
+            publish=self.broker.publish,
+            answer_min=settings.scene_answer_min,
+            give_up_min=settings.scene_give_up_min,
+        )
 
     # --- who is asking --------------------------------------------------------------------
 
@@ -505,13 +546,13 @@ class _Service:
                 f"opened: positions of {len(teams)} teams, from {_address(request)}",
                 now(),
             )
-        scenes = self.store.scene_requests((when - dt.timedelta(hours=24)).isoformat())
+        calls = self.store.calls_since(when - dt.timedelta(hours=24))
         return JSONResponse(
             {
                 "night": night,
                 "now": when.isoformat(timespec="seconds"),
                 "teams": teams,
-                "scene_requests": scenes,
+                "calls": [self.calls.view(c) for c in calls],
                 "week_of": served.document["week_of"],
             }
         )
@@ -607,41 +648,172 @@ class _Service:
         when = now()
         if request.method != "POST":
             user = self._allow(request, "coordinator", "team", "dispatch")
-            rows = self.store.scene_requests((when - dt.timedelta(hours=24)).isoformat())
+            calls = self.store.calls_since(when - dt.timedelta(hours=24))
             if user.role == "team":
-                rows = [r for r in rows if r["nearest_team"] == user.team]
-            return JSONResponse(rows)
+                calls = [c for c in calls if _offered_to(c, user.team)]
+            return JSONResponse([self.calls.view(c) for c in calls])
         user = self._allow(request, "dispatch", "coordinator")
         if not isinstance(body, dict):
             raise Refused(400, "send a JSON object: near, asked_by, note")
         _known(body, "near", "asked_by", "note")
-        near = _text(body, "near", 200, required=True)
+        near = _text(body, "near", 200, required=True) or ""
         asked_by = _text(body, "asked_by", 200, required=True)
         note = _text(body, "note", 1000) or ""
         try:
-            rows = nearest_teams(served.schedule, when.astimezone(served.timezone), near)
             lat, lon = place_lat_lon(served.schedule, near)
+            rows = nearest_teams(
+                served.schedule, when.astimezone(served.timezone), near,
+                reported=self._reported(served, when.astimezone(served.timezone)),
+            )  # fmt: skip
         except InputDataError as exc:
             raise Refused(422, str(exc)) from exc
         _on_the_streets(near, rows)
-        on = [r for r in rows if r["on_shift"]]
-        nearest = (on or rows)[0]["team"] if rows else None
         request_id = f"scene-{when:%Y%m%d%H%M%S}-{hashlib.sha256(os.urandom(8)).hexdigest()[:6]}"
-        self.store.add_scene_request(
-            {
-                "id": request_id,
-                "lat": lat,
-                "lon": lon,
-                "place": near,
-                "asked_by": asked_by,
-                "note": note,
-                "nearest_team": nearest,
-                "created_at": utc(when),
-                "user": user.name,
-            }
+        call = {"id": request_id, "lat": lat, "lon": lon, "place": near, "asked_by": asked_by,
+                "note": note}  # fmt: skip
+        self._admit_call_change(user)  # calls made: a malformed request takes no turn
+        view = self.calls.ask(user, call, self._on_shift(served, rows))
+        self.store.audit(user.name, "scene request", f"{request_id} at {near!r}: "
+                         f"{_call_words(view)}", when)  # fmt: skip
+        return JSONResponse({**view, "nearest_team": view["offered_to"]}, status_code=201)
+
+    # --- calls (service/calls.py) ---------------------------------------------------------
+
+    async def call_read(self, request: Request) -> Response:
+        user = self._allow(request, "dispatch", "coordinator", "team")
+        _only(request.query_params)
+        return await run_in_threadpool(self._call_read, user, request.path_params["id"])
+
+    def _call_read(self, user: User, call_id: str) -> Response:
+        call = self.calls.get(call_id)
+        if user.role == "team" and not _offered_to(call, user.team):
+            raise Refused(403, "this call was not offered to your team")
+        return JSONResponse(self.calls.view(call))
+
+    CHANGES = ("answer", "arrived", "close", "cancel")
+
+    async def call_change(self, request: Request) -> Response:
+        """``POST /api/scene-requests/{id}/answer|arrived|close|cancel``."""
+        change = request.path_params["change"]
+        if change not in self.CHANGES:
+            raise Refused(404, f"no such change {change[:40]!r}: answer, arrived, close, cancel")
+        user = self._allow(request, *(("team",) if change == "answer" else
+                                      ("dispatch", "coordinator") if change == "cancel" else
+                                      ("team", "coordinator")))  # fmt: skip
+        await run_in_threadpool(self._admit_call_change, user)
+        body = await _json_body(request) if await _has_body(request) else {}
+        if not isinstance(body, dict):
+            raise Refused(400, "send a JSON object")
+        return await run_in_threadpool(
+            self._call_change, user, request.path_params["id"], change, body
         )
-        self.store.audit(user.name, "scene request", f"{request_id} at {near!r}", when)
-        return JSONResponse({"id": request_id, "nearest_team": nearest}, status_code=201)
+
+    def _call_change(self, user: User, call_id: str, change: str, body: dict) -> Response:
+        calls = self.calls
+        if change == "answer":
+            _known(body, "answer", "reason", "note")
+            answer = body.get("answer")
+            if answer not in ("going", "cannot"):
+                raise Refused(422, '`answer` must be "going" or "cannot"')
+            reason = body.get("reason")
+            note = _text(body, "note", 200)
+            if answer == "cannot" and reason not in CANNOT_REASONS:
+                raise Refused(422, f"`reason` must be one of {', '.join(CANNOT_REASONS)}")
+            if answer == "going" and (reason is not None or note is not None):
+                raise Refused(422, '`reason` and `note` go with "cannot" only')
+            if reason == "other" and not note:
+                raise Refused(422, 'the reason "other" needs a `note` saying what it is')
+            view = calls.answer(user, call_id, answer, reason, note)
+        elif change == "close":
+            _known(body, "outcome", "note")
+            outcome = body.get("outcome")
+            if outcome not in OUTCOMES:
+                raise Refused(422, f"`outcome` must be one of {', '.join(OUTCOMES)}")
+            note = _text(body, "note", 500)
+            if outcome == "other" and not note:
+                raise Refused(422, 'the outcome "other" needs a `note` saying what happened')
+            view = calls.close(user, call_id, outcome, note)
+        else:
+            _known(body)
+            step = calls.arrived if change == "arrived" else calls.cancel
+            view = step(user, call_id)
+        self.store.audit(user.name, f"call {change}", f"{call_id}: {_call_words(view)}", now())
+        return JSONResponse(view)
+
+    def _admit_call_change(self, user: User) -> None:
+        wait = self.call_rate.take(user.name)
+        if wait:
+            raise Refused(429, f"more than {self.settings.call_changes_per_minute} calls made or "
+                          "answered a minute from this account",
+                          retry_after=Buckets.retry_after(wait))  # fmt: skip
+
+    def _rank(self, lat: float, lon: float, when: dt.datetime) -> list[dict[str, Any]]:
+        """The teams on shift nearest ``lat, lon`` at ``when``, as ``where`` ranks them."""
+        served = self.runs.current()
+        local = when.astimezone(served.timezone)
+        try:
+            rows = nearest_teams(served.schedule, local, f"{lat},{lon}",
+                                 reported=self._reported(served, local))  # fmt: skip
+        except InputDataError:  # outside the plan's week: no team on shift
+            return []
+        return self._on_shift(served, rows)
+
+    @staticmethod
+    def _on_shift(served: Served, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        speeds = {r["team"]: r["walk_speed_kmh"] for r in served.document["teams"]}
+        return [
+            {**r, "distance_km": None if r["walk_min"] is None
+             else round(r["walk_min"] / 60 * speeds.get(r["team"], 4.5), 2)}
+            for r in rows if r["on_shift"]
+        ]  # fmt: skip
+
+    def _corner(self, lat: float, lon: float) -> str | None:
+        """The street corner of the plan's stop nearest ``lat, lon``, within
+        ``CORNER_NEAR_M``: a call's place in words for the phone and dispatch."""
+        best, name = CORNER_NEAR_M, None
+        for route in self.runs.current().document["teams"]:
+            for stop in route["stops"]:
+                if stop.get("corner"):
+                    dy = (stop["lat"] - lat) * 111_320
+                    dx = (stop["lon"] - lon) * 111_320 * math.cos(math.radians(lat))
+                    gap = math.hypot(dx, dy)
+                    if gap < best:
+                        best, name = gap, stop["corner"]
+        return name
+
+    def _contacts(self) -> tuple[dict[str, str], str]:
+        document = self.runs.current().document
+        lines = {r["team"]: r["contact"] for r in document["teams"]}
+        return lines, document.get("coordinators_contact") or ""
+
+    # --- live updates ---------------------------------------------------------------------
+
+    async def events(self, request: Request) -> Response:
+        """``GET /api/events``: this account's Server-Sent Events (service/events.py)."""
+        user: User = request.state.user
+        _only(request.query_params)
+        # a reconnecting page says the last event it had: it gets what came after, from the
+        # database; a page that opens a new stream reads the calls' state itself
+        last = request.headers.get("last-event-id", "").strip()
+        after = int(last) if last.isdigit() and len(last) < 19 else None
+        most = self.settings.streams_per_account
+        subscription = self.broker.subscribe(user, most)
+        if subscription is None:
+            raise Refused(429, f"this account has {most} live streams open, the most it may; "
+                          "close a page", retry_after=10)  # fmt: skip
+
+        async def replay() -> list[tuple[int, str]]:
+            if after is None:
+                return []
+            rows = await run_in_threadpool(self.calls.replay, after)
+            return [(e["id"], frame(e, extra["call"])) for e, extra in rows
+                    if visible(user, e, extra["user"])]  # fmt: skip
+
+        return StreamingResponse(
+            stream(self.broker, subscription, replay, self.settings.stream_keep_alive_s),
+            media_type="text/event-stream",
+            headers={"x-accel-buffering": "no"},
+        )
 
     # --- teams ----------------------------------------------------------------------------
 
@@ -669,6 +841,8 @@ class _Service:
             },
             reasons=SKIP_REASONS,
             can_check_in=user.role == "team",
+            cannot_reasons=CANNOT_REASONS,
+            outcomes=OUTCOMES,
         )  # fmt: skip
         page = (served.folder / "teams" / f"{slug}.html").read_text("utf-8")
         return page.replace("</body>", panel + "\n</body>", 1)
@@ -844,7 +1018,7 @@ def _known(body: dict, *fields: str) -> None:
     extra = sorted(set(body) - set(fields))
     if extra:
         raise Refused(422, f"unknown field(s) {', '.join(map(repr, extra))}; known: "
-                      f"{', '.join(fields)}")  # fmt: skip
+                      f"{', '.join(fields) or 'none'}")  # fmt: skip
 
 
 def _only(query: Any, *names: str) -> None:
@@ -874,6 +1048,23 @@ def _time(text: str, zone: ZoneInfo, name: str, status: int) -> dt.datetime:
         pass
     raise Refused(status, f"`{name}` {text[:40]!r} is not a time from {EARLIEST.year} to "
                   f"{LATEST.year}; write it as YYYY-MM-DDTHH:MM[:SS][+HH:MM]")  # fmt: skip
+
+
+def _offered_to(call: dict[str, Any], team: str | None) -> bool:
+    """Whether ``call`` was ever offered to ``team``."""
+    return any(e["state"] == "offered" and e["team"] == team for e in call["events"])
+
+
+def _call_words(view: dict[str, Any]) -> str:
+    """A call's state in a few words, for the audit log."""
+    team = view["accepted_by"] or view["offered_to"] or "no team"
+    return f"{view['state']} ({team})"
+
+
+async def _has_body(request: Request) -> bool:
+    """Whether a request sends a body (a change with nothing to say may send none)."""
+    length = request.headers.get("content-length")
+    return length not in (None, "0") or "transfer-encoding" in request.headers
 
 
 def _on_the_streets(near: str, rows: list[dict[str, Any]]) -> None:

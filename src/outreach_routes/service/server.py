@@ -33,6 +33,7 @@ from ..config import ServiceConfig
 __all__ = ["MIN_OPEN_FILES", "raise_open_files", "run"]
 
 MIN_OPEN_FILES = 4096  # below this the service warns at start (see README: systemd)
+SHUTDOWN_S = 3  # a stop closes connections still open (live streams) after this
 
 
 def run(
@@ -62,6 +63,8 @@ def run(
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,
+        # open event streams never end by themselves: a stop waits this long for them
+        timeout_graceful_shutdown=SHUTDOWN_S,
         log_level="warning",
     )
 

@@ -32,10 +32,10 @@ from typing import Any, TypeVar
 
 from .._errors import InputDataError
 
-__all__ = ["ROLES", "Store", "User", "digest"]
+__all__ = ["ROLES", "Store", "User", "digest", "read_calls"]
 
 T = TypeVar("T")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 ROLES = ("coordinator", "dispatch", "team")
 
 _SCHEMA = """
@@ -144,6 +144,60 @@ CREATE INDEX failed_logins_by_account ON failed_logins (account, at);
 CREATE INDEX failed_logins_by_code ON failed_logins (code_sha256, at);
 CREATE INDEX audit_by_action ON audit (action, id);
 CREATE INDEX audit_by_user ON audit (user, id)
+""",
+    # issue 35: a scene request is a call with states, kept as append-only events (who, when,
+    # why); its `state` and `team` are the newest event's, kept beside it for the board. The
+    # offer timers are rows with a due time, read by one loop of the server. A request stored
+    # before calls had states gets its offer to the nearest team; then, when a team checked in
+    # responding to it, its acceptance, else its end as unanswered (no one was asked).
+    4: """
+ALTER TABLE scene_requests ADD COLUMN state TEXT NOT NULL DEFAULT 'offered';
+ALTER TABLE scene_requests ADD COLUMN team TEXT;
+ALTER TABLE scene_requests ADD COLUMN eta TEXT;
+CREATE INDEX scene_requests_by_created ON scene_requests (created_at);
+CREATE INDEX scene_requests_by_state ON scene_requests (state, team);
+CREATE TABLE call_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    call_id TEXT NOT NULL REFERENCES scene_requests(id) ON DELETE CASCADE,
+    state TEXT NOT NULL,
+    team TEXT,
+    at TEXT NOT NULL,
+    by TEXT NOT NULL,
+    reason TEXT,
+    walk_min REAL,
+    distance_km REAL,
+    eta TEXT
+);
+CREATE INDEX call_events_by_call ON call_events (call_id, id);
+CREATE TABLE call_timers (
+    call_id TEXT NOT NULL REFERENCES scene_requests(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    team TEXT,
+    due_at TEXT NOT NULL,
+    PRIMARY KEY (call_id, kind)
+);
+CREATE INDEX call_timers_by_due ON call_timers (due_at);
+INSERT INTO call_events (call_id, state, team, at, by, reason)
+    SELECT id, 'offered', nearest_team, created_at, user, 'stored before calls had states'
+    FROM scene_requests WHERE nearest_team IS NOT NULL ORDER BY created_at;
+INSERT INTO call_events (call_id, state, team, at, by, reason, eta)
+    SELECT s.id, 'accepted', c.team, MIN(c.tapped_utc), c.user,
+        'a responding check-in, before calls had states', MIN(c.tapped_utc)
+    FROM scene_requests s JOIN checkins c ON c.scene_request_id = s.id
+        AND c.status = 'responding'
+    GROUP BY s.id ORDER BY s.created_at;
+INSERT INTO call_events (call_id, state, team, at, by, reason)
+    SELECT id, 'unanswered', NULL, created_at, 'migration', 'stored before calls had states'
+    FROM scene_requests s WHERE NOT EXISTS (
+        SELECT 1 FROM call_events e WHERE e.call_id = s.id AND e.state = 'accepted')
+    ORDER BY created_at;
+UPDATE scene_requests SET
+    state = (SELECT e.state FROM call_events e WHERE e.call_id = scene_requests.id
+             ORDER BY e.id DESC LIMIT 1),
+    team = (SELECT e.team FROM call_events e WHERE e.call_id = scene_requests.id
+            ORDER BY e.id DESC LIMIT 1),
+    eta = (SELECT e.eta FROM call_events e WHERE e.call_id = scene_requests.id
+           AND e.state = 'accepted' ORDER BY e.id DESC LIMIT 1)
 """,
 }
 
@@ -582,6 +636,141 @@ class Store:
             ).fetchall()
         return [dict(r) for r in rows]
 
+    # --- calls (scene requests with states; service/calls.py runs them) ----------------------
+
+    def call_write(
+        self,
+        call_id: str,
+        events: list[dict[str, Any]],
+        *,
+        new: dict[str, Any] | None = None,
+        timers: dict[str, tuple[str | None, str] | None] | None = None,
+        checkin: dict[str, Any] | None = None,
+        expect: int | None = None,
+    ) -> list[dict[str, Any]] | None:
+        """One change of a call, in one transaction: the call's row when ``new`` (a new call),
+        its ``events`` appended (the call's ``state``, ``team`` and ``eta`` follow the last),
+        its ``timers`` set (kind -> (team, due time)) or cleared (kind -> None), a ``checkin``
+        stored beside (a team's "Going" is its responding check-in). With ``expect``, nothing
+        is written (None) unless the call's newest event is still that one: another change came
+        first. Returns the events as stored, each with its ``id``."""
+
+        def work(db: sqlite3.Connection) -> list[dict[str, Any]] | None:
+            if new is not None:
+                columns = ", ".join(new)
+                db.execute(
+                    f"INSERT INTO scene_requests ({columns}) VALUES "
+                    f"({', '.join('?' for _ in new)})",
+                    tuple(new.values()),
+                )
+            elif expect is not None:
+                newest = db.execute(
+                    "SELECT MAX(id) FROM call_events WHERE call_id = ?", (call_id,)
+                ).fetchone()[0]
+                if newest != expect:
+                    return None
+            stored = []
+            for event in events:
+                row = {"call_id": call_id, **event}
+                cursor = db.execute(
+                    f"INSERT INTO call_events ({', '.join(row)}) VALUES "
+                    f"({', '.join('?' for _ in row)})",
+                    tuple(row.values()),
+                )
+                stored.append({"id": cursor.lastrowid, **row})
+            if events:
+                last = events[-1]
+                db.execute(
+                    "UPDATE scene_requests SET state = ?, team = ?, "
+                    "eta = CASE WHEN ? = 'accepted' THEN ? ELSE eta END WHERE id = ?",
+                    (last["state"], last.get("team"), last["state"], last.get("eta"), call_id),
+                )
+            for kind, timer in (timers or {}).items():
+                db.execute(
+                    "DELETE FROM call_timers WHERE call_id = ? AND kind = ?", (call_id, kind)
+                )
+                if timer is not None:
+                    db.execute(
+                        "INSERT INTO call_timers (call_id, kind, team, due_at) VALUES (?, ?, ?, ?)",
+                        (call_id, kind, timer[0], timer[1]),
+                    )
+            if checkin is not None:
+                db.execute(
+                    f"INSERT OR IGNORE INTO checkins ({', '.join(checkin)}) VALUES "
+                    f"({', '.join('?' for _ in checkin)})",
+                    tuple(checkin.values()),
+                )
+            return stored
+
+        return self.write(work)
+
+    def call(self, call_id: str) -> dict[str, Any] | None:
+        """A call's row with its ``events`` (oldest first) and its ``timers`` (kind -> row)."""
+        with self._read() as db:
+            row = db.execute("SELECT * FROM scene_requests WHERE id = ?", (call_id,)).fetchone()
+            if row is None:
+                return None
+            events = db.execute(
+                "SELECT * FROM call_events WHERE call_id = ? ORDER BY id", (call_id,)
+            ).fetchall()
+            timers = db.execute(
+                "SELECT kind, team, due_at FROM call_timers WHERE call_id = ?", (call_id,)
+            ).fetchall()
+        return {
+            **dict(row),
+            "events": [dict(e) for e in events],
+            "timers": {t["kind"]: dict(t) for t in timers},
+        }
+
+    def calls_since(self, since: dt.datetime | str) -> list[dict[str, Any]]:
+        """Calls made since ``since``, oldest first, each with its events and timers."""
+        with self._read() as db:
+            ids = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM scene_requests WHERE created_at >= ? ORDER BY created_at",
+                    (utc(since),),
+                )
+            ]
+        return [c for c in map(self.call, ids) if c is not None]
+
+    def open_calls(self, since: dt.datetime | str) -> list[dict[str, Any]]:
+        """``id``, ``state``, ``team`` of the calls made since ``since`` still offered,
+        accepted or at the scene: who is busy, who holds an offer."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT id, state, team FROM scene_requests WHERE created_at >= ? "
+                "AND state IN ('offered', 'accepted', 'on_scene')",
+                (utc(since),),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def due_timers(self, now: dt.datetime) -> list[dict[str, Any]]:
+        """The call timers due by ``now``, soonest first."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT call_id, kind, team, due_at FROM call_timers WHERE due_at <= ? "
+                "ORDER BY due_at",
+                (utc(now),),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def next_timer(self) -> str | None:
+        """When the soonest call timer is due (UTC text), or None."""
+        with self._read() as db:
+            return db.execute("SELECT MIN(due_at) FROM call_timers").fetchone()[0]
+
+    def call_events_after(self, after: int, since: dt.datetime, limit: int) -> list[dict]:
+        """Call events with an ``id`` above ``after`` (a stream's ``Last-Event-ID``) of calls
+        made since ``since``, oldest first, at most ``limit``, each with its call's row."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT e.* FROM call_events e JOIN scene_requests s ON s.id = e.call_id "
+                "WHERE e.id > ? AND s.created_at >= ? ORDER BY e.id LIMIT ?",
+                (after, utc(since), limit),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
     def audit(self, user: str, action: str, detail: str, now: dt.datetime) -> None:
         """Write a line of the audit log, and return once it is on disk."""
         self.audit_soon(user, action, detail, now).result()
@@ -695,6 +884,30 @@ class _GroupCommit:
                 future.set_result(value)
             else:
                 future.set_exception(error)
+
+
+def read_calls(db: sqlite3.Connection, since: str, until: str) -> list[dict[str, Any]]:
+    """The calls made from ``since`` to before ``until`` (UTC text), oldest first, each with
+    its ``events``, read from ``db`` (the report's read-only connection). A database from
+    before calls had states (version 3) gives its scene requests with no events."""
+    rows = db.execute(
+        "SELECT * FROM scene_requests WHERE created_at >= ? AND created_at < ? "
+        "ORDER BY created_at, id",
+        (since, until),
+    ).fetchall()
+    calls = [{**dict(r), "events": []} for r in rows]
+    has_events = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'call_events'"
+    ).fetchone()
+    if has_events and calls:
+        by_id = {c["id"]: c for c in calls}
+        for event in db.execute(
+            "SELECT e.* FROM call_events e JOIN scene_requests s ON s.id = e.call_id "
+            "WHERE s.created_at >= ? AND s.created_at < ? ORDER BY e.id",
+            (since, until),
+        ):
+            by_id[event["call_id"]]["events"].append(dict(event))
+    return calls
 
 
 def backup(source: str | Path, target: str | Path) -> None:

@@ -38,17 +38,45 @@ async function refresh() {
     if (!answer.ok) return;
     const data = await answer.json();
     document.getElementById("night").textContent = `night of ${data.night}`;
-    const scenes = document.getElementById("scenes");
-    scenes.replaceChildren();
-    if (data.scene_requests.length) {
-      scenes.append(el("h2", "Scene requests (24 h)"));
-      const list = el("ul");
-      for (const s of data.scene_requests)
-        list.append(el("li", `${s.created_at.slice(11, 16)} ${s.place}: asked by ${s.asked_by}; nearest ${s.nearest_team || "none"}. ${s.note}`));
-      scenes.append(list);
-    }
+    document.getElementById("scenes").replaceChildren(...callsBlock(data.calls, data.now));
     document.getElementById("teams").replaceChildren(...data.teams.map(teamBlock));
   } catch (error) { /* offline for a moment: the next tick tries again */ }
+}
+// Tonight's calls (service/calls.py): state, team, and the timer that matters now; an offer
+// past its time is marked, as is a team past its expected arrival.
+function callsBlock(calls, now) {
+  if (!calls.length) return [];
+  const table = el("table");
+  table.id = "calls";
+  const head = el("tr");
+  for (const title of ["Asked", "Place", "State", "Team", "Timer", "Teams offered"]) head.append(el("th", title));
+  table.append(head);
+  const at = Date.parse(now), hhmm = (iso) => (iso ? iso.slice(11, 16) : "");
+  const left = (iso) => Math.round((Date.parse(iso) - at) / 1000);
+  const span = (s) => `${Math.floor(Math.abs(s) / 60)}:${String(Math.abs(s) % 60).padStart(2, "0")}`;
+  for (const c of calls) {
+    let timer = "", late = false;
+    if (c.state === "offered" && c.offer_due) {
+      const s = left(c.offer_due);
+      late = s < 0;
+      timer = late ? `no answer, ${span(s)} past its time` : `answer due in ${span(s)}`;
+    } else if (c.state === "accepted") {
+      const s = left(c.eta);
+      late = s < 0;
+      timer = late ? `expected ${hhmm(c.eta)}, ${span(s)} late` : `expected ${hhmm(c.eta)}`;
+    } else if (c.state === "on_scene") timer = `at the scene since ${hhmm(c.arrived_at)}`;
+    else if (c.state === "closed") timer = c.outcome;
+    else if (c.state === "unanswered") timer = `coordinators: ${c.coordinators_line || "-"}`;
+    const row = el("tr");
+    row.dataset.call = c.id;
+    row.dataset.state = c.state;
+    const state = el("td", c.state.replace("_", " "));
+    state.className = late ? "state-late" : c.state === "closed" ? "state-done" : "";
+    row.append(el("td", hhmm(c.created_at)), el("td", `${c.place} (${c.asked_by})`), state,
+      el("td", c.accepted_by || c.offered_to || "none"), el("td", timer), el("td", String(c.teams_offered.length)));
+    table.append(row);
+  }
+  return [el("h2", "Calls (24 h)"), table];
 }
 refresh();
 setInterval(refresh, 1000);
