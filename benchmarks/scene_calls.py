@@ -29,7 +29,6 @@ import http.client
 import json
 import os
 import random
-import shutil
 import socket
 import statistics
 import subprocess
@@ -38,6 +37,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_load import add_user, served_week, wait_for_port
 
 COMMAND = [sys.executable, "-m", "outreach_routes"]
 
@@ -54,20 +56,10 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     folder = Path(tempfile.mkdtemp())
-    runs = folder / "runs"
-    if args.runs_dir is None:
-        subprocess.run([*COMMAND, "plan", "--runs-dir", str(runs), "--quiet"], check=True)
-    else:
-        shutil.copytree(args.runs_dir, runs, symlinks=True)
-    plan = json.loads((runs / "latest" / "plan.json").read_text("utf-8"))
-    night = sorted({r["night"] for r in plan["teams"]})[2]
-    tonight = [r for r in plan["teams"] if r["night"] == night]
-    now = tonight[0]["shift_start"][:11] + "20:00:00" + tonight[0]["shift_start"][19:]
+    runs, plan, night, tonight, now = served_week(args.runs_dir, folder)
 
     def token(name: str, *role: str) -> str:
-        out = subprocess.run([*COMMAND, "users", "add", name, *role, "--runs-dir", str(runs)],
-                             check=True, capture_output=True, text=True).stdout  # fmt: skip
-        return out.strip().splitlines()[-1]
+        return add_user(runs, name, *role)
 
     pages = [(token(f"page-{k}", "--role", "team", "--team", tonight[k % len(tonight)]["team"]),
               tonight[k % len(tonight)]["team"]) for k in range(args.streams)]  # fmt: skip
@@ -84,7 +76,7 @@ def main() -> None:
         env={**os.environ, "OUTREACH_ROUTES_NOW": now, "OUTREACH_ROUTES_NOW_AT": str(time.time())},
     )
     try:
-        _wait(port)
+        wait_for_port(port)
         places = [(s["lat"], s["lon"]) for r in tonight for s in r["stops"][1:-1]]
         _calls(port, server.pid, pages, phones, dispatch, places, night, args, rng)
         _memory(port, server.pid, viewers, args.idle_streams)
@@ -234,17 +226,6 @@ def _memory(port: int, pid: int, viewers: list[str], count: int) -> None:
           f"{after / 1024:.1f} MB after: {per:.0f} KB a stream (target < 1 MB)")  # fmt: skip
     for stream in streams:
         stream.close()
-
-
-def _wait(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("the service did not start within 60 s")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ import http.client
 import json
 import os
 import resource
-import shutil
 import socket
 import statistics
 import subprocess
@@ -42,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_load import wait_for_port
+from serve_load import add_user, served_week, wait_for_port
 
 COMMAND = [sys.executable, "-m", "outreach_routes"]
 
@@ -57,20 +56,10 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # this script's sockets too
     folder = Path(tempfile.mkdtemp())
-    runs = folder / "runs"
-    if args.runs_dir is None:
-        subprocess.run([*COMMAND, "plan", "--runs-dir", str(runs), "--quiet"], check=True)
-    else:
-        shutil.copytree(args.runs_dir, runs, symlinks=True)
-    plan = json.loads((runs / "latest" / "plan.json").read_text("utf-8"))
-    night = sorted({r["night"] for r in plan["teams"]})[2]
-    tonight = [r for r in plan["teams"] if r["night"] == night]
-    now = tonight[0]["shift_start"][:11] + "20:00:00" + tonight[0]["shift_start"][19:]
+    runs, plan, night, tonight, now = served_week(args.runs_dir, folder)
 
     def token(name: str, *role: str) -> str:
-        out = subprocess.run([*COMMAND, "users", "add", name, *role, "--runs-dir", str(runs)],
-                             check=True, capture_output=True, text=True).stdout  # fmt: skip
-        return out.strip().splitlines()[-1]
+        return add_user(runs, name, *role)
 
     flood_team, quiet_team = tonight[0], tonight[1]
     tokens = {

@@ -41,20 +41,11 @@ def main() -> None:
     parser.add_argument("--each", type=int, default=50)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
-    runs = folder / "runs"
-    if args.runs_dir is None:
-        subprocess.run([*COMMAND, "plan", "--runs-dir", str(runs), "--quiet"], check=True)
-    else:
-        shutil.copytree(args.runs_dir, runs, symlinks=True)
-    plan = json.loads((runs / "latest" / "plan.json").read_text("utf-8"))
-    night = sorted({r["night"] for r in plan["teams"]})[2]
-    route = next(r for r in plan["teams"] if r["night"] == night)
-    now = route["shift_start"][:11] + "20:00:00" + route["shift_start"][19:]
+    runs, plan, night, tonight, now = served_week(args.runs_dir, folder)
+    route = tonight[0]
 
     def token(name: str, *role: str) -> str:
-        out = subprocess.run([*COMMAND, "users", "add", name, *role, "--runs-dir", str(runs)],
-                             check=True, capture_output=True, text=True).stdout  # fmt: skip
-        return out.strip().splitlines()[-1]
+        return add_user(runs, name, *role)
 
     team = token("phone", "--role", "team", "--team", route["team"])
     dispatch = token("dispatch", "--role", "dispatch")
@@ -149,6 +140,29 @@ def _cpu_seconds(pid: int) -> float:
     """User and system CPU seconds of process ``pid`` so far (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def served_week(runs_dir: Path | None, folder: Path) -> tuple[Path, dict, str, list[dict], str]:
+    """A runs folder to serve (``runs_dir`` copied, or the bundled week planned) in ``folder``,
+    its plan, the third night of the week, that night's routes and 20:00 that night (the
+    server's clock): ``runs, plan, night, tonight, now``."""
+    runs = folder / "runs"
+    if runs_dir is None:
+        subprocess.run([*COMMAND, "plan", "--runs-dir", str(runs), "--quiet"], check=True)
+    else:
+        shutil.copytree(runs_dir, runs, symlinks=True)
+    plan = json.loads((runs / "latest" / "plan.json").read_text("utf-8"))
+    night = sorted({r["night"] for r in plan["teams"]})[2]
+    tonight = [r for r in plan["teams"] if r["night"] == night]
+    now = tonight[0]["shift_start"][:11] + "20:00:00" + tonight[0]["shift_start"][19:]
+    return runs, plan, night, tonight, now
+
+
+def add_user(runs: Path, name: str, *role: str) -> str:
+    """``outreach-routes users add NAME ROLE...`` on ``runs``; the account's token."""
+    out = subprocess.run([*COMMAND, "users", "add", name, *role, "--runs-dir", str(runs)],
+                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    return out.strip().splitlines()[-1]
 
 
 def wait_for_port(port: int) -> None:
