@@ -13,6 +13,7 @@ content. Victim attributes (race, sex, age) are never read into the result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,7 +125,7 @@ def load_incidents(
     coordinates = [columns[k] for k in ("lat", "lon", "x", "y") if columns[k]]
     if columns["coords"] and all(c in frame for c in coordinates):
         problems += _guess_coordinates(
-            columns, config, path, numbers, notes, _export_crs(area, crs)
+            columns, config, path, numbers, notes, lambda: _export_crs(area, crs)
         )
     if problems:
         raise InputDataError(*problems)
@@ -350,10 +351,11 @@ def _guess_coordinates(
     path: Path,
     numbers: _Numbers,
     notes: list[str],
-    example_crs: str,
+    example_crs: Callable[[], str],
 ) -> list[str]:
     """Settle degrees or projected from the finite values, say what was seen, or the problem
-    (``example_crs`` says which CRS an export of this city is likely in)."""
+    (``example_crs()`` says which CRS an export of this city is likely in: a look-up in
+    pyproj's database, made only for a problem's message)."""
     kind = columns["coords"]
     if kind == "geometry":
         return []
@@ -384,7 +386,7 @@ def _guess_coordinates(
         if not config.source_crs:
             return [
                 f"{path}: projected x/y columns `{a}`, `{b}` need `source_crs` in [incidents]: "
-                f"the CRS the city exports in ({example_crs})"
+                f"the CRS the city exports in ({example_crs()})"
             ]
         return []
     lat, lon = first, second
@@ -395,7 +397,7 @@ def _guess_coordinates(
             f"{path}: `{a}`/`{b}` hold values like {example} "
             f"({int(out.sum())} of {int(both.sum())} rows with finite numbers are outside "
             "latitude ±90 / longitude ±180), which are not degrees: these look like projected "
-            f"coordinates; set `x_column`, `y_column` and `source_crs` ({example_crs}) in "
+            f"coordinates; set `x_column`, `y_column` and `source_crs` ({example_crs()}) in "
             "[incidents]"
         ]
     return []
