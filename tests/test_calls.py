@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import queue
-import shutil
 import socket
 import sqlite3
 import threading
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_serve import NOW, TEAM, Server, _route, add_user
+from test_serve import NOW, TEAM, Server, _route, add_user, served_runs
 
 from outreach_routes.service import store as store_module
 
@@ -68,9 +67,7 @@ class RunningServer(Server):
 
 
 def _runs(plan_dir: Path, root: Path) -> tuple[Path, dict[str, str]]:
-    runs = root / "runs"
-    shutil.copytree(plan_dir, runs / "2023-W01")
-    (runs / "latest").symlink_to("2023-W01")
+    runs = served_runs(plan_dir, root)
     tokens = {
         "coord": add_user(runs, "coord", "coordinator"),
         "disp": add_user(runs, "disp", "dispatch"),
@@ -455,9 +452,7 @@ def test_the_board_and_the_weeks_report_time_each_call(quick):
 def test_scene_requests_stored_before_are_migrated_and_no_team_on_shift_is_unanswered(
     plan_dir: Path, tmp_path: Path
 ):
-    runs = tmp_path / "runs"
-    shutil.copytree(plan_dir, runs / "2023-W01")
-    (runs / "latest").symlink_to("2023-W01")
+    runs = served_runs(plan_dir, tmp_path)
     db = sqlite3.connect(runs / "service.sqlite3")
     db.executescript(store_module._SCHEMA + ";" + store_module._MIGRATIONS[2] + ";"
                      + store_module._MIGRATIONS[3] + "; PRAGMA user_version = 3;")  # fmt: skip

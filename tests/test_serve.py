@@ -111,6 +111,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def served_runs(plan_dir: Path, root: Path) -> Path:
+    """``root/runs``: a runs folder holding the bundled week's plan as its latest run."""
+    runs = root / "runs"
+    shutil.copytree(plan_dir, runs / "2023-W01")
+    (runs / "latest").symlink_to("2023-W01")
+    return runs
+
+
 def add_user(runs: Path, name: str, role: str, team: str | None = None) -> str:
     extra = ["--team", team] if team else []
     result = run_cli("users", "add", name, "--role", role, *extra, "--runs-dir", str(runs))
@@ -120,9 +128,7 @@ def add_user(runs: Path, name: str, role: str, team: str | None = None) -> str:
 
 @pytest.fixture(scope="module")
 def service(plan_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    runs = tmp_path_factory.mktemp("service") / "runs"
-    shutil.copytree(plan_dir, runs / "2023-W01")
-    (runs / "latest").symlink_to("2023-W01")
+    runs = served_runs(plan_dir, tmp_path_factory.mktemp("service"))
     (runs / "logs").mkdir()
     (runs / "logs" / "2023-W01.log").write_text("a run log\n")
     tokens = {
@@ -564,9 +570,7 @@ def test_the_service_files_are_its_users_alone(plan_dir: Path, tmp_path: Path):
     def mode(path: Path) -> int:
         return stat.S_IMODE(path.stat().st_mode)
 
-    runs = tmp_path / "runs"
-    shutil.copytree(plan_dir, runs / "2023-W01")
-    (runs / "latest").symlink_to("2023-W01")
+    runs = served_runs(plan_dir, tmp_path)
     old = os.umask(0o022)
     try:
         token = add_user(runs, "t22", "team", TEAM)
@@ -601,9 +605,7 @@ def test_user_names_and_teams_are_checked(plan_dir: Path, tmp_path: Path):
     fake a line of `users list`, an escape code the terminal), or like another account's after
     case and look-alike folding; an unknown --team; a revoked name comes back with --reuse
     only (issue 34, point 12)."""
-    runs = tmp_path / "runs"
-    shutil.copytree(plan_dir, runs / "2023-W01")
-    (runs / "latest").symlink_to("2023-W01")
+    runs = served_runs(plan_dir, tmp_path)
     add_user(runs, "Ana", "coordinator")
 
     def add(name: str, *extra: str) -> subprocess.CompletedProcess:
@@ -777,9 +779,7 @@ def test_failed_logins_are_limited_per_address_account_and_code(plan_dir: Path, 
     it (carrier NAT); ten tries of one account's spent link lock that account, from any
     address; a malformed code counts as a failure; 200 bad codes at once get exactly ten
     tries (issue 34, points 5-7). Its own server: the limits would lock out other tests."""
-    runs = tmp_path / "runs"
-    shutil.copytree(plan_dir, runs / "2023-W01")
-    (runs / "latest").symlink_to("2023-W01")
+    runs = served_runs(plan_dir, tmp_path)
     add_user(runs, "t22", "team", TEAM)
     add_user(runs, "t39", "team", OTHER)
     server = Server(runs)

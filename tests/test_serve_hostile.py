@@ -9,11 +9,10 @@ from __future__ import annotations
 import http.client
 import json
 import random
-import shutil
 from pathlib import Path
 
 import pytest
-from test_serve import NIGHT, OTHER, TEAM, Server, _checkin, _route, add_user
+from test_serve import NIGHT, OTHER, TEAM, Server, _checkin, _route, add_user, served_runs
 
 LIMITS = """[service]
 checkins_per_minute = 1
@@ -25,9 +24,7 @@ checkins_per_day = 6
 @pytest.fixture(scope="module")
 def hostile(plan_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("hostile")
-    runs = root / "runs"
-    shutil.copytree(plan_dir, runs / "2023-W01")
-    (runs / "latest").symlink_to("2023-W01")
+    runs = served_runs(plan_dir, root)
     tokens = {
         "coordinator": add_user(runs, "coord", "coordinator"),
         "dispatch": add_user(runs, "disp", "dispatch"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_serve import NOW, Server, add_user
+from test_serve import NOW, Server, add_user, served_runs
 
 SHORT = """[service]
 header_timeout_s = 1
@@ -33,9 +32,7 @@ GUARD_S = 20  # a socket read never waits longer than this
 def limited(plan_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """A server with 1-second deadlines and 3 connections per address, and a dispatch token."""
     root = tmp_path_factory.mktemp("limits")
-    runs = root / "runs"
-    shutil.copytree(plan_dir, runs / "2023-W01")
-    (runs / "latest").symlink_to("2023-W01")
+    runs = served_runs(plan_dir, root)
     token = add_user(runs, "disp", "dispatch")
     config = root / "service.toml"
     config.write_text(SHORT, "utf-8")
@@ -202,9 +199,7 @@ def test_open_connections_are_capped_per_address(limited):
 
 
 def test_the_proxy_address_is_not_capped(plan_dir: Path, tmp_path: Path):
-    runs = tmp_path / "runs"
-    shutil.copytree(plan_dir, runs / "2023-W01")
-    (runs / "latest").symlink_to("2023-W01")
+    runs = served_runs(plan_dir, tmp_path)
     token = add_user(runs, "disp", "dispatch")
     config = tmp_path / "service.toml"
     config.write_text(SHORT, "utf-8")
@@ -222,9 +217,7 @@ def test_the_proxy_address_is_not_capped(plan_dir: Path, tmp_path: Path):
 
 
 def test_a_low_open_file_limit_is_raised_or_warned_about(plan_dir: Path, tmp_path: Path):
-    runs = tmp_path / "runs"
-    shutil.copytree(plan_dir, runs / "2023-W01")
-    (runs / "latest").symlink_to("2023-W01")
+    runs = served_runs(plan_dir, tmp_path)
     server = Server(runs)
 
     def low_limit() -> None:
