@@ -539,10 +539,10 @@ def _export_crs(area: shapely.Geometry | None, crs: str) -> str:
     pyproj's database has one for the city's centre (``area``, in ``crs``)."""
     if area is None or area.is_empty:
         return "such as the city's State Plane zone"
-    from .projection import state_plane_crs
+    from .projection import lonlat, state_plane_crs
 
-    centre = gpd.GeoSeries([area.centroid], crs=crs).to_crs("EPSG:4326").iloc[0]
-    zones = state_plane_crs(round(centre.x, 2), round(centre.y, 2))
+    lon, lat = lonlat(area.centroid, crs)
+    zones = state_plane_crs(round(lon, 2), round(lat, 2))
     if not zones:
         return "the local projection the export names"
     return "here most likely " + " or ".join(f"'{code}' ({name})" for code, name in zones[:2])
@@ -556,6 +556,8 @@ def _none_inside(
     columns: dict[str, str | None],
 ) -> str:
     """Why no incident is used: every located row lies outside the city, and where they are."""
+    from .projection import lonlat
+
     wgs = points.to_crs("EPSG:4326")
     finite = np.isfinite(wgs.x) & np.isfinite(wgs.y)
     landed = (
@@ -564,7 +566,7 @@ def _none_inside(
         if finite.any()
         else "the points could not be placed on the globe"
     )
-    centre = gpd.GeoSeries([area.centroid], crs=points.crs).to_crs("EPSG:4326").iloc[0]
+    lon, lat = lonlat(area.centroid, points.crs)
     if columns["coords"] == "x/y":
         fix = f"check `source_crs` = {config.source_crs!r} in [incidents]"
     else:
@@ -572,5 +574,5 @@ def _none_inside(
     return (
         f"{config.path}: no incident inside the city: all {len(points):,} located rows lie more "
         f"than {config.max_outside_m:g} m outside {area_name}, which is around "
-        f"{centre.y:.4f}, {centre.x:.4f}; {landed}. {fix.capitalize()}"
+        f"{lat:.4f}, {lon:.4f}; {landed}. {fix.capitalize()}"
     )

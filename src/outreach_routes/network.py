@@ -39,6 +39,7 @@ from scipy.sparse.csgraph import connected_components
 from ._errors import InputDataError
 from ._io import code_digest, dumps_json, read_vector, sha256_file
 from .config import EXCLUDABLE, NetworkConfig
+from .projection import lonlat
 
 # osmnx is imported where an OpenStreetMap extract, a GraphML or a download is read: a plan from
 # a centerline file never needs it, nor the matplotlib it loads (0.2 s and 27 MB).
@@ -211,12 +212,7 @@ class WalkingNetwork:
     @cached_property
     def centre(self) -> tuple[float, float]:
         """The network's centre as ``(lon, lat)`` in degrees."""
-        return _lonlat(self.extent.centroid, str(self.nodes.crs))
-
-
-def _lonlat(point: shapely.Point, crs: str) -> tuple[float, float]:
-    centre = gpd.GeoSeries([point], crs=crs).to_crs("EPSG:4326").iloc[0]
-    return float(centre.x), float(centre.y)
+        return lonlat(self.extent.centroid, self.nodes.crs)
 
 
 def crs_notes(crs: str, extent: shapely.Geometry) -> list[str]:
@@ -224,7 +220,7 @@ def crs_notes(crs: str, extent: shapely.Geometry) -> list[str]:
     than the walking network in ``extent`` (in that CRS): distances there are stretched."""
     from .projection import crs_fits, suggestion
 
-    lon, lat = _lonlat(extent.centroid, crs)
+    lon, lat = lonlat(extent.centroid, crs)
     if "Pseudo-Mercator" in CRS.from_user_input(crs).name:
         return [
             f"warning: [city] crs {crs} (web Mercator) stretches distances "

@@ -33,7 +33,7 @@ from .config import PLACEHOLDER_CONTACT, HotspotConfig, IncidentConfig, NetworkC
 from .districts import cut_territories, group_areas
 from .incidents import DATE_NAMES, LAT_NAMES, LON_NAMES, X_NAMES, Y_NAMES
 from .network import OSM_SUFFIXES, WalkingNetwork, cache_network, load_walking_network
-from .projection import state_plane_crs, utm_crs
+from .projection import lonlat, state_plane_crs, utm_crs
 
 __all__ = [
     "CityFiles",
@@ -766,8 +766,9 @@ def _coordinates(
                 "and `lon_column` (or `x_column`, `y_column` and `source_crs`) in [incidents]"
             ],
         )
-    centre = gpd.GeoSeries([area.centroid], crs=crs).to_crs("EPSG:4326").iloc[0]
-    projected = [code for code, _ in state_plane_crs(round(centre.x, 2), round(centre.y, 2))]
+    centre = lonlat(area.centroid, crs)
+    zones = state_plane_crs(round(centre[0], 2), round(centre[1], 2))
+    projected = [code for code, _ in zones]
     projected.append(crs)
     shapely.prepare(area)
     best = None
@@ -808,7 +809,7 @@ def _coordinates(
             )
         choices = [Choice("lat_column", b, why), Choice("lon_column", a, "")]
     else:
-        names = dict(state_plane_crs(round(centre.x, 2), round(centre.y, 2)))
+        names = dict(zones)
         label = names.get(source, "the city's UTM zone")
         choices = [
             Choice("x_column", a, f"projected x/y ({share})"),

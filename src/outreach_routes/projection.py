@@ -10,13 +10,21 @@ Plane zone (NAD83, often in US feet) is what a US city's exports are often in, t
 from __future__ import annotations
 
 import functools
+from typing import Any
 
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_crs_info, query_utm_crs_info
 from pyproj.enums import PJType
 
-__all__ = ["crs_fits", "state_plane_crs", "utm_crs", "where_text"]
+__all__ = ["crs_fits", "lonlat", "state_plane_crs", "utm_crs", "where_text"]
+
+
+def lonlat(point: Any, crs: Any) -> tuple[float, float]:
+    """A point (shapely) in ``crs`` as ``(lon, lat)`` in degrees: where a city lies, for the
+    look-ups below."""
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(point.x, point.y)
+    return float(lon), float(lat)
 
 
 @functools.lru_cache(maxsize=64)
