@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import http.client
 import json
+import math
 import os
 import queue
 import socket
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_serve import NOW, TEAM, Server, _route, add_user, served_runs
+from test_serve import NIGHT, NOW, OTHER, TEAM, Server, _route, add_user, served_runs
 
 from outreach_routes.service import store as store_module
 
@@ -40,7 +41,7 @@ PLACE = "40.0052,-75.1545"  # in North Philadelphia, on the streets
 PATIENT = """[service]
 stream_keep_alive_s = 1
 streams_per_account = 3
-connections_per_address = 12
+connections_per_address = 16
 call_changes_per_minute = 100000
 """
 QUICK = """[service]
@@ -192,6 +193,93 @@ def test_going_accepts_with_an_eta_and_a_responding_check_in_then_arrival_and_cl
     assert status == 409 and "closed" in answer["error"]
     assert [e["state"] for e in _get(server, tokens, call["id"])["events"]] == [
         "offered", "accepted", "on_scene", "closed"]  # fmt: skip
+
+
+def _metres(a: list[float], b: list[float]) -> float:
+    """Metres between two (lat, lon) points (haversine)."""
+    (la1, lo1), (la2, lo2) = (map(math.radians, p) for p in (a, b))
+    h = math.sin((la2 - la1) / 2) ** 2
+    h += math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+
+
+def test_the_walk_to_the_scene_goes_from_the_team_over_the_streets_to_those_who_may_see_it(calm):
+    server, tokens = calm
+    stop = _route(server, OTHER)["stops"][3]  # a scene no earlier test's team went to
+    place = f"{stop['lat']},{stop['lon']}"
+    _, _, ranked = server.call(f"/api/where?near={place}", token=tokens["disp"])
+    call = _ask(server, tokens, near=place)
+    team, first = call["offered_to"], ranked[0]
+    url = f"/api/scene-requests/{call['id']}/path"
+    status, _, walk = server.call(url, token=tokens[ACCOUNT[team]])
+    assert status == 200 and walk["team"] == team and walk["state"] == "offered"
+    # from where `where` puts the team (its check-in, or the plan), to the scene
+    assert walk["from"]["source"] == first["source"]
+    assert walk["path"][0] == [first["position"][1], first["position"][0]]
+    assert walk["path"][-1] == [stop["lat"], stop["lon"]]
+    # as long as the walk the offer was timed by, and along the streets: its points are the
+    # street corners on the way, their straight steps no longer than the streets between them
+    assert abs(walk["metres"] / 1000 - call["distance_km"]) < 0.02
+    points = walk["path"]
+    along = sum(_metres(a, b) for a, b in zip(points, points[1:], strict=False))
+    assert len(points) > 5 and 0.8 * walk["metres"] < along <= walk["metres"] * 1.001
+    # another team may not read it; dispatch and coordinators read the same walk
+    other = next(t for t in TEAMS.values() if t != team)
+    status, _, refused = server.call(url, token=tokens[ACCOUNT[other]])
+    assert status == 403 and "not your team's" in refused["error"]
+    assert server.call(url, token=tokens["disp"])[2] == walk
+    assert server.call(url + "?team=x", token=tokens["coord"])[0] == 400
+    # passed on: the first team can no longer read it (it would tell where the next team is)
+    _, _, passed = _answer(server, tokens, call, team, answer="cannot", reason="too far")
+    second = passed["offered_to"]
+    assert server.call(url, token=tokens[ACCOUNT[team]])[0] == 403
+    _, _, offered = server.call(url, token=tokens[ACCOUNT[second]])
+    assert offered["team"] == second and offered["path"][-1] == points[-1]
+    # accepted: from where the team was when it said Going, not the scene its check-in names
+    _answer(server, tokens, call, second, answer="going")
+    _, _, going = server.call(url, token=tokens[ACCOUNT[second]])
+    assert going["state"] == "accepted" and going["team"] == second
+    assert abs(going["metres"] - offered["metres"]) < 10 and going["metres"] > 100
+    # at the scene: nothing left to walk
+    server.call(f"/api/scene-requests/{call['id']}/arrived", token=tokens[ACCOUNT[second]], body={})
+    _, _, there = server.call(url, token=tokens["coord"])
+    assert there["state"] == "on_scene" and there["path"] is None and there["team"] is None
+    assert server.call(url, token=tokens[ACCOUNT[second]])[0] == 403
+
+
+def test_the_boards_map_gets_tonights_routes_and_each_team_where_it_is_believed(calm):
+    server, tokens = calm
+    _, _, tonight = server.call("/api/board/routes", token=tokens["coord"])
+    assert tonight["night"] == NIGHT
+    plan = json.loads((server.runs / "latest" / "plan.json").read_text("utf-8"))["teams"]
+    planned = {r["team"]: r for r in plan if r["night"] == NIGHT}
+    assert {r["team"] for r in tonight["routes"]} == set(planned)
+    for route in tonight["routes"]:
+        assert route["path"] == [[lat, lon] for lon, lat in planned[route["team"]]["path"]]
+        assert [s["number"] for s in route["stops"]] == list(
+            range(1, len(planned[route["team"]]["stops"]) - 1)
+        )
+    assert len({r["colour"] for r in tonight["routes"]}) == len(tonight["routes"])
+    _, _, other = server.call("/api/board/routes?night=2023-01-05", token=tokens["coord"])
+    assert other["night"] == "2023-01-05" and other["routes"] != tonight["routes"]
+    assert server.call("/api/board/routes?night=tomorrow", token=tokens["coord"])[0] == 400
+    assert server.call("/api/board/routes", token=tokens["disp"])[0] == 403
+    assert server.call("/api/board/routes", token=tokens["t22"])[0] == 403
+    # each team on shift where `where` believes it is: by the plan, or its fresh check-in
+    _, _, board = server.call("/api/board", token=tokens["coord"])
+    _, _, rows = server.call(f"/api/where?near={PLACE}", token=tokens["disp"])
+    believed = {r["team"]: r for r in rows if r["on_shift"]}
+    assert {t["team"] for t in board["teams"] if t["place"]} == set(believed)
+    for row in board["teams"]:
+        if row["place"] is None:
+            continue
+        colour = next(r["colour"] for r in tonight["routes"] if r["team"] == row["team"])
+        assert row["colour"] == colour
+        lon, lat = believed[row["team"]]["position"]
+        assert abs(row["place"]["lat"] - lat) < 1e-5 and abs(row["place"]["lon"] - lon) < 1e-5
+        source = believed[row["team"]]["source"]
+        assert row["place"]["source"] == source
+        assert (row["place"]["status"] == "by the plan") == (source == "plan")
 
 
 def test_a_team_cannot_answer_another_teams_offer(calm):
@@ -615,9 +703,10 @@ def test_streams_are_capped_per_account_and_counted_per_address(calm):
         assert extra.status == 429  # streams_per_account = 3
         extra.close()
         streams += [Stream(server, tokens[name], source="127.0.0.5") for name in TEAMS]
-        streams += [Stream(server, tokens["disp"], source="127.0.0.5") for _ in range(3)]
-        assert all(s.status == 200 for s in streams[:12])
-        # twelve streams open from one address: its thirteenth connection is refused
+        streams += [Stream(server, tokens[name], source="127.0.0.5") for name in TEAMS]
+        streams += [Stream(server, tokens["disp"], source="127.0.0.5")]
+        assert all(s.status == 200 for s in streams[:16])
+        # sixteen streams open from one address: its seventeenth connection is refused
         sock = _connect(server, "127.0.0.5")
         sock.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
         assert _read_all(sock).startswith(b"HTTP/1.1 429")
@@ -664,6 +753,7 @@ def test_dispatch_asks_on_where_and_the_team_phone_rings_and_answers(calm):
         phone.wait_for_selector("#call-card[data-state='offered']", timeout=2000)
         assert phone.evaluate("window.vibrations.length") == 1
         _, _, calls = server.call("/api/scene-requests", token=tokens[ACCOUNT[team]])
+        assert isinstance(calls, list), calls
         shown = next(c for c in calls if c["state"] == "offered" and c["offered_to"] == team)
         place = f"near {shown['corner']}" if shown["corner"] else PLACE
         assert phone.text_content("#call-title") == f"Scene: {place}"
@@ -671,6 +761,18 @@ def test_dispatch_asks_on_where_and_the_team_phone_rings_and_answers(calm):
         desk.wait_for_selector("#call-now[data-state='offered']", timeout=2000)
         assert desk.text_content("#call-now").startswith(f"Offered to {team} (")
         assert ranked[0]["contact"] in desk.text_content("#call-line")
+        # the walk to the scene: on the team's map, and on dispatch's small map with the team
+        phone.wait_for_function("document.getElementById('call-from').textContent !== ''")
+        said = phone.text_content("#call-from")
+        by_plan = ranked[0]["source"] == "plan"
+        assert said.startswith("The dashed line: the walk from ")
+        assert ("where the plan puts you" in said) == by_plan != ("your check-in" in said)
+        assert phone.locator(".leaflet-overlay-pane path.lm-walk").count() == 1
+        desk.wait_for_selector("#call-map path.lm-walk", timeout=2000)
+        labels = desk.locator("#call-map .lm-label").all_text_contents()
+        assert sorted(labels)[0] == "Scene" and len(labels) == 2
+        assert labels[1 - labels.index("Scene")].startswith(f"{team}: ")
+        assert labels[1 - labels.index("Scene")].endswith(": by the plan") == by_plan
         # Going: dispatch sees it accepted within 2 s
         phone.click("#call-going")
         desk.wait_for_selector("#call-now[data-state='accepted']", timeout=2000)
@@ -687,6 +789,40 @@ def test_dispatch_asks_on_where_and_the_team_phone_rings_and_answers(calm):
         phone.click("#call-dismiss")
         assert phone.is_hidden("#call-card")
         assert not phone_errors and not desk_errors, (phone_errors, desk_errors)
+        browser.close()
+
+
+def test_the_boards_live_map_shows_tonight_the_teams_and_a_team_on_its_way(calm):
+    from playwright.sync_api import sync_playwright
+    from test_serve import _launch, _log_in, _phone
+
+    server, tokens = calm
+    call = _ask(server, tokens)
+    team = call["offered_to"]
+    _answer(server, tokens, call, team, answer="going")
+    with sync_playwright() as p:
+        browser = _launch(p)
+        board, errors = _log_in(_phone(browser, server), server, "coord")
+        board.wait_for_selector("#live-key .lm-row")
+        # the list under the map: the call first, then every team on shift, by name
+        board.wait_for_function("document.querySelectorAll('#live-key .lm-row').length === 7")
+        rows = board.locator("#live-key .lm-row").all_text_contents()
+        assert rows[0].strip().startswith("Scene ") and f"{team} on the way, expected" in rows[0]
+        assert f"{team}: on the way to the scene since 20:00" in [r.strip() for r in rows]
+        _, _, data = server.call("/api/board", token=tokens["coord"])
+        others = [t["place"] for t in data["teams"] if t["place"] and t["team"] != team]
+        assert len(others) == 5
+        planned = sum(place["source"] == "plan" for place in others)
+        assert sum(r.strip().endswith(": by the plan") for r in rows) == planned
+        # tonight's six routes, the team's dashed walk (white casing and dashes), two dots
+        board.wait_for_selector("#live-map path.lm-walk")
+        assert board.locator("#live-map .leaflet-overlay-pane path").count() == 6 + 2 + 6 + 1
+        # zoomed out to the city the names would overlap: hidden until a tap on a row zooms in
+        assert board.locator("#live-map.lm-quiet").count() == 1
+        board.locator("#live-key .lm-row").nth(0).click()
+        board.wait_for_selector("#live-map:not(.lm-quiet)")
+        assert board.locator("#live-map .lm-scene").first.is_visible()
+        assert not errors, errors
         browser.close()
 
 

@@ -45,6 +45,7 @@ import shapely
 
 from ._assets import assets_dir, inline_assets
 from ._io import code_digest, dumps_json, sha256_file
+from .palette import TEAM_COLOURS, team_colours
 from .routing import place_name, pretty_street, shooting_name, shooting_when
 from .schedule import corner_visits, route_track
 
@@ -64,19 +65,6 @@ __all__ = [
     "write_maps",
 ]
 
-TEAM_COLOURS = [
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#9467bd",
-    "#ff7f0e",
-    "#17becf",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-]
-KIND_COLOURS = {"hotspot": "#b10026", "request": "#238b45", "recent": "#6a3d9a", "base": "#000"}
 TILES = "OpenStreetMap"
 
 
@@ -290,7 +278,7 @@ def overview_map(
 ) -> folium.Map:
     """The coordinators' map of the whole week (``streets``: a base layer for offline maps)."""
     fmap = _base_map(document, streets)
-    colours = _team_colours(document)
+    colours = team_colours(document)
     _hotspot_layer(document, show=True).add_to(fmap)
     if document["hotspots"]["features"]:
         _risk_scale(document).add_to(fmap)
@@ -334,7 +322,7 @@ def team_map(
         raise KeyError(f"no team with slug {slug!r} in the plan")
     team = routes[0]["team"]
     fmap = _base_map(document, streets, team=team)
-    colour = _team_colours(document)[slug]
+    colour = team_colours(document)[slug]
     territory = {
         "type": "FeatureCollection",
         "features": [
@@ -788,11 +776,6 @@ def _frame(fmap: folium.Map, bounds: list[list[float]], **padding: tuple[int, in
     fit = folium.FitBounds(bounds, **padding)
     fit.options["animate"] = False
     fmap.add_child(fit)
-
-
-def _team_colours(document: dict[str, Any]) -> dict[str, str]:
-    slugs = list(dict.fromkeys(r["slug"] for r in document["teams"]))
-    return {s: TEAM_COLOURS[i % len(TEAM_COLOURS)] for i, s in enumerate(slugs)}
 
 
 def _territories(document: dict[str, Any]) -> folium.FeatureGroup:

@@ -37,6 +37,7 @@ __all__ = [
     "local_time",
     "nearest_teams",
     "walking_metres",
+    "walking_path",
     "where_question",
     "position_at",
     "route_track",
@@ -129,6 +130,15 @@ class Schedule:
     crs: str  # the city's, of ``xy``
     streets: tuple[np.ndarray, np.ndarray, np.ndarray]  # per edge: node u, node v, street name
     tree: Any = None  # a scipy cKDTree of ``xy``, made only for many queries
+
+    @functools.cached_property
+    def graph(self):
+        """The streets both ways as a scipy sparse matrix of metres (made on first use), for
+        :func:`walking_path`."""
+        from scipy.sparse import csr_matrix
+
+        n = len(self.walk.start) - 1
+        return csr_matrix((self.walk.metres, self.walk.to, self.walk.start), shape=(n, n))
 
     @functools.cached_property
     def corners(self) -> CornerIndex | None:
@@ -471,6 +481,31 @@ def _adjacency(u: np.ndarray, v: np.ndarray, length: np.ndarray, n: int, compile
         arrays = (start.astype(np.int64), to.astype(np.int64), metres.astype(np.float64))
         dijkstra(*arrays, 0, np.arange(1))  # compiled (or read from Numba's cache) now
     return Adjacency(start.tolist(), to.tolist(), metres.tolist(), arrays)
+
+
+def walking_path(
+    schedule: Schedule, start: tuple[float, float], end: tuple[float, float]
+) -> tuple[list[tuple[float, float]], float] | None:
+    """The shortest walk over the streets from ``start`` to ``end`` (each ``(lat, lon)``):
+    its points as ``(lat, lon)`` from ``start`` to ``end`` (the two places joined to their
+    nearest street corners by a straight step) and its metres; None where no street leads
+    there (scipy's Dijkstra)."""
+    from scipy.sparse.csgraph import dijkstra
+
+    xs, ys = schedule.to_city.transform([start[1], end[1]], [start[0], end[0]])
+    gaps, (source, target) = _nearest_nodes(schedule, np.column_stack([xs, ys]))
+    metres, before = dijkstra(schedule.graph, indices=int(source), return_predecessors=True)
+    if not np.isfinite(metres[target]):
+        return None
+    nodes = [int(target)]
+    while nodes[-1] != source:
+        nodes.append(int(before[nodes[-1]]))
+    nodes.reverse()
+    lon, lat = schedule.to_city.transform(
+        schedule.xy[nodes, 0], schedule.xy[nodes, 1], direction="INVERSE"
+    )
+    points = [start, *zip(np.asarray(lat).tolist(), np.asarray(lon).tolist(), strict=True), end]
+    return points, float(metres[target] + gaps.sum())
 
 
 def walking_metres(walk: Adjacency, source: int, stop_at: Sequence[int] = ()) -> np.ndarray:

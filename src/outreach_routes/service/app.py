@@ -62,12 +62,21 @@ from starlette.staticfiles import StaticFiles
 from .._assets import assets_dir
 from .._errors import InputDataError
 from ..config import ServiceConfig
+from ..palette import team_colours
 from ..runs import WEEK_FOLDER, latest_run
-from ..schedule import Schedule, load_schedule, nearest_teams, place_lat_lon, where_question
+from ..schedule import (
+    Schedule,
+    load_schedule,
+    nearest_teams,
+    place_lat_lon,
+    position_at,
+    walking_path,
+    where_question,
+)
 from .calls import CANNOT_REASONS, OUTCOMES, CallRefused, Calls
 from .events import Broker, frame, stream, visible
 from .limits import Buckets
-from .maps import VENDOR, page_csp, vendored
+from .maps import TILE_ORIGIN, TILES, VENDOR, page_csp, vendored
 from .store import Store, User, utc
 
 __all__ = ["create_app"]
@@ -147,6 +156,16 @@ class Served:
     @functools.cached_property
     def _routes(self) -> dict[tuple[str, str], dict[str, Any]]:
         return {(r["team"], r["night"]): r for r in self.document["teams"]}
+
+    def planned_place(self, team: str, when: dt.datetime) -> tuple[float, float] | None:
+        """``(lon, lat)`` where the plan puts ``team`` at ``when``; None off shift."""
+        for route, track in zip(self.document["teams"], self.schedule.tracks, strict=True):
+            if route["team"] == team:
+                start = dt.datetime.fromisoformat(route["shift_start"])
+                if start <= when <= dt.datetime.fromisoformat(route["shift_end"]):
+                    t = min(max(when.timestamp(), track[0, 0]), track[-1, 0])
+                    return position_at(track, t)
+        return None
 
 
 class Runs:
@@ -230,12 +249,14 @@ def create_app(
         Route("/api/login", service.login, methods=["POST"]),
         Route("/", service.home, methods=["GET"]),
         Route("/api/board", service.board, methods=["GET"]),
+        Route("/api/board/routes", service.board_routes, methods=["GET"]),
         Route("/audit", service.audit_page, methods=["GET"]),
         Route("/api/audit", service.audit, methods=["GET"]),
         Route("/where", service.where_page, methods=["GET"]),
         Route("/api/where", service.where, methods=["GET"]),
         Route("/api/scene-requests", service.scene_requests, methods=["GET", "POST"]),
         Route("/api/scene-requests/{id}", service.call_read, methods=["GET"]),
+        Route("/api/scene-requests/{id}/path", service.call_path, methods=["GET"]),
         Route("/api/scene-requests/{id}/{change}", service.call_change, methods=["POST"]),
         Route("/api/events", service.events, methods=["GET"]),
         Route("/api/checkins", service.checkins, methods=["GET", "POST"]),
@@ -518,7 +539,7 @@ class _Service:
         if user.role != "coordinator":
             return RedirectResponse(self._home_of(user), status_code=303)
         served = self.runs.current()
-        return _page(
+        return _map_page(
             "board.html",
             city=served.document["city"],
             week_of=served.document["week_of"],
@@ -536,9 +557,14 @@ class _Service:
         for row in self.store.night_checkins(night):
             by_team.setdefault(row["team"], []).append(row)
         teams = []
+        fresh = self._reported(served, when)
+        colours = team_colours(served.document)
         for team, slug in served.slugs().items():
             route = served.route(team, night)
-            teams.append(_team_board(served, team, slug, route, by_team.get(team, []), when))
+            row = _team_board(served, team, slug, route, by_team.get(team, []), when)
+            row["colour"] = colours[slug]
+            row["place"] = _believed_place(served, team, fresh.get(team), when)
+            teams.append(row)
         if self._board_session_starts(user):
             self.store.audit(
                 user.name,
@@ -556,6 +582,39 @@ class _Service:
                 "week_of": served.document["week_of"],
             }
         )
+
+    def board_routes(self, request: Request) -> Response:
+        """``GET /api/board/routes``: tonight's routes (or ``?night=YYYY-MM-DD``'s) for the
+        board's map, each with its team's colour, its path and its stops."""
+        self._allow(request, "coordinator")
+        _only(request.query_params, "night")
+        served = self.runs.current()
+        night = request.query_params.get("night") or _night_of(now().astimezone(served.timezone))
+        if not _NIGHT.match(night):
+            raise Refused(400, "`night` is a date, YYYY-MM-DD")
+        colours = team_colours(served.document)
+        routes = [
+            {
+                "team": r["team"],
+                "colour": colours[r["slug"]],
+                "shift_start": r["shift_start"],
+                "shift_end": r["shift_end"],
+                "path": [[lat, lon] for lon, lat in r["path"]],
+                "stops": [
+                    {
+                        "number": k,
+                        "name": s.get("corner") or s["label"],
+                        "lat": s["lat"],
+                        "lon": s["lon"],
+                        "arrive": s["arrive"],
+                    }
+                    for k, s in enumerate(r["stops"][1:-1], start=1)
+                ],  # fmt: skip
+            }
+            for r in served.document["teams"]
+            if r["night"] == night
+        ]
+        return JSONResponse({"night": night, "routes": routes})
 
     def _board_session_starts(self, user: User) -> bool:
         """Whether this read of the board starts a session of it (one audit line a session,
@@ -588,7 +647,7 @@ class _Service:
     def where_page(self, request: Request) -> Response:
         user = self._allow(request, "dispatch", "coordinator")
         served = self.runs.current()
-        return _page("where.html", city=served.document["city"], user=user.name)
+        return _map_page("where.html", city=served.document["city"], user=user.name)
 
     def where(self, request: Request) -> Response:
         user = self._allow(request, "dispatch", "coordinator")
@@ -689,6 +748,48 @@ class _Service:
         if user.role == "team" and not _offered_to(call, user.team):
             raise Refused(403, "this call was not offered to your team")
         return JSONResponse(self.calls.view(call))
+
+    async def call_path(self, request: Request) -> Response:
+        user = self._allow(request, "dispatch", "coordinator", "team")
+        _only(request.query_params)
+        return await run_in_threadpool(self._call_path, user, request.path_params["id"])
+
+    def _call_path(self, user: User, call_id: str) -> Response:
+        """``GET /api/scene-requests/{id}/path``: the walk over the streets from where the
+        service believes the call's team is (its check-in under ``CHECK_IN_FRESH_MIN``
+        minutes old, else the plan) to the scene, while the call is offered; once accepted,
+        from where it was when it accepted. A
+        team reads it only for a call that is its own now: an offer that passed on would
+        otherwise tell it where the next team is."""
+        call = self.calls.get(call_id)
+        view = self.calls.view(call)
+        team = view["team"] if view["state"] in ("offered", "accepted") else None
+        if user.role == "team" and (team is None or team != user.team):
+            raise Refused(403, "this call is not your team's now")
+        out: dict[str, Any] = {"id": call_id, "state": view["state"], "team": team,
+                               "scene": {"lat": call["lat"], "lon": call["lon"]},
+                               "from": None, "path": None, "metres": None}  # fmt: skip
+        if team is None:
+            return JSONResponse(out)
+        served = self.runs.current()
+        # an accepted call's walk starts where the team was when it said "Going" (its
+        # `responding` check-in, made that moment, puts it at the scene)
+        when = now()
+        if view["state"] == "accepted":
+            when = dt.datetime.fromisoformat(view["accepted_at"]) - dt.timedelta(seconds=1)
+        row = next((r for r in self._rank(call["lat"], call["lon"], when) if r["team"] == team),
+                   None)  # fmt: skip
+        if row is None or row["position"] is None:
+            return JSONResponse({**out, "why": f"{team} is not on shift now"})
+        lon, lat = row["position"]
+        out["from"] = {"lat": lat, "lon": lon, "source": row["source"], "status": row["status"],
+                       "age_min": row.get("check_in_age_min")}  # fmt: skip
+        walk = walking_path(served.schedule, (lat, lon), (call["lat"], call["lon"]))
+        if walk is None:
+            return JSONResponse({**out, "why": "no street leads from the team to the scene"})
+        points, metres = walk
+        return JSONResponse({**out, "metres": round(metres),
+                             "path": [[round(a, 6), round(b, 6)] for a, b in points]})  # fmt: skip
 
     CHANGES = ("answer", "arrived", "close", "cancel")
 
@@ -964,11 +1065,20 @@ def vendor_dir() -> Path | None:
         return None
 
 
-def _page(name: str, **values: Any) -> HTMLResponse:
+# ... and those with a live map (the board, /where) load tiles from the tile server, only.
+MAP_PAGE_CSP = PAGE_CSP.replace("img-src 'self' data:", f"img-src 'self' data: {TILE_ORIGIN}")
+
+
+def _page(name: str, *, csp: str = PAGE_CSP, **values: Any) -> HTMLResponse:
     return HTMLResponse(
         _TEMPLATES.get_template(name).render(**values),
-        headers={"content-security-policy": PAGE_CSP},
+        headers={"content-security-policy": csp},
     )
+
+
+def _map_page(name: str, **values: Any) -> HTMLResponse:
+    """A service page with a live map: Leaflet from ``/vendor/``, tiles from ``TILES``."""
+    return _page(name, csp=MAP_PAGE_CSP, tiles=TILES, leaflet=VENDOR + "leaflet/dist/", **values)
 
 
 async def _json_body(request: Request) -> Any:
@@ -1284,6 +1394,21 @@ def _team_board(
         contact=route["contact"],
     )
     return out
+
+
+def _believed_place(
+    served: Served, team: str, fresh: dict[str, Any] | None, when: dt.datetime
+) -> dict[str, Any] | None:
+    """Where the board draws a team on shift: its check-in of the last
+    ``CHECK_IN_FRESH_MIN`` minutes, else where the plan puts it now; None off shift."""
+    if fresh is not None:
+        return {"lat": fresh["lat"], "lon": fresh["lon"], "source": "check-in",
+                "age_min": round(fresh["age_min"], 1), "status": fresh["status"]}  # fmt: skip
+    planned = served.planned_place(team, when)
+    if planned is None:
+        return None
+    return {"lat": planned[1], "lon": planned[0], "source": "plan", "age_min": None,
+            "status": "by the plan"}  # fmt: skip
 
 
 def _allowed_files(served: Served, user: User) -> set[str]:

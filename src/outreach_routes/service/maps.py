@@ -15,9 +15,13 @@ from pathlib import Path
 
 from .._assets import npm_file
 
-__all__ = ["VENDOR", "page_csp", "vendored"]
+__all__ = ["TILES", "TILE_ORIGIN", "VENDOR", "page_csp", "vendored"]
 
 VENDOR = "/vendor/"
+# The service's live maps (the board, /where) draw on the tiles the week's maps use (folium's
+# "OpenStreetMap").
+TILE_ORIGIN = "https://tile.openstreetmap.org"
+TILES = TILE_ORIGIN + "/{z}/{x}/{y}.png"
 _SCRIPT = re.compile(r'<script src="(https?://[^"]+)"></script>')
 _STYLESHEET = re.compile(r'<link rel="stylesheet" href="(https?://[^"]+)"\s*/?>')
 _INLINE = re.compile(r"<script>(.*?)</script>", re.S)

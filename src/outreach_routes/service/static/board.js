@@ -40,8 +40,100 @@ async function refresh() {
     document.getElementById("night").textContent = `night of ${data.night}`;
     document.getElementById("scenes").replaceChildren(...callsBlock(data.calls, data.now));
     document.getElementById("teams").replaceChildren(...data.teams.map(teamBlock));
+    live.draw(data);
   } catch (error) { /* offline for a moment: the next tick tries again */ }
 }
+// The live map above the tables: tonight's routes, each team on shift where it last checked in
+// (or where the plan puts it), and the open calls, each with the walk of the team asked to come.
+// Zoomed out, the names would cover each other: they show from street level, and the list under
+// the map names every team and call (a tap on one zooms the map to it).
+const live = (() => {
+  const node = document.getElementById("live-map"), key = document.getElementById("live-key");
+  const map = LiveMap.make(node);
+  if (!map) return {draw() {}};
+  const NAMES_FROM_ZOOM = 15;
+  const quiet = () => node.classList.toggle("lm-quiet", map.getZoom() < NAMES_FROM_ZOOM);
+  map.on("zoomend", quiet);
+  const routes = L.layerGroup().addTo(map), walks = L.layerGroup().addTo(map);
+  const teams = L.layerGroup().addTo(map), scenes = L.layerGroup().addTo(map);
+  let night = null, framed = false, listed = "";
+  const paths = new Map();  // call id -> {key, at, layer}: a walk is asked again when its call changes, or after 20 s
+  async function drawRoutes(wanted) {
+    night = wanted;
+    const answer = await fetch("/api/board/routes?" + new URLSearchParams({night: wanted}), {credentials: "same-origin"});
+    if (!answer.ok) return;
+    const data = await answer.json();
+    routes.clearLayers();
+    for (const r of data.routes) routes.addLayer(LiveMap.route(r.path, r.colour));
+    if (!framed && data.routes.length) { framed = true; LiveMap.fit(map, routes.getLayers(), [0, 0], false); quiet(); }
+  }
+  async function walkOf(call, colour) {
+    const want = `${call.state} ${call.team}`, held = paths.get(call.id);
+    if (held && held.key === want && Date.now() - held.at < 20000) return held.layer;
+    const entry = {key: want, at: Date.now(), layer: held ? held.layer : null};
+    paths.set(call.id, entry);
+    const answer = await fetch(`/api/scene-requests/${encodeURIComponent(call.id)}/path`, {credentials: "same-origin"});
+    if (!answer.ok) return entry.layer;
+    const data = await answer.json();
+    entry.layer = data.path ? LiveMap.walk(data.path, colour) : null;
+    entry.from = data.from;
+    return entry.layer;
+  }
+  // The list under the map: rebuilt only when what it says changes, so a tap is never lost.
+  function list(rows) {
+    const text = JSON.stringify(rows.map((r) => [r.colour, r.words]));
+    if (text === listed) return;
+    listed = text;
+    key.replaceChildren(...rows.map((r) => {
+      const button = el("button", null, "lm-row");
+      button.type = "button";
+      const dot = el("span", null, r.scene ? "lm-scene-dot" : "lm-dot");
+      if (!r.scene) dot.style.background = r.colour;
+      button.append(dot, document.createTextNode(" " + r.words));
+      button.addEventListener("click", () => {
+        map.setView([r.lat, r.lon], 16);
+        node.scrollIntoView({behavior: "smooth", block: "start"});
+      });
+      return button;
+    }));
+  }
+  async function draw(data) {
+    if (data.night !== night) drawRoutes(data.night);
+    const colours = Object.fromEntries(data.teams.map((t) => [t.team, t.colour])), rows = [];
+    const open = data.calls.filter((c) => ["offered", "accepted", "on_scene"].includes(c.state));
+    const layers = [], going = {};  // team on its way -> where its walk began
+    for (const c of open) {
+      const who = c.state === "offered" ? `offered to ${c.team}` : c.state === "accepted"
+        ? `${c.team} on the way, expected ${c.eta.slice(11, 16)}` : `${c.team} at the scene`;
+      const words = `Scene ${c.corner ? "near " + c.corner : c.place}: ${who}`;
+      layers.push(LiveMap.scene(c.lat, c.lon, words));
+      rows.unshift({scene: true, words, lat: c.lat, lon: c.lon});
+      if (c.state !== "on_scene") {
+        const walk = await walkOf(c, colours[c.team]);
+        if (walk) layers.push(walk);
+        const from = (paths.get(c.id) || {}).from;
+        if (c.state === "accepted" && from) going[c.team] = {...from, since: c.accepted_at};
+      }
+    }
+    teams.clearLayers();
+    for (const t of data.teams) {
+      // a team on its way is drawn where its walk began, not at the scene its check-in names
+      const place = going[t.team] || t.place;
+      if (!place) continue;
+      const words = `${t.team}: ` + (going[t.team]
+        ? `on the way to the scene since ${place.since.slice(11, 16)}` : LiveMap.known(place));
+      teams.addLayer(LiveMap.team(place.lat, place.lon, t.colour, words));
+      rows.push({colour: t.colour, words, lat: place.lat, lon: place.lon});
+    }
+    for (const id of paths.keys()) if (!open.some((c) => c.id === id)) paths.delete(id);
+    scenes.clearLayers();
+    walks.clearLayers();
+    for (const layer of layers) (layer instanceof L.FeatureGroup ? walks : scenes).addLayer(layer);
+    if (!rows.length) rows.push({words: "No team is on shift now.", colour: "#999", lat: 0, lon: 0});
+    list(rows);
+  }
+  return {draw};
+})();
 // Tonight's calls (service/calls.py): state, team, and the timer that matters now; an offer
 // past its time is marked, as is a team past its expected arrival.
 function callsBlock(calls, now) {

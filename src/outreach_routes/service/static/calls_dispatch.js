@@ -44,6 +44,36 @@
     if (digits.length >= 7) link.href = "tel:" + digits;
     return link;
   }
+  // The small map: the scene, and the team asked (where the service believes it is) with its
+  // walk there; asked again when the call changes hands or state.
+  let map = null, drawn = null;
+  async function drawMap(c) {
+    const key = `${c.id} ${c.state} ${c.team}`;
+    if (key === drawn) return;
+    drawn = key;
+    const node = $("call-map");
+    if (!map) { map = LiveMap.make(node); if (map) map.layers = L.layerGroup().addTo(map); }
+    if (!map) return;
+    const layers = [];
+    let words = c.state === "on_scene" ? `${c.team} at the scene` : "Scene";
+    if (["offered", "accepted"].includes(c.state)) {
+      try {
+        const answer = await fetch(`/api/scene-requests/${encodeURIComponent(c.id)}/path`, {credentials: "same-origin"});
+        const walk = answer.ok ? await answer.json() : null;
+        if (drawn !== key) return;  // the call changed while this was asked
+        if (walk && walk.from) {
+          layers.push(LiveMap.team(walk.from.lat, walk.from.lon, "#1f77b4", `${c.team}: ${LiveMap.known(walk.from)}`));
+          if (walk.path) layers.push(LiveMap.walk(walk.path, "#1f77b4"));
+        }
+      } catch (e) { drawn = null; /* no signal: the next change draws it */ }
+    }
+    layers.push(LiveMap.scene(c.lat, c.lon, words));
+    map.layers.clearLayers();
+    for (const layer of layers) map.layers.addLayer(layer);
+    map.invalidateSize();
+    if (layers.length > 1) LiveMap.fit(map, layers);
+    else map.setView([c.lat, c.lon], 16);
+  }
   function show(c) {
     if (!current || c.id !== current) return;
     box.hidden = false;
@@ -55,6 +85,7 @@
     if (c.state === "unanswered" && c.coordinators_line) line.append("Coordinators: ", phone(c.coordinators_line));
     log.replaceChildren(...c.events.map((e) => { const li = document.createElement("li"); li.textContent = eventWords(e); return li; }));
     $("call-cancel").hidden = !["offered", "accepted", "on_scene"].includes(c.state);
+    drawMap(c);
   }
   async function reload() {
     if (!current) return;

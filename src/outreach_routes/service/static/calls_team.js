@@ -24,6 +24,7 @@
   function fill(call) {
     current = call;
     card.hidden = false;
+    document.body.classList.add("on-call");  // the check-in panel steps aside for the card
     card.dataset.state = call.state;
     card.dataset.call = call.id;
     $("call-title").textContent = `Scene: ${call.corner ? "near " + call.corner : call.place}`;
@@ -32,10 +33,51 @@
     $("call-where").textContent = far + mins;
     $("call-note").textContent = `Asked by ${call.asked_by} at ${clock(call.created_at)}` + (call.note ? `: ${call.note}` : "");
   }
+  // The walk to the scene on the team's map (the week's folium map this page is), from where the
+  // service believes the team is; asked again when the call changes state.
+  // (found when first needed: folium's map script comes after this page's panel)
+  const teamMap = () => {
+    try { return typeof L === "undefined" ? null : Object.values(window).find((v) => v instanceof L.Map) || null; }
+    catch (e) { return null; }
+  };
+  let walkLayer = null, walked = null;
+  function clearWalk() {
+    if (walkLayer) walkLayer.remove();
+    walkLayer = null;
+    walked = null;
+    $("call-from").textContent = "";
+  }
+  async function drawWalk(call) {
+    const key = `${call.id} ${call.state}`, map = teamMap();
+    if (!map || key === walked) return;
+    walked = key;
+    let data = null;
+    try {
+      const answer = await fetch(`/api/scene-requests/${encodeURIComponent(call.id)}/path`, {credentials: "same-origin"});
+      data = answer.ok ? await answer.json() : null;
+    } catch (e) { walked = null; return; }
+    if (walked !== key || !data) return;
+    if (walkLayer) walkLayer.remove();
+    const layers = [LiveMap.scene(call.lat, call.lon, `Scene: ${call.corner ? "near " + call.corner : call.place}`)];
+    if (data.path) layers.unshift(LiveMap.walk(data.path, "#111"));
+    if (data.from) {
+      const going = call.state === "accepted";
+      layers.push(LiveMap.team(data.from.lat, data.from.lon, "#1f77b4", going ? "You set off here" : `You: ${LiveMap.known(data.from)}`));
+      $("call-from").textContent = going ? "The dashed line: your walk from where you said Going."
+        : data.from.source === "plan" ? "The dashed line: the walk from where the plan puts you now."
+        : `The dashed line: the walk from your check-in ${LiveMap.minutes(data.from.age_min)} ago.`;
+    } else if (data.why) {
+      $("call-from").textContent = `No walk to draw: ${data.why}.`;
+    }
+    walkLayer = L.featureGroup(layers).addTo(map);
+    const panel = document.getElementById("checkin-panel");
+    LiveMap.fit(map, layers, [card.offsetHeight, panel ? panel.offsetHeight : 0]);
+  }
   // What the card shows for a call, from this team's side.
   function show(call, message) {
     const mine = call.offered_to === TEAM && call.state === "offered";
     const ours = call.accepted_by === TEAM;
+    if (mine || (ours && call.state === "accepted")) drawWalk(call);
     if (mine) {
       fill(call);
       only("call-offer");
@@ -46,11 +88,13 @@
       said.textContent = message || `Going: dispatch is told. Expected ${clock(call.eta)}.`;
     } else if (ours && call.state === "on_scene") {
       fill(call);
+      clearWalk();
       only("call-there");
       said.textContent = message || `At the scene since ${clock(call.arrived_at)}: dispatch is told.`;
     } else if (current && current.id === call.id) {
       fill(call);
       only("call-dismiss");
+      clearWalk();
       const words = {
         closed: `Done: ${call.outcome}. Dispatch is told. Thank you.`,
         cancelled: "Dispatch cancelled this call.",
@@ -116,7 +160,12 @@
       send("close", outcome === "other" ? {outcome, note} : {outcome}, "Sending: Done…");
     });
   }
-  $("call-dismiss").addEventListener("click", () => { card.hidden = true; current = null; });
+  $("call-dismiss").addEventListener("click", () => {
+    card.hidden = true;
+    current = null;
+    clearWalk();
+    document.body.classList.remove("on-call");
+  });
   $("call-alerts").addEventListener("click", async () => {
     try { audio = audio || new (window.AudioContext || window.webkitAudioContext)(); await audio.resume(); } catch (e) { /* none */ }
     let words = "Sound on.";
