@@ -51,7 +51,7 @@ window.LiveMap = (() => {
     const bounds = L.featureGroup(layers).getBounds();
     if (!bounds.isValid()) return;
     const [top, bottom] = pad || [0, 0];
-    const side = labelled ? Math.min(90, map.getSize().x / 4) : 10;
+    const side = labelled ? Math.min(120, map.getSize().x / 3) : 10;
     const room = labelled ? 40 : 10;
     map.fitBounds(bounds, {paddingTopLeft: [side, top + room], paddingBottomRight: [side, bottom + room], maxZoom: 17});
   }
