@@ -58,7 +58,7 @@
     } catch (e) { walked = null; return; }
     if (walked !== key || !data) return;
     if (walkLayer) walkLayer.remove();
-    const layers = [LiveMap.scene(call.lat, call.lon, `Scene: ${call.corner ? "near " + call.corner : call.place}`)];
+    const layers = [LiveMap.scene(call.lat, call.lon, "Scene")];  // the card above names the place
     if (data.path) layers.unshift(LiveMap.walk(data.path, "#111"));
     if (data.from) {
       const going = call.state === "accepted";

@@ -32,7 +32,7 @@ window.LiveMap = (() => {
   // A scene dispatch asked a team to come to.
   function scene(lat, lon, words) {
     return L.circleMarker([lat, lon], {radius: 13, color: "#000", weight: 4, fillColor: "#ffd400", fillOpacity: 1})
-      .bindTooltip(text(words), {permanent: true, direction: "bottom", offset: [0, 12], className: "lm-label lm-scene"});
+      .bindTooltip(text(words), {permanent: true, direction: "top", offset: [0, -14], className: "lm-label lm-scene"});
   }
   // A team's walk to a scene: dashed, over a white casing so it reads on any tiles.
   function walk(points, colour) {
